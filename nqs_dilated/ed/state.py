@@ -1,0 +1,161 @@
+"""The :class:`GroundState` interface shared by every exact-diagonalization route.
+
+Later parts (sign datasets, VMC references, sweeps) only use this interface, so they do not know
+whether the state came from NetKet's Lanczos on the full Sz = 0 space or from the
+symmetry-adapted engine.
+
+Conventions:
+    * Energies are in the Pauli convention, ``H = J1 sum sigma_i.sigma_j + J2 sum sigma_i.sigma_j``,
+      four times the S.S energy.
+    * Configurations are ``(B, N)`` arrays with entries ±1 (``+1`` = spin up); amplitudes are
+      real float64 and the state is normalised over the Sz = 0 space.
+    * Global sign: the amplitude of largest magnitude is positive; ties are broken by the smallest
+      bit code (bit ``i`` set when spin ``i`` is up).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..hamiltonian import CONVENTION
+from ..lattice import Cluster
+from .bits import codes_to_configs, configs_to_codes
+
+__all__ = ["CONVENTION", "GroundState", "GroundStateInfo", "sz0_dimension"]
+
+def sz0_dimension(n_sites: int) -> int:
+    """Dimension ``C(N, N/2)`` of the Sz = 0 space of ``N`` spins 1/2 (``N`` even)."""
+    if n_sites % 2:
+        raise ValueError(f"Sz = 0 needs an even number of sites, got {n_sites}")
+    return math.comb(n_sites, n_sites // 2)
+
+
+@dataclass
+class GroundStateInfo:
+    """Scalar facts about a computed ground state, as stored and printed.
+
+    Attributes:
+        lattice: Cluster name.
+        n_sites: Number of sites N.
+        j1, j2: Couplings (Pauli convention).
+        energy: Ground-state energy E0 (Pauli convention).
+        residual: ``||H psi - E0 psi||`` of the normalised state.
+        method: ``"netket-lanczos"`` or ``"symmetric"``.
+        sector: Sector label (``"full"`` for the unsymmetrised Sz = 0 space).
+        dimension: Dimension of the space diagonalised (sector or Sz = 0 space).
+        gap: ``E1 - E0`` in the same space when computed, else ``None``.
+        sector_energies: Lowest energy of each sector from a sector search (may be empty).
+        seconds: Wall time of the computation (not of loading).
+    """
+
+    lattice: str
+    n_sites: int
+    j1: float
+    j2: float
+    energy: float
+    residual: float
+    method: str
+    sector: str = "full"
+    dimension: int = 0
+    gap: float | None = None
+    sector_energies: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    convention: str = CONVENTION
+
+
+class GroundState(abc.ABC):
+    """An exact ground state on the Sz = 0 space of a cluster.
+
+    Attributes:
+        cluster: The cluster.
+        info: Energies, residual and provenance (:class:`GroundStateInfo`).
+    """
+
+    cluster: Cluster
+    info: GroundStateInfo
+
+    @property
+    def energy(self) -> float:
+        """Ground-state energy, Pauli convention."""
+        return self.info.energy
+
+    @property
+    def residual(self) -> float:
+        """``||H psi - E psi||`` of the normalised state."""
+        return self.info.residual
+
+    @property
+    def n_sites(self) -> int:
+        return self.cluster.n_sites
+
+    @property
+    def dimension(self) -> int:
+        """Dimension ``D = C(N, N/2)`` of the full Sz = 0 space (the eps convention of the data)."""
+        return sz0_dimension(self.n_sites)
+
+    @property
+    def enumerable(self) -> bool:
+        """Whether :meth:`enumerate` can list the whole Sz = 0 space (at most 2^31 states)."""
+        return self.dimension < 2**31
+
+    @abc.abstractmethod
+    def amplitude_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Amplitudes of bit codes, uint64 ``(B,)`` -> float64 ``(B,)`` (0 outside Sz = 0)."""
+
+    @abc.abstractmethod
+    def sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` bit codes drawn with probability ``|psi|^2``, with replacement, uint64 ``(n,)``."""
+
+    @abc.abstractmethod
+    def enumerate_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """All Sz = 0 codes in increasing order with their amplitudes, uint64 ``(D,)``, float64 ``(D,)``."""
+
+    def amplitude(self, configs: np.ndarray) -> np.ndarray:
+        """Amplitudes psi(sigma) of ±1 configurations ``(B, N)`` -> float64 ``(B,)``.
+
+        Configurations outside the Sz = 0 space get amplitude 0.
+
+        Raises:
+            ValueError: wrong number of sites or entries other than ±1.
+        """
+        configs = np.asarray(configs)
+        if configs.ndim != 2 or configs.shape[1] != self.n_sites:
+            raise ValueError(f"configs must have shape (B, {self.n_sites}), got {configs.shape}")
+        return self.amplitude_codes(configs_to_codes(configs))
+
+    def sign(self, configs: np.ndarray) -> np.ndarray:
+        """Signs of the amplitudes, int8 ``(B,)`` in ``{-1, 0, +1}``."""
+        return np.sign(self.amplitude(configs)).astype(np.int8)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` configurations with probability ``|psi|^2`` (with replacement).
+
+        Args:
+            n: Number of samples (>= 0).
+            rng: NumPy generator; the draw is deterministic given its state.
+
+        Returns:
+            ``(configs, amplitudes)``: int8 ``(n, N)`` with entries ±1 and float64 ``(n,)``.
+        """
+        if n < 0:
+            raise ValueError(f"number of samples must be >= 0, got {n}")
+        codes = self.sample_codes(int(n), rng)
+        return codes_to_configs(codes, self.n_sites), self.amplitude_codes(codes)
+
+    def enumerate(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole Sz = 0 space: int8 configurations ``(D, N)`` and amplitudes ``(D,)``.
+
+        Raises:
+            MemoryError: the space is too large to list (36 sites); sample instead.
+        """
+        if not self.enumerable or self.dimension * (self.n_sites + 16) > 8 * 2**30:
+            raise MemoryError(
+                f"the Sz = 0 space of {self.cluster.name} has {self.dimension:,} states; it cannot "
+                "be listed in memory: use sample() or amplitude() instead"
+            )
+        codes, amps = self.enumerate_codes()
+        return codes_to_configs(codes, self.n_sites), amps
