@@ -1,0 +1,166 @@
+"""HDF5 store of exact ground states.
+
+One file per (cluster geometry, J1, J2, convention, sector request, method). A file holds the
+arrays of a ground state (for example the full Sz = 0 vector, or representatives and sector
+coefficients), its :class:`~nqs_dilated.ed.state.GroundStateInfo`, the package versions, and a
+SHA-256 checksum over every dataset and the metadata. Files are written to a temporary name in
+the same directory and renamed, so a reader never sees half a file. A file that cannot be read,
+whose checksum does not match, or whose metadata does not match the request is reported with a
+warning and recomputed; it is never used.
+
+The store directory is, in order: the ``directory`` argument, ``$NQS_DILATED_STORE``, or
+``~/.cache/nqs_dilated/ed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..hamiltonian import CONVENTION
+from ..lattice import Cluster
+from .state import GroundStateInfo
+
+__all__ = ["StoreWarning", "load_arrays", "save_arrays", "store_dir", "store_path"]
+
+_FORMAT = 1
+
+
+class StoreWarning(UserWarning):
+    """A stored file was unusable (corrupt, truncated, or for another request) and is recomputed."""
+
+
+def store_dir(directory: str | os.PathLike | None = None) -> Path:
+    """The store directory: ``directory``, else ``$NQS_DILATED_STORE``, else ``~/.cache/nqs_dilated/ed``."""
+    if directory is not None:
+        return Path(directory)
+    env = os.environ.get("NQS_DILATED_STORE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "nqs_dilated" / "ed"
+
+
+def _key(cluster: Cluster, j1: float, j2: float, sector: str, method: str) -> dict:
+    return {
+        "lattice": cluster.name,
+        "geometry": cluster.content_hash,
+        "j1": float(j1),
+        "j2": float(j2),
+        "convention": CONVENTION,
+        "sector": str(sector),
+        "method": method,
+        "format": _FORMAT,
+    }
+
+
+def store_path(
+    cluster: Cluster, j1: float, j2: float, sector: str, method: str, directory=None
+) -> Path:
+    """Path of the file for a request (the name is readable; a hash of the full key keeps it unique)."""
+    key = _key(cluster, j1, j2, sector, method)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    name = f"{cluster.name}_j1={float(j1):.6g}_j2={float(j2):.6g}_{sector}_{method}_{digest}.h5"
+    return store_dir(directory) / name
+
+
+def _checksum(arrays: dict[str, np.ndarray], meta_json: str) -> str:
+    h = hashlib.sha256(meta_json.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(name.encode())
+        h.update(str(a.dtype).encode())
+        h.update(np.asarray(a.shape, dtype=np.int64).tobytes())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("nqs_dilated", "netket", "numpy", "numba", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def save_arrays(
+    path: Path, cluster: Cluster, info: GroundStateInfo, arrays: dict[str, np.ndarray], sector_request: str
+) -> Path:
+    """Write a ground state atomically (temporary file in the same directory, then rename).
+
+    Args:
+        path: Target file (from :func:`store_path`).
+        cluster: The cluster (its geometry hash goes into the metadata).
+        info: The ground-state facts; stored as JSON.
+        arrays: Named arrays that reconstruct the state.
+        sector_request: The sector asked for (``"auto"``, ``"A1+"``, ``"full"``), part of the key.
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "key": _key(cluster, info.j1, info.j2, sector_request, info.method),
+        "info": dataclasses.asdict(info),
+        "versions": _versions(),
+    }
+    meta_json = json.dumps(meta, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            for name, a in arrays.items():
+                f.create_dataset(name, data=np.ascontiguousarray(a))
+            f.attrs["meta"] = meta_json
+            f.attrs["checksum"] = _checksum(arrays, meta_json)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_arrays(
+    path: Path, cluster: Cluster, j1: float, j2: float, sector: str, method: str
+) -> tuple[GroundStateInfo, dict[str, np.ndarray]] | None:
+    """Read a stored ground state, or ``None`` if there is none or it is unusable.
+
+    An unusable file (unreadable HDF5, checksum mismatch, metadata for another request) raises a
+    :class:`StoreWarning` naming the problem and returns ``None`` so the caller recomputes.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            meta_json = str(f.attrs["meta"])
+            checksum = str(f.attrs["checksum"])
+            arrays = {name: f[name][()] for name in f.keys()}
+    except Exception as err:  # noqa: BLE001 - any read failure means the file is unusable
+        warnings.warn(f"{path}: unreadable ({type(err).__name__}: {err}); recomputing", StoreWarning, stacklevel=3)
+        return None
+    if _checksum(arrays, meta_json) != checksum:
+        warnings.warn(f"{path}: checksum mismatch (corrupt file); recomputing", StoreWarning, stacklevel=3)
+        return None
+    meta = json.loads(meta_json)
+    expected = _key(cluster, j1, j2, sector, method)
+    if meta.get("key") != expected:
+        warnings.warn(
+            f"{path}: stored for {meta.get('key')}, requested {expected}; recomputing",
+            StoreWarning,
+            stacklevel=3,
+        )
+        return None
+    return GroundStateInfo(**meta["info"]), arrays
