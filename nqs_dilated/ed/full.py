@@ -58,6 +58,15 @@ class FullSpaceGroundState(GroundState):
         self.info = info
         self._cdf = None
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays that :meth:`from_arrays` turns back into the state (for the store)."""
+        return {"codes": self.codes, "vector": self.vector}
+
+    @classmethod
+    def from_arrays(cls, cluster: Cluster, info: GroundStateInfo, arrays: dict[str, np.ndarray]):
+        """Rebuild a state written by :meth:`to_arrays`."""
+        return cls(cluster, arrays["codes"], arrays["vector"], info)
+
     def amplitude_codes(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, dtype=np.uint64)
         idx = np.searchsorted(self.codes, codes)
@@ -130,7 +139,7 @@ def netket_ground_state(cluster: Cluster, j2: float, j1: float = 1.0) -> FullSpa
         j2=j2,
         energy=float(energies[0]),
         residual=residual,
-        method="netket-lanczos",
+        method="netket",
         sector="full",
         dimension=int(H.hilbert.n_states),
         gap=float(energies[1] - energies[0]),

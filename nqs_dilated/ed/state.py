@@ -44,7 +44,7 @@ class GroundStateInfo:
         j1, j2: Couplings (Pauli convention).
         energy: Ground-state energy E0 (Pauli convention).
         residual: ``||H psi - E0 psi||`` of the normalised state.
-        method: ``"netket-lanczos"`` or ``"symmetric"``.
+        method: ``"netket"`` (full-space Lanczos) or ``"symmetric"``.
         sector: Sector label (``"full"`` for the unsymmetrised Sz = 0 space).
         dimension: Dimension of the space diagonalised (sector or Sz = 0 space).
         gap: ``E1 - E0`` in the same space when computed, else ``None``.

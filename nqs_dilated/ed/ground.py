@@ -1,0 +1,104 @@
+"""``ground_state``: one entry point to every exact-diagonalization route, with the store.
+
+Routes:
+    * ``"netket"``: :func:`nqs_dilated.ed.full.netket_ground_state`, NetKet's Lanczos on the full
+      Sz = 0 space (no symmetries; at most 24 sites). The independent reference.
+    * ``"symmetric"``: the symmetry-adapted engine (zero-momentum sectors, up to 36 sites and
+      beyond), when available.
+    * ``"auto"``: ``"symmetric"`` when available, else ``"netket"``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..hamiltonian import check_couplings
+from ..lattice import Cluster, load_lattice
+from . import store
+from .full import FullSpaceGroundState, netket_ground_state
+from .state import GroundState
+
+__all__ = ["METHODS", "ground_state"]
+
+METHODS = ("auto", "netket", "symmetric")
+
+_ROUTES = {"netket": FullSpaceGroundState}
+try:  # the symmetric engine registers itself when its module is present
+    from .symmetric import SymmetricGroundState, symmetric_ground_state
+
+    _ROUTES["symmetric"] = SymmetricGroundState
+except ImportError:  # pragma: no cover - only before the engine exists
+    symmetric_ground_state = None
+
+
+def _method_name(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown ED method {method!r}; use one of {METHODS}")
+    if method == "auto":
+        return "symmetric" if "symmetric" in _ROUTES else "netket"
+    if method == "symmetric" and "symmetric" not in _ROUTES:
+        raise ValueError("the symmetric ED engine is not available in this installation")
+    return method
+
+
+def ground_state(
+    lattice: str | Cluster,
+    j2: float,
+    j1: float = 1.0,
+    *,
+    method: str = "auto",
+    sector: str = "auto",
+    store_dir: str | os.PathLike | None = None,
+    use_store: bool = True,
+    progress=None,
+) -> GroundState:
+    """Exact ground state of the J1-J2 model, from the store when present.
+
+    Args:
+        lattice: Cluster name (``"triangular-4x6"``), TOML path, or :class:`Cluster`.
+        j2: J2 (Pauli convention, ``H = J1 sum sigma.sigma + J2 sum sigma.sigma``).
+        j1: J1 (default 1).
+        method: ``"auto"``, ``"netket"`` or ``"symmetric"`` (see the module docstring).
+        sector: ``"auto"`` (lowest over all zero-momentum sectors) or a label such as ``"A1+"``
+            (symmetric route only); the NetKet route always uses the full Sz = 0 space.
+        store_dir: Store directory (default :func:`nqs_dilated.ed.store.store_dir`).
+        use_store: Read and write the store (default True).
+        progress: Optional progress callback passed to the symmetric engine.
+
+    Returns:
+        A :class:`~nqs_dilated.ed.state.GroundState`.
+
+    Raises:
+        ValueError: bad couplings, unknown method, a sector with the NetKet route, or a cluster
+            too large for the chosen route.
+        MemoryError: the symmetric engine's estimate does not fit in the available memory.
+    """
+    cluster = lattice if isinstance(lattice, Cluster) else load_lattice(lattice)
+    j1, j2 = check_couplings(j1, j2)
+    name = _method_name(method)
+    if name == "netket":
+        if sector not in ("auto", "full"):
+            raise ValueError(
+                f"sector {sector!r} needs the symmetric ED; the NetKet route diagonalises the full "
+                "Sz = 0 space (sector 'auto' or 'full')"
+            )
+        sector = "full"
+    else:
+        sector = str(sector)
+    path = store.store_path(cluster, j1, j2, sector, name, store_dir)
+    if use_store:
+        loaded = store.load_arrays(path, cluster, j1, j2, sector, name)
+        if loaded is not None:
+            info, arrays = loaded
+            return _ROUTES[name].from_arrays(cluster, info, arrays)
+    t0 = time.perf_counter()
+    if name == "netket":
+        state = netket_ground_state(cluster, j2, j1)
+    else:
+        state = symmetric_ground_state(cluster, j2, j1, sector=sector, progress=progress)
+    state.info.seconds = time.perf_counter() - t0
+    if use_store:
+        store.save_arrays(path, cluster, state.info, state.to_arrays(), sector_request=sector)
+    state.store_path = path if use_store else None
+    return state
