@@ -91,7 +91,9 @@ def ground_state(
         loaded = store.load_arrays(path, cluster, j1, j2, sector, name)
         if loaded is not None:
             info, arrays = loaded
-            return _ROUTES[name].from_arrays(cluster, info, arrays)
+            state = _ROUTES[name].from_arrays(cluster, info, arrays)
+            state.store_path, state.loaded = path, True
+            return state
     t0 = time.perf_counter()
     if name == "netket":
         state = netket_ground_state(cluster, j2, j1)
@@ -100,5 +102,5 @@ def ground_state(
     state.info.seconds = time.perf_counter() - t0
     if use_store:
         store.save_arrays(path, cluster, state.info, state.to_arrays(), sector_request=sector)
-    state.store_path = path if use_store else None
+    state.store_path, state.loaded = (path if use_store else None), False
     return state

@@ -1,0 +1,5 @@
+import sys
+
+from ..cli.ed import main
+
+sys.exit(main())
