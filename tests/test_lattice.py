@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from nqs_dilated.lattice import LatticeError, load_lattice
+
+
+@pytest.mark.parametrize("name,n", [("triangular-4x4", 16), ("triangular-4x6", 24), ("triangular-6x6", 36)])
+def test_shipped_clusters(name, n):
+    c = load_lattice(name)
+    assert c.n_sites == n
+    assert len(c.bonds("J1")) == 2 * n and len(c.bonds("J2")) == n
+    # site i sits at n1 a1 + n2 a2 with i = n1 * L2 + n2, and site_of inverts grid
+    L1, L2 = c.extent
+    assert np.array_equal(c.grid[:, 0] * L2 + c.grid[:, 1], np.arange(n))
+    assert np.allclose(c.positions, c.grid @ c.basis_vectors)
+    assert np.array_equal(c.site_of[c.grid[:, 0], c.grid[:, 1]], np.arange(n))
+
+
+def test_bond_directions(cluster_4x6):
+    """J1 bonds join sites displaced by a1 or a2, J2 bonds by a2 - a1 (modulo the torus)."""
+    c = cluster_4x6
+    L = np.array(c.extent)
+
+    def displacements(coupling):
+        d = np.mod(c.grid[c.bonds(coupling)[:, 1]] - c.grid[c.bonds(coupling)[:, 0]], L)
+        return {tuple(x) for x in d} | {tuple(np.mod(-x, L)) for x in d}
+
+    assert displacements("J1") == {(1, 0), (L[0] - 1, 0), (0, 1), (0, L[1] - 1)}
+    assert displacements("J2") == {(L[0] - 1, 1), (1, L[1] - 1)}
+
+
+def _write(tmp_path, body):
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    return p
+
+
+GOOD = """
+name = "t"
+basis_vectors = [[1.0, 0.0], [0.5, 0.8660254037844386]]
+extent = [4, 4]
+pbc = true
+[[bonds]]
+vector = [1.0, 0.0]
+coupling = "J1"
+"""
+
+
+def test_file_path_loads(tmp_path):
+    assert load_lattice(_write(tmp_path, GOOD)).n_sites == 16
+
+
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        ("name = [", "malformed TOML"),
+        (GOOD.replace("[1.0, 0.0]\ncoupling", "[0.7, 0.0]\ncoupling"), "not a non-zero lattice vector"),
+        (GOOD.replace('"J1"', '"J3"'), "coupling"),
+        (GOOD.replace("extent = [4, 4]", "extent = [4, 0]"), "extent"),
+        (GOOD.replace("pbc = true", "pbc = false"), "pbc"),
+        (GOOD.replace("extent = [4, 4]", "extent = [1, 4]"), "itself"),
+        (GOOD.replace('name = "t"\n', ""), "missing key 'name'"),
+    ],
+)
+def test_bad_files(tmp_path, body, match):
+    with pytest.raises(LatticeError, match=match):
+        load_lattice(_write(tmp_path, body))
+
+
+def test_unknown_name():
+    with pytest.raises(LatticeError, match="unknown lattice 'nope'.*triangular-4x4"):
+        load_lattice("nope")
