@@ -1,0 +1,132 @@
+"""Run directories: what ran, with which code, and what came out.
+
+A run directory holds ``config.json`` (the full resolved configuration), ``provenance.json``
+(package versions, git revision, convention, start time), ``metrics.jsonl`` (one JSON object per
+line, appended as the run goes), ``summary.json`` (written once at the end) and the trained
+parameters. Every file is written to a temporary name and renamed, so a reader never sees half a
+file; ``summary.json`` appears last and marks the run as finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .hamiltonian import CONVENTION
+
+__all__ = ["RunDirError", "RunDir", "git_revision", "package_versions", "write_atomic"]
+
+
+class RunDirError(ValueError):
+    """The output directory exists and holds something else."""
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def git_revision() -> str:
+    """``git describe --always --dirty`` of the package's checkout, or ``"unknown"``."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=here, capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of this package and the numerical stack."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("nqs_dilated", "netket", "jax", "flax", "optax", "numpy", "numba"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+class RunDir:
+    """A run directory (see the module docstring).
+
+    Args:
+        path: The directory. It may not exist yet, or be empty, or hold a run with the same
+            ``config.json`` (then :attr:`finished` says whether it completed).
+
+    Raises:
+        RunDirError: the directory holds files of another run or unrelated files.
+    """
+
+    def __init__(self, path: str | os.PathLike, config: dict[str, Any]):
+        self.path = Path(path)
+        self.config = config
+        if self.path.exists():
+            if not self.path.is_dir():
+                raise RunDirError(f"output {self.path} exists and is not a directory; choose another --out")
+            entries = [p for p in self.path.iterdir() if not p.name.startswith(".")]
+            cfg = self.path / "config.json"
+            if entries and not cfg.exists():
+                raise RunDirError(
+                    f"output directory {self.path} is not empty and holds no run; choose another --out"
+                )
+            if cfg.exists() and json.loads(cfg.read_text()) != json.loads(json.dumps(config)):
+                raise RunDirError(
+                    f"output directory {self.path} holds another run (different config.json); "
+                    "choose another --out or remove it"
+                )
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``summary.json`` exists (the run completed)."""
+        return (self.path / "summary.json").exists()
+
+    def start(self) -> None:
+        """Create the directory, write ``config.json`` and ``provenance.json``, truncate metrics."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path / "config.json", json.dumps(self.config, indent=2, sort_keys=True))
+        provenance = {
+            "versions": package_versions(),
+            "git_revision": git_revision(),
+            "convention": CONVENTION,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_atomic(self.path / "provenance.json", json.dumps(provenance, indent=2))
+        write_atomic(self.path / "metrics.jsonl", "")
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to ``metrics.jsonl``."""
+        with open(self.path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Write ``obj`` as JSON to ``name`` in the directory, atomically."""
+        path = self.path / name
+        write_atomic(path, json.dumps(obj, indent=2, sort_keys=True))
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write raw bytes (e.g. serialized parameters) atomically."""
+        path = self.path / name
+        write_atomic(path, data)
+        return path
