@@ -1,0 +1,54 @@
+"""Shared fixtures: a private ED store per test session, the --runslow switch, clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from nqs_dilated.lattice import load_lattice
+from nqs_dilated.symmetry import space_group
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_store(tmp_path_factory):
+    """Every test session writes ground states to its own temporary store."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NQS_DILATED_STORE", str(tmp_path_factory.mktemp("ed_store")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def cluster_4x4():
+    return load_lattice("triangular-4x4")
+
+
+@pytest.fixture(scope="session")
+def cluster_4x6():
+    return load_lattice("triangular-4x6")
+
+
+@pytest.fixture(scope="session")
+def group_4x4(cluster_4x4):
+    return space_group(cluster_4x4)
+
+
+def marshall_sign(cluster, configs):
+    """Marshall sign (-1)^(number of up spins on sublattice A), A = sites with n1 + n2 even."""
+    import numpy as np
+
+    sub_a = (cluster.grid.sum(axis=1) % 2) == 0
+    n_up_a = ((np.asarray(configs) > 0) & sub_a).sum(axis=-1)
+    return np.where(n_up_a % 2 == 0, 1, -1)
