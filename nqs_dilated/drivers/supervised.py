@@ -20,6 +20,7 @@ the best epoch. Everything is deterministic for a given ``seed`` (initialisation
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -116,8 +117,14 @@ def _make_evaluator(model, chunk: int):
 def predict_logits(model, params, configs: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Logits of ``configs`` (``(M, N)`` ±1) in jitted chunks of ``chunk``: ``(M, 2)`` or ``(M,)``."""
     configs = np.asarray(configs, dtype=np.int8)
+    m = len(configs)
+    size = max(1, min(chunk, m))
     fn = jax.jit(model.apply)
-    out = [np.asarray(fn(params, jnp.asarray(configs[i : i + chunk]))) for i in range(0, len(configs), chunk)]
+    out = []
+    for lo in range(0, m, size):  # the last chunk is padded: one compiled shape
+        xs = np.ones((size, configs.shape[1]), np.int8)
+        xs[: min(size, m - lo)] = configs[lo : lo + size]
+        out.append(np.asarray(fn(params, jnp.asarray(xs)))[: min(size, m - lo)])
     return np.concatenate(out)
 
 
@@ -158,6 +165,23 @@ def _make_epoch(model, optimizer, n_train: int, batch_size: int):
         return params, opt_state, jnp.sum(weighted) / n_train
 
     return epoch
+
+
+def _build(model, lr, n_train, batch, chunk):
+    optimizer = optax.adam(lr)
+    return optimizer, _make_epoch(model, optimizer, n_train, batch), _make_evaluator(model, chunk)
+
+
+_build_cached = functools.lru_cache(maxsize=16)(_build)
+
+
+def _compiled(model, lr, n_train, batch, chunk):
+    """Optimizer, jitted epoch and evaluator; reused across calls with equal arguments so that
+    repeated trainings (seeds, sweeps) do not recompile. Unhashable modules are rebuilt each time."""
+    try:
+        return _build_cached(model, lr, n_train, batch, chunk)
+    except TypeError:
+        return _build(model, lr, n_train, batch, chunk)
 
 
 def train_sign(
@@ -211,11 +235,9 @@ def train_sign(
     if params is None:
         params = model.init(key_init, x[:1])
     _check_logits(model, params, x[:1])
-    optimizer = optax.adam(lr)
-    opt_state = optimizer.init(params)
     batch = min(batch_size, len(train))
-    epoch_fn = _make_epoch(model, optimizer, len(train), batch)
-    evaluate = _make_evaluator(model, eval_chunk)
+    optimizer, epoch_fn, evaluate = _compiled(model, float(lr), len(train), batch, eval_chunk)
+    opt_state = optimizer.init(params)
 
     history: list[dict] = []
     best = (math.inf, params, 0)
