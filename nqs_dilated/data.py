@@ -1,0 +1,372 @@
+"""Sign datasets from an exact ground state, after Westerhout et al., Nat. Commun. 11, 1593 (2020).
+
+The protocol (also used by Schurov et al., arXiv 2406.08318):
+
+* **Training set**: ``n_train = round(eps * D_ref)`` configurations drawn with probability
+  ``|psi|^2`` **with replacement** (:meth:`GroundState.sample`), each then moved by a uniformly
+  random element ``g`` of the space group (translations x point group) and, with probability 1/2,
+  a global spin inversion ``z``. The label of a moved configuration is the exact sign of the moved
+  configuration, looked up with :meth:`GroundState.amplitude`; it is therefore exact whatever the
+  sector. When the state lives in a symmetry sector (``state.info.sector != "full"``) the labels
+  are checked against the characters: ``sign(g z sigma) = chi(g, z) sign(sigma)``.
+  For a non-degenerate ground state ``|psi(g z sigma)| = |psi(sigma)|``, so the moved set is still a
+  ``|psi|^2`` sample; the move only spreads the samples over whole orbits.
+* **Validation set**: drawn the same way, ``n_val = max(1, n_train // 4)`` by default, with the
+  configurations of the training set rejected (redrawn), so early stopping sees unseen
+  configurations. Used for early stopping and model selection only.
+* **Test set**: when the Sz = 0 space can be listed (at most 24 sites), ``test`` holds *every*
+  configuration that is in neither the training nor the validation set, once each. Otherwise two
+  samples of ``n_test`` configurations (default 10,000), both excluding the training and
+  validation configurations: ``test_uniform``, uniform over the Sz = 0 space (with replacement),
+  and ``test_weighted``, drawn with ``|psi|^2`` and moved by symmetry as the training set.
+* Configurations with ``|psi| < 1e-12 * max|psi|`` (:data:`ZERO_AMPLITUDE`) have no defined sign
+  and are left out of every set (a draw that lands on one is redrawn). ``max|psi|`` is exact when
+  the space is listed, else the largest amplitude among the first ``|psi|^2`` draw.
+
+Two conventions for ``eps`` (``eps_relative_to``):
+
+* ``"sz0"`` (default): ``D_ref = D = C(N, N/2)``, the dimension of the full Sz = 0 space
+  (Westerhout et al.).
+* ``"representatives"``: ``D_ref`` is the number of orbit representatives of the symmetry-adapted
+  basis the state was computed in: ``state.n_representatives`` when the state exposes it, else
+  ``state.info.dimension`` for a state of a sector (the dimension of the sector basis). A state of
+  the full space has neither and raises ``ValueError``.
+
+Metrics on the sets (:mod:`nqs_dilated.metrics`) are defined *on the set*: on the exhaustive
+``test`` set ``accuracy`` is the uniform accuracy over the rest of the space and
+``weighted_accuracy``/``overlap`` are the exact ``|psi|^2``-weighted values; on the sampled sets,
+the plain ``accuracy`` of ``test_uniform`` estimates the uniform accuracy, and the plain
+``accuracy`` of ``test_weighted`` estimates the ``|psi|^2``-weighted accuracy of the rest of the
+space (its ``mean(s_pred * s_exact)`` the overlap), since those samples are already ``|psi|^2``
+distributed.
+
+Sign classes for classifiers: class 0 is sign ``+1`` and class 1 is sign ``-1``
+(:func:`sign_to_class`); a one-logit model outputs the logit of class 1 (sign ``-1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ed.bits import codes_to_configs, configs_to_codes
+from .ed.state import GroundState
+from .symmetry import SymmetryGroup, space_group
+
+__all__ = [
+    "EPS_CONVENTIONS",
+    "SIGN_CLASSES",
+    "ZERO_AMPLITUDE",
+    "SignDataset",
+    "SignDatasets",
+    "class_to_sign",
+    "make_datasets",
+    "move_configs",
+    "sign_to_class",
+    "uniform_sz0_configs",
+]
+
+#: Sign carried by class 0 and class 1 of a sign classifier.
+SIGN_CLASSES = (1, -1)
+
+#: Relative amplitude below which a configuration has no defined sign and is left out.
+ZERO_AMPLITUDE = 1e-12
+
+#: Accepted values of ``eps_relative_to``.
+EPS_CONVENTIONS = ("sz0", "representatives")
+
+_MAX_ROUNDS = 1000
+
+
+def sign_to_class(signs: np.ndarray) -> np.ndarray:
+    """Class index of signs ``±1``: ``+1 -> 0``, ``-1 -> 1`` (int32, same shape)."""
+    signs = np.asarray(signs)
+    return (signs < 0).astype(np.int32)
+
+
+def class_to_sign(classes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`sign_to_class`: ``0 -> +1``, ``1 -> -1`` (int8, same shape)."""
+    return (1 - 2 * np.asarray(classes)).astype(np.int8)
+
+
+@dataclass(frozen=True, eq=False)
+class SignDataset:
+    """Configurations with their exact signs.
+
+    Attributes:
+        configs: int8 ``(M, N)``, entries ±1 (``+1`` = spin up).
+        signs: int8 ``(M,)``, exact signs ±1 of ``amplitudes``.
+        amplitudes: float64 ``(M,)``, exact amplitudes (the state is normalised on Sz = 0).
+        weights: float64 ``(M,)``, ``|psi|^2 = amplitudes**2``.
+        name: ``"train"``, ``"val"``, ``"test"``, ``"test_uniform"`` or ``"test_weighted"``.
+        sampling: How the set was made: ``"psi2"`` (``|psi|^2`` draw with replacement, moved by
+            symmetry), ``"uniform"`` (uniform over Sz = 0, with replacement) or ``"all"`` (every
+            remaining configuration once).
+    """
+
+    configs: np.ndarray
+    signs: np.ndarray
+    amplitudes: np.ndarray
+    weights: np.ndarray
+    name: str = ""
+    sampling: str = "psi2"
+
+    def __len__(self) -> int:
+        return int(self.signs.shape[0])
+
+    @property
+    def n_sites(self) -> int:
+        return int(self.configs.shape[1])
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Bit codes of the configurations, uint64 ``(M,)`` (see :mod:`nqs_dilated.ed.bits`)."""
+        return configs_to_codes(self.configs)
+
+    @classmethod
+    def from_amplitudes(cls, configs, amplitudes, name="", sampling="psi2") -> "SignDataset":
+        """Build a set from configurations and their (non-zero) exact amplitudes."""
+        configs = np.ascontiguousarray(configs, dtype=np.int8)
+        amplitudes = np.asarray(amplitudes, dtype=np.float64)
+        return cls(
+            configs=configs,
+            signs=np.sign(amplitudes).astype(np.int8),
+            amplitudes=amplitudes,
+            weights=amplitudes**2,
+            name=name,
+            sampling=sampling,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SignDatasets:
+    """The splits made by :func:`make_datasets` and how they were made.
+
+    Attributes:
+        train, val: Training and validation sets (``|psi|^2`` draws moved by symmetry).
+        test: Every remaining non-zero configuration when the space was listed, else ``None``.
+        test_uniform, test_weighted: The two sampled test sets when it was not, else ``None``.
+        info: Resolved settings: ``eps``, ``eps_relative_to``, ``reference_dimension``,
+            ``n_train``, ``n_val``, ``n_test``, ``exhaustive``, ``seed``, ``sector``,
+            ``zero_threshold`` (absolute), ``max_amplitude``, ``lattice``, ``j1``, ``j2``.
+    """
+
+    train: SignDataset
+    val: SignDataset
+    test: SignDataset | None = None
+    test_uniform: SignDataset | None = None
+    test_weighted: SignDataset | None = None
+    info: dict = field(default_factory=dict)
+
+    def splits(self) -> dict[str, SignDataset]:
+        """The present sets by name, in the order train, val, test(s)."""
+        names = ("train", "val", "test", "test_uniform", "test_weighted")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+def move_configs(configs: np.ndarray, perms: np.ndarray, elements: np.ndarray, flips: np.ndarray) -> np.ndarray:
+    """Apply a group element and an optional spin flip to each configuration.
+
+    Follows :mod:`nqs_dilated.symmetry`: element ``g`` moves the spin on site ``i`` to site
+    ``perms[g, i]``, so ``new[m, perms[g_m, i]] = old[m, i]``; then ``new *= -1`` where ``flips``.
+
+    Args:
+        configs: ``(M, N)`` ±1 configurations.
+        perms: int ``(G, N)`` site permutations.
+        elements: int ``(M,)`` element index per configuration.
+        flips: bool ``(M,)`` spin inversion per configuration.
+
+    Returns:
+        Array of the dtype of ``configs``, shape ``(M, N)``.
+    """
+    configs = np.asarray(configs)
+    new = np.empty_like(configs)
+    np.put_along_axis(new, np.asarray(perms)[np.asarray(elements)], configs, axis=1)
+    return np.where(np.asarray(flips, dtype=bool)[:, None], -new, new).astype(configs.dtype)
+
+
+def uniform_sz0_configs(n: int, n_sites: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` configurations drawn uniformly from the Sz = 0 space (with replacement), int8 ``(n, N)``."""
+    ranks = np.argsort(rng.random((n, n_sites)), axis=1)
+    return np.where(ranks < n_sites // 2, 1, -1).astype(np.int8)
+
+
+def _reference_dimension(state: GroundState, eps_relative_to: str) -> int:
+    if eps_relative_to == "sz0":
+        return int(state.dimension)
+    if eps_relative_to == "representatives":
+        n_reps = getattr(state, "n_representatives", None)
+        if n_reps is not None:
+            return int(n_reps)
+        if state.info.sector != "full" and state.info.dimension > 0:
+            return int(state.info.dimension)
+        raise ValueError(
+            "eps_relative_to='representatives' needs a state computed in a symmetry sector (it "
+            f"counts the orbit representatives of its basis); {state.info.lattice} was solved in "
+            "the full Sz = 0 space: use eps_relative_to='sz0'"
+        )
+    raise ValueError(f"unknown eps_relative_to {eps_relative_to!r}; use one of {EPS_CONVENTIONS}")
+
+
+class _Drawer:
+    """Draws ``|psi|^2`` samples moved by random group elements, checking signs against characters."""
+
+    def __init__(self, state: GroundState, group: SymmetryGroup, rng: np.random.Generator):
+        self.state, self.group, self.rng = state, group, rng
+        sector = state.info.sector
+        self.characters = None if sector in ("full", "", None) else group.characters(sector)
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` moved configurations, their amplitudes and the amplitudes before the move."""
+        configs, amps0 = self.state.sample(n, self.rng)
+        elements = self.rng.integers(0, len(self.group), size=n)
+        flips = self.rng.random(n) < 0.5
+        moved = move_configs(configs, self.group.perms, elements, flips)
+        amps = self.state.amplitude(moved)
+        if self.characters is not None:
+            chi = self.characters[flips.astype(np.int64), elements]
+            big = (np.abs(amps0) > 0) & (np.abs(amps) > 0)
+            bad = big & (np.sign(amps) != chi * np.sign(amps0))
+            if np.any(bad):
+                raise RuntimeError(
+                    f"{int(bad.sum())} moved configurations have a sign that disagrees with the "
+                    f"characters of sector {self.state.info.sector}: the state or the group is wrong"
+                )
+        return moved, amps, amps0
+
+
+def _collect(draw, n: int, keep, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Call ``draw(k)`` until ``n`` configurations pass ``keep(configs, amps)``."""
+    configs_out, amps_out, total = [], [], 0
+    for _ in range(_MAX_ROUNDS):
+        if total >= n:
+            break
+        configs, amps = draw(max(n - total, 16))
+        ok = keep(configs, amps)
+        configs, amps = configs[ok][: n - total], amps[ok][: n - total]
+        configs_out.append(configs)
+        amps_out.append(amps)
+        total += len(amps)
+    else:
+        raise RuntimeError(
+            f"could not draw {n} {what} configurations in {_MAX_ROUNDS} rounds: almost all draws "
+            "are zero amplitudes or already used; lower eps or the set size"
+        )
+    if not configs_out:
+        return np.zeros((0, 0), np.int8), np.zeros(0)
+    return np.concatenate(configs_out), np.concatenate(amps_out)
+
+
+def make_datasets(
+    state: GroundState,
+    group: SymmetryGroup | None = None,
+    eps: float = 0.01,
+    *,
+    seed: int | None = 0,
+    rng: np.random.Generator | None = None,
+    n_val: int | None = None,
+    n_test: int = 10_000,
+    eps_relative_to: str = "sz0",
+    exhaustive: bool | None = None,
+) -> SignDatasets:
+    """Training, validation and test sign sets of an exact ground state (module docstring).
+
+    Args:
+        state: The exact ground state.
+        group: Space group used to move the training configurations (default
+            ``space_group(state.cluster)``).
+        eps: Training-set size as a fraction of ``D_ref`` (``n_train = max(1, round(eps * D_ref))``).
+        seed: Seed of the NumPy generator (ignored when ``rng`` is given).
+        rng: NumPy generator to draw from.
+        n_val: Validation-set size (default ``max(1, n_train // 4)``).
+        n_test: Size of each sampled test set when the space is not listed (default 10,000).
+        eps_relative_to: ``"sz0"`` (default) or ``"representatives"`` (module docstring).
+        exhaustive: List the whole rest of the space as the test set (default: when
+            ``state.enumerable``); ``False`` forces the two sampled test sets.
+
+    Returns:
+        :class:`SignDatasets`; deterministic for a given ``seed`` (or generator state).
+
+    Raises:
+        ValueError: ``eps <= 0``, bad sizes, an unknown ``eps_relative_to``, or
+            ``"representatives"`` for a full-space state.
+        RuntimeError: moved signs disagree with the sector's characters, or the sets cannot be
+            filled (nearly every draw already used).
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    if n_test < 1 or (n_val is not None and n_val < 1):
+        raise ValueError(f"set sizes must be >= 1, got n_val={n_val!r}, n_test={n_test!r}")
+    if group is None:
+        group = space_group(state.cluster)
+    if group.perms.shape[1] != state.n_sites:
+        raise ValueError(f"group acts on {group.perms.shape[1]} sites, state has {state.n_sites}")
+    seed_used = None if rng is not None else seed
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    d_ref = _reference_dimension(state, eps_relative_to)
+    n_train = max(1, int(round(eps * d_ref)))
+    n_val = max(1, n_train // 4) if n_val is None else int(n_val)
+    exhaustive = state.enumerable if exhaustive is None else bool(exhaustive)
+
+    drawer = _Drawer(state, group, rng)
+    if exhaustive:
+        all_codes, all_amps = state.enumerate_codes()
+        max_amp = float(np.max(np.abs(all_amps)))
+    else:
+        _, amps0 = state.sample(max(n_train, 1000), np.random.default_rng(rng.integers(2**63)))
+        max_amp = float(np.max(np.abs(amps0)))
+    threshold = ZERO_AMPLITUDE * max_amp
+
+    def psi2_draw(k):
+        moved, amps, _ = drawer.draw(k)
+        return moved, amps
+
+    def nonzero(configs, amps):
+        return np.abs(amps) >= threshold
+
+    train_c, train_a = _collect(psi2_draw, n_train, nonzero, "training")
+    used = np.unique(configs_to_codes(train_c))
+
+    def unused(configs, amps):
+        return nonzero(configs, amps) & ~np.isin(configs_to_codes(configs), used)
+
+    val_c, val_a = _collect(psi2_draw, n_val, unused, "validation")
+    used = np.union1d(used, configs_to_codes(val_c))
+    sets = {
+        "train": SignDataset.from_amplitudes(train_c, train_a, "train", "psi2"),
+        "val": SignDataset.from_amplitudes(val_c, val_a, "val", "psi2"),
+    }
+    if exhaustive:
+        rest = ~np.isin(all_codes, used) & (np.abs(all_amps) >= threshold)
+        sets["test"] = SignDataset.from_amplitudes(
+            codes_to_configs(all_codes[rest], state.n_sites), all_amps[rest], "test", "all"
+        )
+        sizes = len(sets["test"])
+    else:
+        def uniform_draw(k):
+            configs = uniform_sz0_configs(k, state.n_sites, rng)
+            return configs, state.amplitude(configs)
+
+        c, a = _collect(uniform_draw, n_test, unused, "uniform test")
+        sets["test_uniform"] = SignDataset.from_amplitudes(c, a, "test_uniform", "uniform")
+        c, a = _collect(psi2_draw, n_test, unused, "weighted test")
+        sets["test_weighted"] = SignDataset.from_amplitudes(c, a, "test_weighted", "psi2")
+        sizes = n_test
+    info = dict(
+        lattice=state.cluster.name,
+        j1=float(state.info.j1),
+        j2=float(state.info.j2),
+        sector=str(state.info.sector),
+        eps=float(eps),
+        eps_relative_to=eps_relative_to,
+        reference_dimension=int(d_ref),
+        n_train=n_train,
+        n_val=n_val,
+        n_test=int(sizes),
+        exhaustive=exhaustive,
+        seed=seed_used,
+        max_amplitude=max_amp,
+        zero_threshold=threshold,
+    )
+    return SignDatasets(info=info, **sets)

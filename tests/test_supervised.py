@@ -1,0 +1,108 @@
+"""Supervised sign driver: learning the Marshall sign at J2 = 0, determinism, heads, early stopping."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nqs_dilated.data import make_datasets
+from nqs_dilated.drivers.supervised import TrainResult, predict_signs, train_sign
+from nqs_dilated.ed.ground import ground_state
+
+
+class MLP(nn.Module):
+    """Test fixture: one hidden layer with cosine activation (can express a parity such as the
+    Marshall sign with a single unit), then ``logits`` outputs."""
+
+    hidden: int = 32
+    """Width of the hidden layer (default 32)."""
+    logits: int = 2
+    """2 for ``(B, 2)`` softmax logits, 1 for a ``(B,)`` sigmoid logit (default 2)."""
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.astype(jnp.float32)
+        h = jnp.cos(nn.Dense(self.hidden)(x))
+        out = nn.Dense(self.logits)(h)
+        return out if self.logits == 2 else out[..., 0]
+
+
+def marshall_sign(cluster, configs):
+    """(-1)^(number of up spins on sublattice A), A = sites with n1 + n2 even."""
+    sub_a = (cluster.grid.sum(axis=1) % 2) == 0
+    n_up_a = ((np.asarray(configs) > 0) & sub_a).sum(axis=-1)
+    return np.where(n_up_a % 2 == 0, 1, -1)
+
+
+@pytest.fixture(scope="module")
+def state_j0():
+    return ground_state("triangular-4x4", 0.0)
+
+
+@pytest.fixture(scope="module")
+def datasets(state_j0, group_4x4):
+    return make_datasets(state_j0, group_4x4, eps=0.1, seed=0)
+
+
+def test_exact_state_obeys_marshall(state_j0):
+    configs, amps = state_j0.enumerate()
+    np.testing.assert_array_equal(np.sign(amps), marshall_sign(state_j0.cluster, configs))
+
+
+def test_learns_marshall_sign(datasets, state_j0):
+    result = train_sign(MLP(), datasets, lr=1e-2, batch_size=128, epochs=100, patience=30, progress=False)
+    assert isinstance(result, TrainResult)
+    test = result.metrics["test"]
+    assert test["n"] == len(datasets.test)
+    assert test["accuracy"] > 0.9, result.metrics  # chance: 0.5
+    assert test["weighted_accuracy"] > 0.9 and test["overlap"] > 0.8
+    pred = predict_signs(MLP(), result.params, datasets.test.configs)
+    marshall = marshall_sign(state_j0.cluster, datasets.test.configs)
+    assert np.mean(pred == marshall) == pytest.approx(test["accuracy"])
+    h = result.history
+    assert [r["epoch"] for r in h] == list(range(1, len(h) + 1))
+    assert {"loss", "val_loss", "val_accuracy", "val_weighted_accuracy", "val_overlap"} <= set(h[0])
+    assert result.best_epoch == 1 + int(np.argmin([r["val_loss"] for r in h]))
+    assert h[-1]["loss"] < h[0]["loss"]
+
+
+def test_deterministic(datasets):
+    runs = [train_sign(MLP(hidden=8), datasets, epochs=3, batch_size=64, seed=4, progress=False) for _ in range(2)]
+    for a, b in zip(jax.tree.leaves(runs[0].params), jax.tree.leaves(runs[1].params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert runs[0].history[-1]["loss"] == runs[1].history[-1]["loss"]
+    other = train_sign(MLP(hidden=8), datasets, epochs=3, batch_size=64, seed=5, progress=False)
+    assert not np.array_equal(jax.tree.leaves(other.params)[0], jax.tree.leaves(runs[0].params)[0])
+
+
+def test_one_logit_head_and_sampled_test_sets(state_j0, group_4x4):
+    ds = make_datasets(state_j0, group_4x4, eps=0.1, seed=1, exhaustive=False, n_test=2000)
+    result = train_sign(MLP(logits=1), ds, lr=1e-2, batch_size=128, epochs=15, patience=None, progress=False)
+    assert set(result.metrics) == {"train", "val", "test_uniform", "test_weighted"}
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    assert not result.stopped_early and len(result.history) == 15
+
+
+def test_early_stopping_and_callback(datasets):
+    seen = []
+
+    def callback(record, params):
+        seen.append(record["epoch"])
+        return record["epoch"] == 4
+
+    result = train_sign(MLP(hidden=8), datasets, epochs=50, callback=callback, progress=False)
+    assert seen == [1, 2, 3, 4] and result.stopped_early
+    # a huge learning rate makes the validation loss stall: patience ends the run early
+    result = train_sign(MLP(hidden=8), datasets, lr=10.0, epochs=200, patience=3, progress=False)
+    assert result.stopped_early and len(result.history) == result.best_epoch + 3
+
+
+def test_rejects_wrong_logit_shape(datasets):
+    class Wrong(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(3)(x.astype(jnp.float32))
+
+    with pytest.raises(ValueError, match="logits"):
+        train_sign(Wrong(), datasets, epochs=1, progress=False)
