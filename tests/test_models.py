@@ -55,12 +55,10 @@ def init_apply(model, x, seed=0):
 
 # Models claiming translation invariance; dilated ones include kernels that wrap the 4-site axis.
 INVARIANT_CASES = [
-    ("dilated", dict(kernel_size=2, dilations=(1, 2, 3), channels=(8, 8, 8))),
-    ("dilated", dict(kernel_size=3, dilations=(1, 2, 3), channels=(8, 8, 8), allow_wrap=True)),
-    ("dilated", dict(kernel_size=3, dilations=(1, 1), channels=(6, 6), residual=True, head="log_psi")),
+    ("dilated", dict(kernel_size=2, dilations=(1, 2, 3), channels=(8, 8, 8), residual=True)),
+    ("dilated", dict(dilations=(1, 2, 3), channels=(8, 8, 8), allow_wrap=True, head="log_psi")),
     ("cnn", dict(channels=(8, 8), sign_logits=1)),
     ("gcnn", dict(features=(4, 4))),
-    ("gcnn", dict(features=(4,), head="log_psi")),
 ]
 
 
@@ -70,10 +68,11 @@ def test_invariant_under_every_translation(name, model_name, cfg):
     c = cluster(name)
     model = make_model(model_name, c, param_dtype=jnp.float64, **cfg)
     x = configs(c.n_sites, (8,), seed=1)
-    params, y = init_apply(model, x)
-    xt = transform_all(x, group(name).translations)  # (N, 8, N)
-    yt = model.apply(params, xt)
-    assert yt.shape == (c.n_sites, *y.shape)
+    xt = transform_all(x, group(name).translations)  # (N, 8, N), xt[0] = x
+    params = model.init(jax.random.key(0), x[:1])
+    yt = jax.jit(model.apply)(params, xt)
+    y = yt[0]
+    assert yt.shape[:2] == (c.n_sites, 8)
     assert np.std(np.asarray(y)) > 1e-6  # the test is not trivially passed by a constant
     np.testing.assert_allclose(yt, np.broadcast_to(y, yt.shape), rtol=1e-10, atol=1e-10)
 
@@ -83,8 +82,9 @@ def test_gcnn_invariant_under_whole_space_group(name):
     c = cluster(name)
     model = make_model("gcnn", c, features=(4, 4), param_dtype=jnp.float64)
     x = configs(c.n_sites, (4,), seed=2)
-    params, y = init_apply(model, x)
-    yt = model.apply(params, transform_all(x, group(name).perms))
+    params = model.init(jax.random.key(0), x[:1])
+    yt = jax.jit(model.apply)(params, transform_all(x, group(name).perms))
+    y = yt[0]
     np.testing.assert_allclose(yt, np.broadcast_to(y, yt.shape), rtol=1e-10, atol=1e-10)
 
 
@@ -102,20 +102,21 @@ def test_dense_is_not_invariant(name):
     c = cluster(name)
     model = make_model("dense", c, hidden=(32,), param_dtype=jnp.float64)
     x = configs(c.n_sites, (8,), seed=3)
-    params, y = init_apply(model, x)
-    yt = model.apply(params, transform_all(x, group(name).translations))
+    params = model.init(jax.random.key(0), x[:1])
+    yt = jax.jit(model.apply)(params, transform_all(x, group(name).translations))
+    y = yt[0]
     assert np.max(np.abs(yt - y[None])) > 1e-3
 
 
-@pytest.mark.parametrize("name", ("triangular-4x4", "triangular-4x6", "triangular-6x6"))
-@pytest.mark.parametrize("kernel_size,dilation", [(1, 1), (2, 1), (2, 3), (3, 1), (3, 2), (3, 3), (4, 2)])
+@pytest.mark.parametrize("name", ("triangular-4x6", "triangular-6x6"))
+@pytest.mark.parametrize("kernel_size,dilation", [(1, 1), (2, 3), (3, 1), (3, 2), (3, 3), (4, 2)])
 def test_gather_conv_equals_flax_circular_conv(name, kernel_size, dilation):
     c = cluster(name)
     extent, grid = grid_of(c)
     c_in, c_out = 3, 5
     x = jax.random.normal(jax.random.key(4), (2, 7, c.n_sites, c_in), dtype=jnp.float64)
     ours = CircularConv(c_out, kernel_size, dilation, extent, grid, param_dtype=jnp.float64)
-    params = ours.init(jax.random.key(5), x)
+    params = jax.jit(ours.init)(jax.random.key(5), x)
     params = jax.tree_util.tree_map(lambda p: p + 0.1, params)  # non-zero bias
     reference = nn.Conv(
         c_out, (kernel_size, kernel_size), kernel_dilation=dilation, padding="CIRCULAR",
@@ -123,9 +124,9 @@ def test_gather_conv_equals_flax_circular_conv(name, kernel_size, dilation):
     )
     # Site order -> grid with the cluster's own map, and back.
     on_grid = x[..., c.site_of, :].reshape(14, *c.extent, c_in)
-    expected = reference.apply(params, on_grid).reshape(2, 7, *c.extent, c_out)
+    expected = jax.jit(reference.apply)(params, on_grid).reshape(2, 7, *c.extent, c_out)
     expected = expected[..., c.grid[:, 0], c.grid[:, 1], :]
-    np.testing.assert_allclose(ours.apply(params, x), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(ours.apply)(params, x), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("model_name", ["dilated", "cnn", "dense", "gcnn"])
@@ -137,9 +138,10 @@ def test_int8_and_batch_shapes(model_name):
     model = make_model(model_name, c, **cfg)
     x = configs(c.n_sites, (3, 5), seed=6)
     params = model.init(jax.random.key(0), x[0])
-    y_int8 = model.apply(params, x)
-    y_float = model.apply(params, x.astype(np.float32))
-    y_flat = model.apply(params, x.reshape(15, -1))
+    apply = jax.jit(model.apply)
+    y_int8 = apply(params, x)
+    y_float = apply(params, x.astype(np.float32))
+    y_flat = apply(params, x.reshape(15, -1))
     assert x.dtype == np.int8
     assert y_int8.shape == (3, 5, 2) and y_flat.shape == (15, 2)
     np.testing.assert_allclose(y_int8, y_float, rtol=1e-6)
@@ -152,8 +154,12 @@ def test_heads(model_name):
     base = dict(dilations=(1, 1), channels=(4, 4)) if model_name == "dilated" else {}
     base |= dict(features=(4,)) if model_name == "gcnn" else {}
     x = configs(c.n_sites, (3,), seed=7)
-    _, one = init_apply(make_model(model_name, c, sign_logits=1, **base), x)
-    _, log_psi = init_apply(make_model(model_name, c, head="log_psi", **base), x)
+    one_logit, log_psi = (
+        make_model(model_name, c, sign_logits=1, **base),
+        make_model(model_name, c, head="log_psi", **base),
+    )
+    one = jax.eval_shape(lambda x: init_apply(one_logit, x)[1], x)
+    log_psi = jax.eval_shape(lambda x: init_apply(log_psi, x)[1], x)
     assert one.shape == (3,) and one.dtype == jnp.float32
     assert log_psi.shape == (3,) and log_psi.dtype == jnp.complex64
 
@@ -201,11 +207,9 @@ def test_bad_grid_raises():
         InvariantDilatedCNN(extent=(1, 2), grid=((0, 0), (0, 0)), channels=(2,), dilations=(1,), kernel_size=1)
 
 
-@pytest.mark.parametrize("model_name", ["dilated", "gcnn"])
-def test_log_psi_head_works_with_mcstate(model_name):
+def test_log_psi_head_works_with_mcstate():
     c = cluster("triangular-4x4")
-    cfg = dict(channels=(4, 4), dilations=(1, 1)) if model_name == "dilated" else dict(features=(4,))
-    model = make_model(model_name, c, head="log_psi", param_dtype=jnp.float64, **cfg)
+    model = make_model("dilated", c, channels=(4, 4), dilations=(1, 1), head="log_psi", param_dtype=jnp.float64)
     hilbert = nk.hilbert.Spin(0.5, c.n_sites, total_sz=0)
     sampler = nk.sampler.MetropolisExchange(hilbert, graph=c.graph, n_chains=8)
     state = nk.vqs.MCState(sampler, model, n_samples=64, n_discard_per_chain=4, seed=0, sampler_seed=1)
@@ -238,8 +242,7 @@ def expected_params(model_name, n_sites, cfg):
 def test_parameter_count_matches_formula(name, model_name, cfg):
     c = cluster(name)
     model = make_model(model_name, c, **cfg)
-    params = model.init(jax.random.key(0), configs(c.n_sites, (1,)))
-    count = n_params(params)
+    count = n_params(jax.eval_shape(model.init, jax.random.key(0), configs(c.n_sites, (1,))))
     print(f"{name} {model_name} {cfg}: {count} parameters")
     assert count == expected_params(model_name, c.n_sites, cfg)
 
@@ -248,6 +251,6 @@ def test_parameter_count_matches_formula(name, model_name, cfg):
 def test_gcnn_parameter_count_reported(name):
     c = cluster(name)
     model = make_model("gcnn", c)
-    count = n_params(model.init(jax.random.key(0), configs(c.n_sites, (1,))))
+    count = n_params(jax.eval_shape(model.init, jax.random.key(0), configs(c.n_sites, (1,))))
     print(f"{name} gcnn default (2 G-CNNs, features (8, 8, 8), |G| = {len(group(name))}): {count} parameters")
     assert count > 0

@@ -17,6 +17,7 @@ name        class                                  symmetry
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import numpy as np
@@ -85,5 +86,5 @@ def make_model(name: str, cluster: Cluster, **config):
 
 
 def n_params(params) -> int:
-    """Number of scalar parameters in a pytree (a complex entry counts once)."""
-    return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
+    """Number of scalar parameters in a pytree of arrays or shapes (a complex entry counts once)."""
+    return int(sum(math.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params)))
