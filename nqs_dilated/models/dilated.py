@@ -52,6 +52,14 @@ class InvariantDilatedCNN(nn.Module):
     precomputed neighbour table plus one matrix product (:class:`~.conv.CircularConv`).
 
     Build it from a cluster with :meth:`from_cluster` (or :func:`nqs_dilated.models.make_model`).
+    On CPU, evaluate large batches in chunks of about a thousand configurations (``lax.map``, or
+    ``MCState(chunk_size=...)``): the gathered patches then stay in cache, which the benchmark
+    measured to be faster than one call on the whole batch.
+
+    Note that the defaults (``kernel_size=3``, ``dilations=(1, 2, 3)``) wrap around every torus
+    with ``min(L1, L2) <= 6`` (the 4x4, 4x6 and 6x6 clusters) and so need ``allow_wrap=True``
+    there; without it the largest dilation for ``k = 3`` is 1 on a 4-site axis and 2 on a 6-site
+    axis.
 
     Raises (at construction):
         ValueError: empty ``channels``; a non-positive channel count, ``kernel_size`` or
@@ -84,9 +92,9 @@ class InvariantDilatedCNN(nn.Module):
     sign_logits: int = 2
     """Number of sign logits, 2 (``(..., 2)`` output) or 1 (``(...,)``) (default 2)."""
     param_dtype: Any = jnp.float32
-    """Dtype of all parameters and of the computation (default float32: about twice as fast on
-    CPU as float64, see ``benchmarks/models_forward.py``; pass ``jnp.float64`` for VMC runs that
-    need double-precision gradients)."""
+    """Dtype of all parameters and of the computation (default float32, 1.5-2x faster than
+    float64 on CPU, see ``benchmarks/models_forward.py``; pass ``jnp.float64`` for VMC runs that
+    need double-precision gradients and energies)."""
     allow_wrap: bool = False
     """Accept ``dilation * (kernel_size - 1) >= min(L1, L2)``, where the dilated kernel wraps
     around the torus so that some taps read the same site (still exactly invariant, but with
