@@ -1,0 +1,90 @@
+"""Neural-network models: invariant (dilated) CNNs, the dense sign network and the G-CNN reference.
+
+All models are Flax ``linen`` modules taking ``x`` of shape ``(..., N)`` with ±1 entries (any dtype,
+NetKet passes int8) and returning the output of their head (:mod:`.heads`): sign logits
+``(..., 2)``/``(...,)`` or a complex ``log psi`` ``(...,)`` usable by :class:`netket.vqs.MCState`.
+
+=========== ====================================== ======================================
+name        class                                  symmetry
+=========== ====================================== ======================================
+``dilated`` :class:`.dilated.InvariantDilatedCNN`  all translations (by construction)
+``cnn``     :class:`.dilated.InvariantCNN`         all translations (by construction)
+``dense``   :class:`.dense.DenseSign`              none
+``gcnn``    :class:`.gcnn.SymmetricGCNN`           full space group (NetKet G-CNN)
+=========== ====================================== ======================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+
+from ..lattice import Cluster
+from .conv import CircularConv, dilated_offsets, neighbour_table
+from .dense import DenseSign
+from .dilated import InvariantCNN, InvariantDilatedCNN, grid_of
+from .gcnn import SymmetricGCNN, permutation_group
+from .heads import HEADS, Readout
+
+__all__ = [
+    "HEADS",
+    "MODELS",
+    "CircularConv",
+    "DenseSign",
+    "InvariantCNN",
+    "InvariantDilatedCNN",
+    "Readout",
+    "SymmetricGCNN",
+    "dilated_offsets",
+    "grid_of",
+    "make_model",
+    "n_params",
+    "neighbour_table",
+    "permutation_group",
+]
+
+#: Model names accepted by :func:`make_model`, with their classes.
+MODELS = {
+    "dilated": InvariantDilatedCNN,
+    "cnn": InvariantCNN,
+    "dense": DenseSign,
+    "gcnn": SymmetricGCNN,
+}
+
+_GEOMETRY_FIELDS = {"extent", "grid", "symmetries", "parent", "name"}
+
+
+def make_model(name: str, cluster: Cluster, **config):
+    """Build model ``name`` for ``cluster``.
+
+    Args:
+        name: One of :data:`MODELS` (``"dilated"``, ``"cnn"``, ``"dense"``, ``"gcnn"``).
+        cluster: The cluster; supplies the grid (CNNs) or the space group (G-CNN). The dense
+            network infers ``N`` from its input.
+        **config: Fields of the model class, e.g. ``channels=(32, 32)``, ``head="log_psi"``.
+
+    Returns:
+        An unbound Flax module.
+
+    Raises:
+        ValueError: unknown ``name``, an unknown configuration key, or an invalid configuration
+            (see each class).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; use one of {sorted(MODELS)}")
+    cls = MODELS[name]
+    allowed = sorted(f.name for f in dataclasses.fields(cls) if f.name not in _GEOMETRY_FIELDS)
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"model {name!r} has no option(s) {unknown}; its options are {allowed}")
+    if name == "dense":
+        return cls(**config)
+    return cls.from_cluster(cluster, **config)
+
+
+def n_params(params) -> int:
+    """Number of scalar parameters in a pytree of arrays or shapes (a complex entry counts once)."""
+    return int(sum(math.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params)))
