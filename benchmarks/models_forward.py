@@ -65,7 +65,7 @@ def main():
     args = parser.parse_args()
 
     cluster = load_lattice(args.lattice)
-    cfg = dict(channels=(32, 32, 32), kernel_size=3, dilations=(1, 2, 3), allow_wrap=True)
+    cfg = dict(channels=(32, 32, 32), kernel_size=3, dilations=(1, 2, 3))
     x = np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(args.batch, cluster.n_sites))
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -53,10 +53,10 @@ def init_apply(model, x, seed=0):
     return params, model.apply(params, x)
 
 
-# Models claiming translation invariance; dilated ones include kernels that wrap the 4-site axis.
+# Models claiming translation invariance; the default dilations wrap both axes of 4x6 at some layer.
 INVARIANT_CASES = [
     ("dilated", dict(kernel_size=2, dilations=(1, 2, 3), channels=(8, 8, 8), residual=True)),
-    ("dilated", dict(dilations=(1, 2, 3), channels=(8, 8, 8), allow_wrap=True, head="log_psi")),
+    ("dilated", dict(dilations=(1, 2, 2), channels=(8, 8, 8), head="log_psi")),
     ("cnn", dict(channels=(8, 8), sign_logits=1)),
     ("gcnn", dict(features=(4, 4))),
 ]
@@ -178,7 +178,7 @@ def test_cnn_is_dilated_cnn_with_unit_dilations():
 
 
 BAD = [
-    ("dilated", dict(), "dilation 2 x"),  # default dilations (1, 2, 3) wrap a 4-site axis
+    ("dilated", dict(dilations=(1, 2, 4)), "dilation 4 x"),  # 4 x 2 > 6, the longest side of 4x6
     ("dilated", dict(dilations=(1, 3)), "len\\(dilations\\)"),
     ("dilated", dict(channels=(), dilations=()), "channels is empty"),
     ("dilated", dict(channels=(8, 0), dilations=(1, 1)), "channels must be positive"),
@@ -187,7 +187,7 @@ BAD = [
     ("dilated", dict(dilations=(1, 1, 1), head="amplitude"), "unknown head"),
     ("dilated", dict(dilations=(1, 1, 1), sign_logits=3), "sign_logits"),
     ("cnn", dict(dilations=(1, 2, 1)), "all dilations 1"),
-    ("cnn", dict(kernel_size=5), "dilation 1 x"),
+    ("cnn", dict(kernel_size=8), "dilation 1 x"),
     ("dense", dict(hidden=(0,)), "hidden sizes"),
     ("dense", dict(head="phase"), "unknown head"),
     ("gcnn", dict(features=()), "features is empty"),
@@ -235,7 +235,7 @@ def expected_params(model_name, n_sites, cfg):
 @pytest.mark.parametrize(
     "model_name,cfg",
     [
-        ("dilated", dict(allow_wrap=True)),
+        ("dilated", dict()),
         ("cnn", dict()),
         ("dilated", dict(kernel_size=2, channels=(16, 16), dilations=(1, 2), head="log_psi")),
         ("dense", dict()),

@@ -56,16 +56,18 @@ class InvariantDilatedCNN(nn.Module):
     ``MCState(chunk_size=...)``): the gathered patches then stay in cache, which the benchmark
     measured to be faster than one call on the whole batch.
 
-    Note that the defaults (``kernel_size=3``, ``dilations=(1, 2, 3)``) wrap around every torus
-    with ``min(L1, L2) <= 6`` (the 4x4, 4x6 and 6x6 clusters) and so need ``allow_wrap=True``
-    there; without it the largest dilation for ``k = 3`` is 1 on a 4-site axis and 2 on a 6-site
-    axis.
+    Receptive-field rule: a layer whose dilated kernel spans more than the longest circumference,
+    ``dilation * (kernel_size - 1) > max(L1, L2)``, is rejected: it covers the torus more than
+    once in every direction. A kernel that only wraps one axis (``d (k - 1) >= L`` along it) is
+    accepted: some taps then read the same site, which leaves the map exactly invariant and only
+    makes those weights redundant. With the defaults (``k = 3``, dilations ``(1, 2, 3)``) this
+    happens on the 6-site axes at ``d = 3`` and on the 4-site axis at ``d = 2``; the defaults are
+    valid on 4x6 and 6x6, while 4x4 needs dilations of at most 2 (e.g. ``(1, 2, 1)``).
 
     Raises (at construction):
         ValueError: empty ``channels``; a non-positive channel count, ``kernel_size`` or
-            dilation; ``len(dilations) != len(channels)``; ``dilation * (kernel_size - 1) >=
-            min(L1, L2)`` (the kernel wraps around the torus and taps read the same site twice)
-            unless ``allow_wrap``; an unknown ``head``; ``sign_logits`` not 1 or 2; a ``grid`` that
+            dilation; ``len(dilations) != len(channels)``; ``dilation * (kernel_size - 1) >
+            max(L1, L2)`` (see the receptive-field rule above); an unknown ``head``; ``sign_logits`` not 1 or 2; a ``grid`` that
             does not list every cell of ``extent`` once.
 
     Example:
@@ -95,10 +97,6 @@ class InvariantDilatedCNN(nn.Module):
     """Dtype of all parameters and of the computation (default float32, 1.5-2x faster than
     float64 on CPU, see ``benchmarks/models_forward.py``; pass ``jnp.float64`` for VMC runs that
     need double-precision gradients and energies)."""
-    allow_wrap: bool = False
-    """Accept ``dilation * (kernel_size - 1) >= min(L1, L2)``, where the dilated kernel wraps
-    around the torus so that some taps read the same site (still exactly invariant, but with
-    redundant weights) (default False: raise)."""
 
     def __post_init__(self):
         self._validate()
@@ -120,17 +118,15 @@ class InvariantDilatedCNN(nn.Module):
                 "per convolution layer"
             )
         check_grid(tuple(self.extent), tuple(self.grid))
-        smallest = min(self.extent)
-        if not self.allow_wrap:
-            for layer, d in enumerate(dils):
-                if d * (self.kernel_size - 1) >= smallest:
-                    raise ValueError(
-                        f"layer {layer}: dilation {d} x (kernel_size {self.kernel_size} - 1) = "
-                        f"{d * (self.kernel_size - 1)} >= smallest extent {smallest} of the "
-                        f"{tuple(self.extent)} torus, so the kernel wraps around and reads sites "
-                        f"twice; use dilation <= {(smallest - 1) // max(self.kernel_size - 1, 1)} "
-                        "or a smaller kernel, or pass allow_wrap=True"
-                    )
+        longest = max(self.extent)
+        for layer, d in enumerate(dils):
+            if d * (self.kernel_size - 1) > longest:
+                raise ValueError(
+                    f"layer {layer}: dilation {d} x (kernel_size {self.kernel_size} - 1) = "
+                    f"{d * (self.kernel_size - 1)} > {longest}, the longest side of the "
+                    f"{tuple(self.extent)} torus: the kernel would cover the cluster more than once; "
+                    f"use dilations <= {longest // max(self.kernel_size - 1, 1)} or a smaller kernel"
+                )
         check_head(self.head, self.sign_logits)
 
     @classmethod
