@@ -1,0 +1,97 @@
+"""End-to-end sign fitting through ``python -m nqs_dilated.fit`` on 4x4."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from nqs_dilated.cli.fit import main
+
+FAST = ["--lattice", "triangular-4x4", "--quiet"]
+RUN_FILES = {"config.json", "provenance.json", "metrics.jsonl", "summary.json", "params.msgpack"}
+SUMMARY_KEYS = {
+    "lattice", "j2", "model", "n_params", "eps", "n_train", "test_accuracy",
+    "test_weighted_accuracy", "test_overlap", "ed_energy", "seconds",
+}
+
+
+def test_dilated_cnn_learns_marshall_sign(tmp_path, capsys):
+    """J2 = 0: the dilated CNN learns the Marshall sign from eps = 0.05 to accuracy >= 0.99."""
+    t0 = time.perf_counter()
+    out = tmp_path / "marshall"
+    args = FAST + ["--j2", "0", "--eps", "0.05", "--dilations", "1,2,1", "--batch-size", "64",
+                   "--epochs", "150", "--patience", "50", "--lr", "3e-3", "--out", str(out)]
+    assert main(args) == 0
+    seconds = time.perf_counter() - t0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.99, summary["metrics"]
+    assert summary["test_overlap"] >= 0.99
+    assert seconds < 60
+    assert "test" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["dilated", "cnn", "dense", "gcnn"])
+def test_pipeline_writes_every_file(tmp_path, model):
+    out = tmp_path / model
+    extra = ["--channels", "4,4"] + (["--dilations", "1,2"] if model == "dilated" else [])
+    assert main(FAST + ["--j2", "0.5", "--model", model, "--epochs", "2", "--out", str(out)] + extra) == 0
+    assert RUN_FILES <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["convention"] == "pauli" and summary["model"] == model
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == summary["epochs_run"] and all("val_loss" in json.loads(l) for l in lines)
+    config = json.loads((out / "config.json").read_text())
+    assert config["j2"] == 0.5 and config["model"] == model
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert {"versions", "git_revision", "convention"} <= set(provenance)
+    # metrics are fractions, overlap within [-1, 1]
+    assert 0 <= summary["test_accuracy"] <= 1 and -1 <= summary["test_overlap"] <= 1
+    # parameters round-trip
+    import flax.serialization
+
+    params = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
+    assert sum(np.size(x) for x in __import__("jax").tree_util.tree_leaves(params)) == summary["n_params"]
+
+
+def test_rerun_same_config_is_skipped_and_other_config_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = FAST + ["--j2", "0.5", "--model", "dense", "--hidden", "8", "--epochs", "1", "--out", str(out)]
+    assert main(base) == 0
+    before = (out / "summary.json").read_text()
+    assert main(base) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert (out / "summary.json").read_text() == before
+    assert main(base[:-2] + ["--seed", "3", "--out", str(out)]) == 2
+    assert "holds another run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--model", "transformer"], "unknown model"),
+        (["--eps", "0"], "eps must lie in"),
+        (["--eps", "1.5"], "eps must lie in"),
+        (["--epochs", "-1"], "epochs must be"),
+        (["--lattice", "nope"], "unknown lattice"),
+        (["--dilations", "1,9,1"], "dilation 9"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, match):
+    out = tmp_path / "bad"
+    assert main(FAST + args + ["--out", str(out)]) == 2
+    assert match in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_config_file_and_flag_override(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('lattice = "triangular-4x4"\nj2 = 1.0\nmodel = "dense"\nhidden = [8]\nepochs = 1\n')
+    out = tmp_path / "run"
+    assert main([str(cfg), "--j2", "0.5", "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["j2"] == 0.5 and summary["model"] == "dense"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochz = 3\n")
+    assert main([str(bad), "--out", str(tmp_path / "x")]) == 2
