@@ -34,7 +34,8 @@ import numpy as np
 
 from ..lattice import Cluster
 from ..symmetry import SymmetryError, SymmetryGroup, is_automorphism, space_group
-from ._bitops import apply_element, cttz64, find_rep, is_rep, make_tables, popcount64, stab_counts
+from ._bitops import apply_element, cttz64, find_rep, is_rep, make_tables, popcount64
+from ._bitops import stab_counts as _stab_kernel
 from .bits import MAX_SITES
 
 __all__ = ["SymmetricBasis", "check_cluster", "check_group"]
@@ -130,7 +131,7 @@ def _scan_unit(pre, t, k1, n_iter, nlow, nlowrows, T, out_reps, out_stab, offset
             if is_rep(x, T):
                 if fill:
                     out_reps[offset + count] = x
-                    stab_counts(x, T, out_stab[offset + count])
+                    _stab_kernel(x, T, out_stab[offset + count])
                 count += 1
         if it + 1 < n_iter:
             tt = v | (v - one)
@@ -152,7 +153,7 @@ def _scan_units(pres, tops, k1s, niters, order, nlow, nlowrows, T, out_reps, out
 @nb.njit(parallel=True, cache=True)
 def _stab_all(reps, T, out):
     for i in nb.prange(reps.shape[0]):
-        stab_counts(reps[i], T, out[i])
+        _stab_kernel(reps[i], T, out[i])
 
 
 @nb.njit(parallel=True, cache=True)
@@ -166,17 +167,24 @@ def _check_reps(reps, T):
 
 @nb.njit(cache=True)
 def _lookup(code, reps, start, shift):
-    """Index of ``code`` in the sorted ``reps`` or -1 (prefix table ``start`` on the top bits)."""
+    """Index of ``code`` in the sorted ``reps`` or -1.
+
+    ``start`` (uint32, length ``K + 1``) holds, for every key ``k = code >> shift < K``, the
+    first index of a representative with that key; the shift is chosen so that a bucket holds
+    about one representative, so a lookup costs about two cache misses.
+    """
     key = code >> shift
-    lo = start[key]
-    hi = start[key + np.uint64(1)]
+    if key >= np.uint64(start.shape[0] - 1):
+        return -1
+    lo = np.int64(start[key])
+    hi = np.int64(start[key + np.uint64(1)])
     while lo < hi:
         mid = (lo + hi) >> 1
         if reps[mid] < code:
             lo = mid + 1
         else:
             hi = mid
-    if lo < reps.shape[0] and reps[lo] == code:
+    if lo < np.int64(start[key + np.uint64(1)]) and reps[lo] == code:
         return lo
     return -1
 
@@ -237,6 +245,7 @@ class SymmetricBasis:
         group: SymmetryGroup | None = None,
         *,
         representatives: np.ndarray | None = None,
+        stab_counts: np.ndarray | None = None,
         progress: Callable[[str, float], None] | None = None,
         check: bool = True,
     ):
@@ -248,6 +257,8 @@ class SymmetricBasis:
             representatives: uint64 ``(R,)`` sorted representatives from a previous build (e.g.
                 from a store); the stabilizer counts are recomputed. Checked to be
                 representatives when ``check``.
+            stab_counts: uint8 ``(R, 2 P)`` stabilizer counts of the given representatives (as
+                :attr:`stab_counts`); recomputed when omitted.
             progress: Optional ``callback(phase, fraction)``.
             check: Verify the group against the Hamiltonian (and given representatives).
 
@@ -277,8 +288,13 @@ class SymmetricBasis:
                 raise ValueError("representatives must be strictly increasing")
             if check and _check_reps(reps, self.T):
                 raise ValueError("given codes are not orbit representatives of this cluster's group")
-            stab = np.zeros((reps.size, 2 * self.n_point), dtype=np.uint8)
-            _stab_all(reps, self.T, stab)
+            if stab_counts is not None:
+                stab = np.ascontiguousarray(stab_counts, dtype=np.uint8)
+                if stab.shape != (reps.size, 2 * self.n_point):
+                    raise ValueError(f"stab_counts must have shape {(reps.size, 2 * self.n_point)}, got {stab.shape}")
+            else:
+                stab = np.zeros((reps.size, 2 * self.n_point), dtype=np.uint8)
+                _stab_all(reps, self.T, stab)
             self.representatives, self.stab_counts = reps, stab
         self.seconds = time.perf_counter() - t0
         self._build_lookup()
@@ -349,13 +365,19 @@ class SymmetricBasis:
 
     # ----------------------------------------------------------------------------------------
     def _build_lookup(self) -> None:
-        N = self.n_sites
-        bits = min(N, 22)
-        self._shift = np.uint64(N - bits)
-        keys = np.arange((1 << bits) + 1, dtype=np.uint64) << self._shift if N - bits < 64 else None
-        top = self.representatives >> self._shift
-        self._start = np.searchsorted(top, np.arange((1 << bits) + 1, dtype=np.uint64)).astype(np.int64)
-        del keys
+        reps = self.representatives
+        R = reps.shape[0]
+        top = int(reps[-1]) if R else 0
+        target = max(2 * R, 1024)
+        shift = 0
+        while (top >> shift) + 2 > target:
+            shift += 1
+        self._shift = np.uint64(shift)
+        nkeys = (top >> shift) + 1
+        counts = np.bincount((reps >> self._shift).astype(np.int64), minlength=nkeys) if R else np.zeros(nkeys, np.int64)
+        start = np.zeros(nkeys + 1, dtype=np.uint32)
+        np.cumsum(counts, out=start[1:], dtype=np.uint32) if R < 2**32 else None
+        self._start = start
 
     def _units(self):
         """Prefix units: fixed top rows with the necklace / spin-flip filter."""

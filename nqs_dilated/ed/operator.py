@@ -35,7 +35,7 @@ import numpy as np
 
 from ..hamiltonian import check_couplings
 from ._bitops import find_rep
-from .basis import SymmetricBasis, _lookup
+from .basis import SymmetricBasis
 
 __all__ = ["SectorOperator", "SymmetricStructure"]
 
@@ -62,23 +62,54 @@ def _count_rows(reps, bi, bj, nb1, counts, d1, d2):
 
 @nb.njit(parallel=True, cache=True)
 def _fill_rows(start, stop, reps, bi, bj, nb1, T, table, shift, rowptr, entries, codes, colbits, twoP, P, packed):
+    """Fill rows ``[start, stop)`` in chunks of 512 rows.
+
+    Per chunk: (1) representative search for every anti-aligned bond (compute-bound), (2) the
+    prefix-table loads and (3) the short binary searches, as separate tight loops over
+    independent entries so that the cache misses of the index lookup overlap.
+    """
     one = np.uint64(1)
-    for a in nb.prange(start, stop):
-        x = reps[a]
-        pos = rowptr[a]
-        for e in range(bi.shape[0]):
-            if ((x >> bi[e]) ^ (x >> bj[e])) & one:
-                s = x ^ ((one << bi[e]) | (one << bj[e]))
-                r, p, z = find_rep(s, T)
-                idx = _lookup(r, reps, table, shift)
-                fam = 0 if e < nb1 else 1
-                code = fam * twoP + z * P + p
-                if packed:
-                    entries[pos] = np.uint32(idx) | (np.uint32(code) << np.uint32(colbits))
+    CH = 512
+    nchunks = (stop - start + CH - 1) // CH
+    for ch in nb.prange(nchunks):
+        a0 = start + ch * CH
+        a1 = min(stop, a0 + CH)
+        k0 = rowptr[a0]
+        nk = rowptr[a1] - k0
+        rbuf = np.empty(nk, dtype=np.uint64)
+        lo = np.empty(nk, dtype=np.int64)
+        hi = np.empty(nk, dtype=np.int64)
+        cbuf = np.empty(nk, dtype=np.uint8)
+        k = 0
+        for a in range(a0, a1):
+            x = reps[a]
+            for e in range(bi.shape[0]):
+                if ((x >> bi[e]) ^ (x >> bj[e])) & one:
+                    r, p, z = find_rep(x ^ ((one << bi[e]) | (one << bj[e])), T)
+                    rbuf[k] = r
+                    fam = 0 if e < nb1 else 1
+                    cbuf[k] = fam * twoP + z * P + p
+                    k += 1
+        for k in range(nk):
+            key = rbuf[k] >> shift
+            lo[k] = table[key]
+            hi[k] = table[key + np.uint64(1)]
+        for k in range(nk):
+            l_ = lo[k]
+            h_ = hi[k]
+            code = rbuf[k]
+            # the representative is known to exist, so a one-element bucket needs no read
+            while h_ - l_ > 1:
+                mid = (l_ + h_) >> 1
+                if reps[mid] <= code:
+                    l_ = mid
                 else:
-                    entries[pos] = np.uint32(idx)
-                    codes[pos] = np.uint8(code)
-                pos += 1
+                    h_ = mid
+            if packed:
+                entries[k0 + k] = np.uint32(l_) | (np.uint32(cbuf[k]) << np.uint32(colbits))
+            else:
+                entries[k0 + k] = np.uint32(l_)
+                codes[k0 + k] = cbuf[k]
 
 
 @nb.njit(parallel=True, cache=True)
