@@ -1,0 +1,336 @@
+"""Symmetry-adapted exact ground states (zero momentum, point-group irrep, spin-inversion parity).
+
+:func:`symmetric_ground_state` builds (or reuses) the :class:`~nqs_dilated.ed.basis.SymmetricBasis`
+and the :class:`~nqs_dilated.ed.operator.SymmetricStructure` of a cluster, runs the two-pass
+Lanczos of :mod:`nqs_dilated.ed.lanczos` in one sector or in every zero-momentum sector, and
+returns a :class:`SymmetricGroundState`, which implements the
+:class:`~nqs_dilated.ed.state.GroundState` interface on the full Sz = 0 space:
+
+    psi(sigma) = c_b * chi(g) * sqrt(|Stab(b)| / |G'|)   for sigma = g b,
+
+``b`` the representative of ``sigma``, ``|G'| = 2 N P`` (translations x point group x spin
+inversion) and ``chi`` the sector character (real, ±1). Then ``sum_sigma psi^2 = sum_b c_b^2 = 1``.
+Energies are in the Pauli convention (4x the S.S energy).
+
+Method: A. W. Sandvik, AIP Conf. Proc. 1297, 135 (2010) (symmetric bases); Lanczos with two
+passes (Y. Saad, Numerical Methods for Large Eigenvalue Problems, SIAM 2011).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import psutil
+
+from ..hamiltonian import check_couplings
+from ..lattice import Cluster
+from ..symmetry import Sector, SymmetryGroup, space_group
+from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
+from .lanczos import lanczos_ground_state
+from .operator import SymmetricStructure
+from .state import GroundState, GroundStateInfo, sz0_dimension
+
+__all__ = ["SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
+
+#: Relative tolerance for ties of the largest amplitude in the global sign rule.
+SIGN_TIE_RTOL = 1e-10
+
+
+class SymmetricGroundState(GroundState):
+    """A ground state stored as coefficients on orbit representatives.
+
+    Attributes:
+        cluster: The cluster.
+        basis: The :class:`SymmetricBasis` (representatives and stabilizer counts).
+        sector: The :class:`~nqs_dilated.symmetry.Sector`.
+        coefficients: float64 ``(R,)``, ``sum c^2 = 1``, zero on representatives excluded from
+            the sector; global sign fixed by the rule of :mod:`nqs_dilated.ed.state`.
+        info: :class:`~nqs_dilated.ed.state.GroundStateInfo`.
+    """
+
+    def __init__(self, basis: SymmetricBasis, sector: Sector | str, coefficients: np.ndarray, info: GroundStateInfo):
+        """Wrap coefficients (normalised and sign-fixed here).
+
+        Raises:
+            ValueError: wrong length or a zero vector.
+            SymmetryError: bad sector label.
+        """
+        self.basis = basis
+        self.cluster = basis.cluster
+        self.sector = basis.group.parse_sector(sector)
+        c = np.array(coefficients, dtype=np.float64)
+        if c.shape != (basis.n_reps,):
+            raise ValueError(f"coefficients must have shape ({basis.n_reps},), got {c.shape}")
+        w = basis.sector_weights(self.sector)
+        c[w == 0] = 0.0
+        nrm = np.sqrt(np.dot(c, c))
+        if not np.isfinite(nrm) or nrm == 0:
+            raise ValueError("coefficients vanish in this sector")
+        c /= nrm
+        self._scale = w / math.sqrt(basis.group_order)  # |psi(b)| = |c_b| * scale_b
+        mag = np.abs(c) * self._scale
+        top = np.flatnonzero(mag >= mag.max() * (1.0 - SIGN_TIE_RTOL))[0]  # smallest code among ties
+        if c[top] < 0:
+            c = -c
+        self.coefficients = c
+        self._chi = basis.class_characters(self.sector)
+        self.info = info
+
+    # ----------------------------------------------------------------------------------------
+    def amplitude_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Amplitudes of bit codes, uint64 ``(B,)`` -> float64 ``(B,)`` (0 outside Sz = 0)."""
+        codes = np.asarray(codes, dtype=np.uint64)
+        shape = codes.shape
+        idx, p, z = self.basis.find_representatives(codes.ravel())
+        ok = idx >= 0
+        safe = np.where(ok, idx, 0)
+        amp = self.coefficients[safe] * self._scale[safe] * self._chi[z * self.basis.n_point + p]
+        return np.where(ok, amp, 0.0).reshape(shape)
+
+    def sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` codes drawn with probability ``|psi|^2``: an orbit ``b`` with probability
+        ``c_b^2``, then a uniformly random element of ``G'`` applied to ``b`` (uniform on the
+        orbit). uint64 ``(n,)``."""
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"number of samples must be >= 0, got {n}")
+        cum = np.cumsum(self.coefficients**2)
+        b = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+        b = np.minimum(b, len(cum) - 1)
+        L1, L2 = self.cluster.extent
+        d1 = rng.integers(0, L1, n)
+        d2 = rng.integers(0, L2, n)
+        p = rng.integers(0, self.basis.n_point, n)
+        z = rng.integers(0, 2, n)
+        return self.basis.apply(self.basis.representatives[b], d1, d2, p, z)
+
+    def enumerate_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """All Sz = 0 codes ascending with their amplitudes (at most 2^31 states; in practice
+        <= 28 sites), uint64 ``(D,)`` and float64 ``(D,)``.
+
+        Raises:
+            MemoryError: the Sz = 0 space is too large to list.
+        """
+        N = self.n_sites
+        D = sz0_dimension(N)
+        if D >= 2**31 or D * 24 > psutil.virtual_memory().available:
+            raise MemoryError(f"the Sz = 0 space of {self.cluster.name} has {D:,} states; it cannot be listed")
+        codes = np.empty(D, dtype=np.uint64)
+        _sz0_codes(N, N // 2, D, codes)
+        return codes, self.amplitude_codes(codes)
+
+    # ----------------------------------------------------------------------------------------
+    def to_arrays(self) -> dict:
+        """Arrays and scalars to store: ``representatives`` (uint64 ``(R,)``), ``stab_counts``
+        (uint8 ``(R, 2P)``), ``coefficients`` (float64 ``(R,)``) and ``sector`` (str)."""
+        return {
+            "representatives": self.basis.representatives,
+            "stab_counts": self.basis.stab_counts,
+            "coefficients": self.coefficients,
+            "sector": str(self.sector),
+        }
+
+    @classmethod
+    def from_arrays(
+        cls,
+        cluster: Cluster,
+        representatives: np.ndarray,
+        coefficients: np.ndarray,
+        sector: str,
+        info: GroundStateInfo,
+        *,
+        stab_counts: np.ndarray | None = None,
+        group: SymmetryGroup | None = None,
+        check: bool = True,
+    ) -> "SymmetricGroundState":
+        """Rebuild a state from :meth:`to_arrays` output (stabilizer counts recomputed if absent).
+
+        Raises:
+            ValueError: inconsistent arrays; SymmetryError: bad sector.
+        """
+        basis = SymmetricBasis(cluster, group, representatives=representatives, stab_counts=stab_counts, check=check)
+        return cls(basis, sector, coefficients, info)
+
+    def __repr__(self) -> str:
+        return (
+            f"SymmetricGroundState({self.cluster.name}, J2={self.info.j2}, sector={self.sector}, "
+            f"E0={self.energy:.12f}, dim={self.info.dimension:,})"
+        )
+
+
+def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dict[str, int]:
+    """Estimated peak memory of :func:`symmetric_ground_state` in bytes.
+
+    ``R ~ 1.05 * C(N, N/2) / |G'|`` representatives; ``nnz ~ R * n_bonds * N / (2 (N - 1))``
+    off-diagonal entries (mean number of anti-aligned bonds of a random Sz = 0 configuration).
+
+    Returns:
+        ``{"representatives": R, "entries": nnz, "basis": ..., "structure": ..., "solver": ...,
+        "total": ...}`` (counts and bytes).
+    """
+    check_cluster(cluster)
+    if group is None:
+        group = space_group(cluster)
+    N = cluster.n_sites
+    G = 2 * len(group)
+    R = int(1.05 * math.comb(N, N // 2) / G) + 1000
+    n_bonds = len(cluster.bonds("J1")) + len(cluster.bonds("J2"))
+    nnz = int(R * n_bonds * N / (2 * (N - 1)))
+    P = group.n_point
+    basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
+    structure = nnz * 4 + (R + 1) * 8 + 2 * R + (0 if R < 2 ** (32 - math.ceil(math.log2(4 * P))) else nnz)
+    solver = 9 * 8 * R + R  # Lanczos vectors, scratch, weights, mask
+    return {
+        "representatives": R,
+        "entries": nnz,
+        "basis": basis,
+        "structure": structure,
+        "solver": solver,
+        "total": basis + structure + solver,
+    }
+
+
+def _check_memory(cluster: Cluster, group: SymmetryGroup) -> None:
+    est = estimate_memory(cluster, group)
+    avail = psutil.virtual_memory().available
+    if est["total"] > avail:
+        raise MemoryError(
+            f"symmetric ED of {cluster.name} needs about {est['total'] / 2**30:.1f} GiB "
+            f"(basis {est['basis'] / 2**30:.1f}, structure {est['structure'] / 2**30:.1f}, solver "
+            f"{est['solver'] / 2**30:.1f}; ~{est['representatives']:,} representatives, "
+            f"~{est['entries']:,} entries) but only {avail / 2**30:.1f} GiB are available"
+        )
+
+
+def build_structure(
+    cluster: Cluster,
+    group: SymmetryGroup | None = None,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    structure_cache: dict | None = None,
+    check_memory: bool = True,
+) -> SymmetricStructure:
+    """Basis + Hamiltonian structure of a cluster (J2- and sector-independent), cached in
+    ``structure_cache`` (a dict owned by the caller, keyed by the cluster's content hash).
+
+    Raises:
+        ValueError: more than 64 or an odd number of sites.
+        SymmetryError: the group does not commute with the Hamiltonian.
+        MemoryError: the estimate exceeds the available memory.
+    """
+    check_cluster(cluster)
+    key = ("symmetric-structure", cluster.content_hash)
+    if structure_cache is not None and key in structure_cache:
+        return structure_cache[key]
+    if group is None:
+        group = space_group(cluster)
+    check_group(cluster, group)
+    if check_memory:
+        _check_memory(cluster, group)
+    basis = SymmetricBasis(cluster, group, progress=progress, check=False)
+    structure = SymmetricStructure(basis, progress=progress)
+    if structure_cache is not None:
+        structure_cache[key] = structure
+    return structure
+
+
+def symmetric_ground_state(
+    cluster: Cluster,
+    j2: float,
+    j1: float = 1.0,
+    sector: str | Sector = "auto",
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    structure_cache: dict | None = None,
+    group: SymmetryGroup | None = None,
+    tol: float = 1e-8,
+    seed: int = 0,
+    max_iter: int = 2000,
+    check_memory: bool = True,
+) -> SymmetricGroundState:
+    """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
+
+    Args:
+        cluster: The cluster (even number of sites, at most 64).
+        j2: J2 coupling; ``j1``: J1 coupling (Pauli convention).
+        sector: ``"auto"`` (lowest energy over every zero-momentum sector, all of them reported
+            in ``info.sector_energies``), a label such as ``"A1+"``, or a
+            :class:`~nqs_dilated.symmetry.Sector`.
+        progress: Optional ``callback(phase, value)``: fractions in ``[0, 1]`` for the basis and
+            structure phases, the iteration number for ``"lanczos <sector>"``.
+        structure_cache: Optional dict reused across calls (other J2, other sectors).
+        group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
+        tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
+        seed: Seed of the Lanczos start vector.
+        max_iter: Maximum Lanczos iterations per pass.
+        check_memory: Compare :func:`estimate_memory` with the available memory first.
+
+    Returns:
+        The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
+        within the ground-state sector (an upper bound to that sector's gap).
+
+    Raises:
+        ValueError: bad couplings, too many or an odd number of sites.
+        SymmetryError: a bad sector label, or a group that does not commute with H.
+        MemoryError: not enough memory for the basis, structure and solver.
+        RuntimeError: no sector has states (cannot happen for a physical cluster).
+    """
+    t0 = time.perf_counter()
+    j1, j2 = check_couplings(j1, j2)
+    check_cluster(cluster)
+    if group is None:
+        group = space_group(cluster)
+    if isinstance(sector, str) and sector.strip().lower() == "auto":
+        sectors = group.sectors()
+    else:
+        sectors = [group.parse_sector(sector)]
+    structure = build_structure(
+        cluster, group, progress=progress, structure_cache=structure_cache, check_memory=check_memory
+    )
+    basis = structure.basis
+
+    def run(op, want_vector):
+        cb = None
+        if progress:
+            label = f"lanczos {op.sector}"
+            cb = lambda it, theta, est: progress(label, float(it))  # noqa: E731
+        res = lanczos_ground_state(
+            op.matvec, op.size, mask=op.mask, seed=seed, tol=tol, max_iter=max_iter,
+            want_vector=want_vector, progress=cb,
+        )
+        op.release()
+        return res
+
+    energies: dict[str, float] = {}
+    ops = {}
+    for sec in sectors:
+        op = structure.sector_operator(sec, j2, j1)
+        if op.dimension == 0:
+            continue
+        ops[str(sec)] = op
+        if len(sectors) > 1:
+            energies[str(sec)] = float(run(op, want_vector=False).energy)
+    if not ops:
+        raise RuntimeError(f"no sector of {cluster.name} has states")
+    best = min(energies, key=energies.get) if energies else next(iter(ops))
+    op = ops[best]
+    res = run(op, want_vector=True)
+    energies[best] = float(res.energy)
+    info = GroundStateInfo(
+        lattice=cluster.name,
+        n_sites=cluster.n_sites,
+        j1=j1,
+        j2=j2,
+        energy=float(res.energy),
+        residual=float(res.residual),
+        method="symmetric",
+        sector=best,
+        dimension=op.dimension,
+        gap=None if res.second is None else float(res.second - res.energy),
+        sector_energies=energies,
+        seconds=time.perf_counter() - t0,
+    )
+    return SymmetricGroundState(basis, best, res.vector, info)

@@ -1,0 +1,384 @@
+"""Tests of the symmetric exact-diagonalization engine against independent routes.
+
+Slow tests (NetKet ED on 24 sites) run with ``--runslow`` (if a conftest registers it) or with
+the environment variable ``NQS_RUNSLOW=1``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from functools import lru_cache
+
+import netket as nk
+import numpy as np
+import pytest
+import scipy.sparse.linalg as sla
+
+from nqs_dilated.ed.basis import SymmetricBasis
+from nqs_dilated.ed.bits import configs_to_codes
+from nqs_dilated.ed.lanczos import lanczos_ground_state
+from nqs_dilated.ed.operator import SymmetricStructure
+from nqs_dilated.ed.symmetric import SymmetricGroundState, estimate_memory, symmetric_ground_state
+from nqs_dilated.hamiltonian import heisenberg
+from nqs_dilated.lattice import load_lattice
+from nqs_dilated.symmetry import SymmetryError, SymmetryGroup, space_group
+
+
+@pytest.fixture(autouse=True)
+def _skip_slow(request):
+    if request.node.get_closest_marker("slow"):
+        try:
+            runslow = request.config.getoption("--runslow")
+        except ValueError:
+            runslow = False
+        if not (runslow or os.environ.get("NQS_RUNSLOW")):
+            pytest.skip("slow: use --runslow or NQS_RUNSLOW=1")
+
+
+@lru_cache(maxsize=None)
+def _setup(name):
+    cluster = load_lattice(name)
+    group = space_group(cluster)
+    basis = SymmetricBasis(cluster, group)
+    structure = SymmetricStructure(basis)
+    return cluster, group, basis, structure
+
+
+@lru_cache(maxsize=None)
+def _cache(name):
+    _, _, _, structure = _setup(name)
+    return {("symmetric-structure", structure.basis.cluster.content_hash): structure}
+
+
+def _sz0_codes_sorted(n):
+    return np.sort(
+        np.array([sum(1 << i for i in c) for c in itertools.combinations(range(n), n // 2)], dtype=np.uint64)
+    )
+
+
+def _brute_images(codes, group):
+    """All images (2 |G|, D) of the codes under G x Z2 via group.perms (independent route)."""
+    N = group.cluster.n_sites
+    bits = ((codes[:, None] >> np.arange(N, dtype=np.uint64)) & np.uint64(1)).astype(np.uint64)
+    full = np.uint64((1 << N) - 1)
+    out = []
+    for perm in np.asarray(group.perms):
+        im = (bits << perm.astype(np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
+        out.append(im)
+        out.append(im ^ full)
+    return np.array(out)
+
+
+# ------------------------------------------------------------------------------------------
+# Basis: representatives, stabilizers, representative search vs brute force over group.perms
+
+
+@pytest.mark.parametrize("name", ["triangular-4x4", "triangular-4x6"])
+def test_basis_matches_brute_force(name):
+    cluster, group, basis, _ = _setup(name)
+    codes = _sz0_codes_sorted(cluster.n_sites)
+    images = _brute_images(codes, group)
+    mins = images.min(axis=0)
+    reps = np.unique(mins)
+    np.testing.assert_array_equal(basis.representatives, reps)
+    # stabilizer counts by class (z, p)
+    P = group.n_point
+    pos = np.searchsorted(codes, reps)
+    stab = np.zeros((len(reps), 2 * P), dtype=np.int64)
+    for g in range(len(group)):
+        for z in range(2):
+            stab[:, z * P + g % P] += images[2 * g + z][pos] == reps
+    np.testing.assert_array_equal(basis.stab_counts, stab)
+    # representative search: index and a (p, z) class reaching it
+    idx, p, z = basis.find_representatives(codes)
+    np.testing.assert_array_equal(basis.representatives[idx], mins)
+    reached = np.zeros(len(codes), dtype=bool)
+    for g in range(len(group)):
+        for zz in range(2):
+            reached |= (p == g % P) & (z == zz) & (images[2 * g + zz] == mins)
+    assert reached.all()
+
+
+@pytest.mark.parametrize("name", ["triangular-4x4", "triangular-4x6", "triangular-6x6"])
+def test_bit_group_action_matches_perms(name):
+    cluster = load_lattice(name)
+    group = space_group(cluster)
+    basis = SymmetricBasis.__new__(SymmetricBasis)  # only the tables are needed here
+    from nqs_dilated.ed._bitops import make_tables
+
+    basis.T = make_tables(cluster.n_sites, cluster.extent, np.asarray(group.point_perms))
+    rng = np.random.default_rng(1)
+    N = cluster.n_sites
+    codes = np.array([int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(50)], dtype=np.uint64)
+    images = _brute_images(codes, group)
+    L1, L2 = cluster.extent
+    P = group.n_point
+    for t in range(len(group.translations)):
+        d1, d2 = divmod(t, L2)
+        for p in range(P):
+            for z in range(2):
+                got = SymmetricBasis.apply(basis, codes, d1, d2, p, z)
+                np.testing.assert_array_equal(got, images[2 * (t * P + p) + z])
+
+
+def test_find_representatives_outside_sz0():
+    cluster, group, basis, _ = _setup("triangular-4x4")
+    idx, _, _ = basis.find_representatives(np.array([0, 1, 2**16 - 1, 2**17 + 255], dtype=np.uint64))
+    assert np.all(idx == -1)
+
+
+def test_basis_restore_from_representatives():
+    cluster, group, basis, _ = _setup("triangular-4x6")
+    again = SymmetricBasis(cluster, group, representatives=basis.representatives)
+    np.testing.assert_array_equal(again.stab_counts, basis.stab_counts)
+    with pytest.raises(ValueError):
+        SymmetricBasis(cluster, group, representatives=basis.representatives[::-1])
+    with pytest.raises(ValueError):
+        SymmetricBasis(cluster, group, representatives=basis.representatives + np.uint64(1))
+
+
+# ------------------------------------------------------------------------------------------
+# Lanczos vs scipy
+
+
+def test_lanczos_vs_eigsh():
+    cluster, group, basis, structure = _setup("triangular-4x6")
+    op = structure.sector_operator("A+", 0.7)
+    res = lanczos_ground_state(op.matvec, op.size, mask=op.mask, tol=1e-9)
+    keep = op.mask
+    M = sla.LinearOperator((op.size, op.size), matvec=lambda x: op.matvec(np.asarray(x, dtype=np.float64).ravel()), dtype=np.float64)
+    ev = sla.eigsh(M, k=1, which="SA", v0=keep.astype(float), tol=1e-12)[0][0]
+    assert abs(res.energy - ev) < 1e-10
+    assert res.residual < 1e-9 and res.converged
+    y = op.matvec(res.vector)
+    assert np.linalg.norm(y - res.energy * res.vector) < 1e-9
+    assert abs(np.linalg.norm(res.vector) - 1) < 1e-12
+    assert np.all(res.vector[~keep] == 0)
+
+
+def test_lanczos_dense_small():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((60, 60))
+    A = A + A.T
+    res = lanczos_ground_state(lambda x, out: np.matmul(A, x, out=out), 60, tol=1e-10)
+    assert abs(res.energy - np.linalg.eigvalsh(A)[0]) < 1e-10
+    assert res.second is not None
+
+
+# ------------------------------------------------------------------------------------------
+# Sector energies vs NetKet's Hamiltonian projected with the group characters
+
+
+def _projected_sector_energies(cluster, group, j2):
+    """Lowest eigenvalue of NetKet's H restricted to the range of the character projector
+    P_chi = |G'|^-1 sum_g chi(g) g, built from group.perms (independent of the engine): the
+    projector's range is spanned by P_chi e_b for one configuration b per orbit."""
+    import scipy.sparse as sp
+
+    H = heisenberg(cluster, j2).to_sparse().tocsr()
+    hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
+    codes = configs_to_codes(np.asarray(hi.all_states()))
+    images = _brute_images(codes, group)  # (2|G|, D), in NetKet's state order
+    sorter = np.argsort(codes)
+    pos = sorter[np.searchsorted(codes, images, sorter=sorter)]  # positions of g(code_i)
+    D = len(codes)
+    mins = images.min(axis=0)
+    _, orbit_first = np.unique(mins, return_index=True)  # one configuration per orbit
+    out = {}
+    for sector in group.sectors():
+        chi = group.characters(sector)  # (2, |G|)
+        weights = np.stack([chi[z, g] for g in range(len(group)) for z in range(2)])  # (2|G|,)
+        cols = []
+        for i in orbit_first:
+            v = np.zeros(D)
+            np.add.at(v, pos[:, i], weights)
+            n = np.linalg.norm(v)
+            if n > 1e-9:
+                cols.append(v / n)
+        if not cols:
+            continue
+        Q = np.array(cols).T
+        Hs = Q.T @ (H @ Q)
+        out[str(sector)] = np.linalg.eigvalsh((Hs + Hs.T) / 2)[0]
+    return out
+
+
+def test_sector_energies_vs_projected_netket():
+    cluster, group, _, _ = _setup("triangular-4x4")
+    j2 = 0.8
+    gs = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=_cache("triangular-4x4"))
+    ref = _projected_sector_energies(cluster, group, j2)
+    assert set(ref) == set(gs.info.sector_energies)
+    for k, e in ref.items():
+        assert abs(gs.info.sector_energies[k] - e) < 1e-9, k
+
+
+# ------------------------------------------------------------------------------------------
+# Ground state vs NetKet full Sz = 0 Lanczos
+
+
+def _compare_full(name, j2, cache):
+    cluster = load_lattice(name)
+    H = heisenberg(cluster, j2)
+    e, v = nk.exact.lanczos_ed(H, k=1, compute_eigenvectors=True)
+    v = np.asarray(v)[:, 0]
+    codes = configs_to_codes(np.asarray(H.hilbert.all_states()))
+    gs = symmetric_ground_state(cluster, j2, structure_cache=cache)
+    assert abs(gs.energy - e[0]) < 1e-10 * max(1, abs(e[0])) + 1e-10
+    assert gs.energy == min(gs.info.sector_energies.values())
+    amp = gs.amplitude_codes(codes)
+    sign = np.sign(np.dot(amp, v))
+    assert np.max(np.abs(amp - sign * v)) < 1e-7
+    assert abs(np.dot(amp, amp) - 1) < 1e-10
+    return gs
+
+
+@pytest.mark.parametrize("j2", [0.0, 0.5, 1.0, 1.3, 1.5])
+def test_4x4_vs_netket(j2):
+    gs = _compare_full("triangular-4x4", j2, _cache("triangular-4x4"))
+    assert gs.info.method == "symmetric" and gs.info.dimension > 0
+    assert gs.residual < 1e-8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("j2", [0.0, 0.5, 1.0, 1.3, 1.5])
+def test_4x6_vs_netket(j2):
+    _compare_full("triangular-4x6", j2, _cache("triangular-4x6"))
+
+
+def test_4x6_engine_fast():
+    cluster = load_lattice("triangular-4x6")
+    gs = symmetric_ground_state(cluster, 0.5, structure_cache=_cache("triangular-4x6"))
+    codes, amps = gs.enumerate_codes()
+    assert codes.shape == (math.comb(24, 12),) and np.all(np.diff(codes.astype(np.int64)) > 0)
+    assert abs(np.dot(amps, amps) - 1) < 1e-10
+    assert gs.residual < 1e-8
+    assert len(gs.info.sector_energies) == 4
+
+
+# ------------------------------------------------------------------------------------------
+# State interface: normalisation, sign rule, sampling, round trip
+
+
+def test_sign_rule_and_enumeration():
+    cluster = load_lattice("triangular-4x4")
+    gs = symmetric_ground_state(cluster, 0.5, structure_cache=_cache("triangular-4x4"))
+    codes, amps = gs.enumerate_codes()
+    m = np.abs(amps).max()
+    first = np.flatnonzero(np.abs(amps) >= m * (1 - 1e-10))[0]
+    assert amps[first] > 0
+    np.testing.assert_allclose(gs.amplitude_codes(codes[::7]), amps[::7])
+    # outside the Sz = 0 space
+    assert np.all(gs.amplitude_codes(np.array([0, 1, 2**16 - 1], dtype=np.uint64)) == 0)
+
+
+def test_sampling_chi_square():
+    from scipy.stats import chi2
+
+    cluster = load_lattice("triangular-4x4")
+    gs = symmetric_ground_state(cluster, 0.5, structure_cache=_cache("triangular-4x4"))
+    codes, amps = gs.enumerate_codes()
+    probs = amps**2
+    n = 200_000
+    samples = gs.sample_codes(n, np.random.default_rng(123))
+    pos = np.searchsorted(codes, samples)
+    assert np.all(codes[pos] == samples)
+    counts = np.bincount(pos, minlength=len(codes))
+    assert counts[probs == 0].sum() == 0
+    # bin by probability to keep expected counts large
+    order = np.argsort(probs)
+    cum = np.cumsum(probs[order])
+    bins = np.minimum((cum * 50).astype(int), 49)
+    obs = np.bincount(bins, weights=counts[order], minlength=50)
+    exp = np.bincount(bins, weights=probs[order], minlength=50) * n
+    keep = exp > 5
+    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum()
+    assert stat < chi2.ppf(0.999, keep.sum() - 1)
+    # the same RNG state gives the same samples
+    again = gs.sample_codes(1000, np.random.default_rng(5))
+    np.testing.assert_array_equal(again, gs.sample_codes(1000, np.random.default_rng(5)))
+
+
+def test_round_trip_arrays():
+    cluster = load_lattice("triangular-4x6")
+    gs = symmetric_ground_state(cluster, 1.0, sector="A+", structure_cache=_cache("triangular-4x6"))
+    arrays = gs.to_arrays()
+    back = SymmetricGroundState.from_arrays(
+        cluster, arrays["representatives"], arrays["coefficients"], arrays["sector"], gs.info
+    )
+    codes = gs.sample_codes(500, np.random.default_rng(0))
+    np.testing.assert_allclose(back.amplitude_codes(codes), gs.amplitude_codes(codes), rtol=0, atol=1e-14)
+    assert gs.info.sector == "A+" and set(gs.info.sector_energies) == {"A+"}
+
+
+# ------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_bad_sector_labels():
+    cluster = load_lattice("triangular-4x4")
+    for label in ["A1", "X+", "A+", "", "B3-"]:
+        with pytest.raises(SymmetryError):
+            symmetric_ground_state(cluster, 0.5, sector=label, structure_cache=_cache("triangular-4x4"))
+
+
+def test_non_commuting_group():
+    cluster = load_lattice("triangular-4x6")
+    group = space_group(cluster)
+    N = cluster.n_sites
+    # a "point element" that swaps two sites: not an automorphism of the coloured graph
+    bad = np.arange(N)
+    bad[[0, 5]] = bad[[5, 0]]
+    pp = np.stack([group.point_perms[0], bad])
+    perms = np.array([t[p] for t in group.translations for p in pp])
+    fake = SymmetryGroup(cluster, ("E", "X"), group.point_matrices, group.translations, pp, perms)
+    with pytest.raises(SymmetryError):
+        SymmetricBasis(cluster, fake)
+    with pytest.raises(SymmetryError):
+        symmetric_ground_state(cluster, 0.5, group=fake)
+
+
+def test_too_many_and_odd_sites(tmp_path):
+    def write(name, L1, L2):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(
+            f'name = "{name}"\nbasis_vectors = [[1.0, 0.0], [0.5, 0.8660254037844386]]\n'
+            f"extent = [{L1}, {L2}]\npbc = true\n"
+            '[[bonds]]\nvector = [1.0, 0.0]\ncoupling = "J1"\n'
+            '[[bonds]]\nvector = [0.5, 0.8660254037844386]\ncoupling = "J1"\n'
+            '[[bonds]]\nvector = [-0.5, 0.8660254037844386]\ncoupling = "J2"\n'
+        )
+        return load_lattice(p)
+
+    big = write("big", 10, 8)
+    with pytest.raises(ValueError, match="64"):
+        symmetric_ground_state(big, 0.5)
+    odd = write("odd", 3, 5)
+    with pytest.raises(ValueError, match="odd"):
+        symmetric_ground_state(odd, 0.5)
+
+
+def test_memory_estimate():
+    cluster = load_lattice("triangular-6x6")
+    est = estimate_memory(cluster)
+    assert 3.1e7 < est["representatives"] < 3.6e7
+    assert 1.6e9 < est["entries"] < 2.0e9
+    assert est["total"] < 12 * 2**30
+    cluster, group, basis, structure = _setup("triangular-4x6")
+    est = estimate_memory(cluster, group)
+    assert est["representatives"] >= basis.n_reps and est["entries"] >= 0.9 * structure.nnz
+
+
+def test_memory_guard(monkeypatch):
+    import psutil
+
+    from nqs_dilated.ed import symmetric as sym
+
+    class VM:
+        available = 1000
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: VM())
+    with pytest.raises(MemoryError, match="GiB"):
+        sym.symmetric_ground_state(load_lattice("triangular-4x6"), 0.5)
