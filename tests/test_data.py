@@ -223,8 +223,14 @@ def test_deterministic(state_j0, group_4x4):
 
 
 def test_eps_conventions(state_j0, group_4x4):
+    from nqs_dilated.ed.ground import ground_state
+
+    full_space = ground_state(state_j0.cluster, 0.0, method="netket")
     with pytest.raises(ValueError, match="representatives"):
-        make_datasets(state_j0, group_4x4, eps=0.01, eps_relative_to="representatives")
+        make_datasets(full_space, group_4x4, eps=0.01, eps_relative_to="representatives")
+    if hasattr(state_j0, "n_representatives"):  # symmetric engine: eps relative to the sector dimension
+        ds = make_datasets(state_j0, group_4x4, eps=0.5, eps_relative_to="representatives", seed=0)
+        assert ds.info["reference_dimension"] == state_j0.n_representatives == state_j0.info.dimension
     with pytest.raises(ValueError, match="eps_relative_to"):
         make_datasets(state_j0, group_4x4, eps=0.01, eps_relative_to="orbits")
     with pytest.raises(ValueError):

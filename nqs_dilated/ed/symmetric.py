@@ -123,26 +123,27 @@ class SymmetricGroundState(GroundState):
         return codes, self.amplitude_codes(codes)
 
     # ----------------------------------------------------------------------------------------
-    def to_arrays(self) -> dict:
-        """Arrays and scalars to store: ``representatives`` (uint64 ``(R,)``), ``stab_counts``
-        (uint8 ``(R, 2P)``), ``coefficients`` (float64 ``(R,)``) and ``sector`` (str)."""
+    @property
+    def n_representatives(self) -> int:
+        """Number of orbit representatives kept in the sector (the sector dimension)."""
+        return int(self.info.dimension)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays for the store: ``representatives`` (uint64 ``(R,)``), ``stab_counts`` (uint8
+        ``(R, 2P)``) and ``coefficients`` (float64 ``(R,)``); the sector is ``info.sector``."""
         return {
             "representatives": self.basis.representatives,
             "stab_counts": self.basis.stab_counts,
             "coefficients": self.coefficients,
-            "sector": str(self.sector),
         }
 
     @classmethod
     def from_arrays(
         cls,
         cluster: Cluster,
-        representatives: np.ndarray,
-        coefficients: np.ndarray,
-        sector: str,
         info: GroundStateInfo,
+        arrays: dict[str, np.ndarray],
         *,
-        stab_counts: np.ndarray | None = None,
         group: SymmetryGroup | None = None,
         check: bool = True,
     ) -> "SymmetricGroundState":
@@ -151,8 +152,11 @@ class SymmetricGroundState(GroundState):
         Raises:
             ValueError: inconsistent arrays; SymmetryError: bad sector.
         """
-        basis = SymmetricBasis(cluster, group, representatives=representatives, stab_counts=stab_counts, check=check)
-        return cls(basis, sector, coefficients, info)
+        basis = SymmetricBasis(
+            cluster, group, representatives=arrays["representatives"],
+            stab_counts=arrays.get("stab_counts"), check=check,
+        )
+        return cls(basis, info.sector, arrays["coefficients"], info)
 
     def __repr__(self) -> str:
         return (
