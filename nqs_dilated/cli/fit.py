@@ -54,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ed-method", help="ED route: auto, netket, symmetric")
     p.add_argument("--sector", help="ED sector: auto or a label such as A1+")
     p.add_argument("--out", help="run directory (default under runs/)")
+    p.add_argument("--task", help="sign (supervised sign fit, default) or vmc (variational energy)")
+    v = p.add_argument_group("vmc (--task vmc)")
+    v.add_argument("--mode", help="full (amplitude and phase) or fixed-sign (default full)")
+    v.add_argument("--sign-source", help="fixed-sign: exact, marshall or a sign-fit RUN_DIR (default exact)")
+    v.add_argument("--sign-prior", help="full mode: marshall (default) or none")
+    v.add_argument("--n-iter", type=int, help=f"VMC_SR iterations (default {d.n_iter})")
+    v.add_argument("--n-samples", type=int, help=f"samples per iteration (default {d.n_samples})")
+    v.add_argument("--n-chains", type=int, help=f"Metropolis chains (default {d.n_chains})")
+    v.add_argument("--chunk-size", type=int, help="forward/backward chunk size (default 0: none)")
+    v.add_argument("--diag-shift", type=float, help=f"SR diagonal shift (default {d.diag_shift})")
+    v.add_argument("--diag-shift-final", type=float, help="final diagonal shift, exponential decay (default 0: constant)")
+    v.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None, help="full-sum state (<= 24 sites)")
+    v.add_argument("--checkpoint-every", type=int, help=f"iterations between checkpoints (default {d.checkpoint_every})")
+    v.add_argument("--timeout", type=float, help="stop after this many seconds; rerun to resume (default 0: none)")
+    v.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel (default {d.readout_scale})")
+    v.add_argument("--dtype", help="float64 (default) or float32")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -81,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
     except ConfigError as err:
         return fail(str(err))
+    if cfg.task == "vmc":
+        return _main_vmc(cfg, args)
     from ..drivers.sign_run import run_sign_fit  # heavy imports only after the arguments are valid
 
     try:
@@ -98,6 +116,36 @@ def main(argv: list[str] | None = None) -> int:
     _print_table(summary)
     print(f"{summary['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {summary['out']}")
     return 0
+
+
+def _main_vmc(cfg: FitConfig, args: argparse.Namespace) -> int:
+    from ..drivers.vmc_run import run_vmc
+
+    try:
+        s = run_vmc(cfg, progress=not args.quiet)
+    except (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError) as err:
+        return fail(str(err))
+    if s.get("skipped"):
+        print(f"{s['out']}: already finished (summary.json present); nothing to do")
+        return 0
+    sign = f" sign {s['sign_source']}" if s["mode"] == "fixed-sign" else f" prior {s['sign_prior']}"
+    print(
+        f"{s['lattice']}  J2/J1 = {s['j2']:g}  VMC {s['mode']}{sign}  model {s['model']} "
+        f"({s['n_params']:,} parameters)  {s['n_samples']} samples  {s['steps_done']}/{s['n_iter']} iterations "
+        f"({s['sr_mode']}, {s['seconds_per_iter']:.3f} s/it)"
+    )
+    print(
+        f"E_var = {s['energy']:.6f} +- {s['energy_error']:.6f}  var {s['variance']:.4g}  R_hat {s['r_hat']:.4f}  "
+        f"(Pauli convention)"
+    )
+    line = f"E_ED  = {s['ed_energy']:.6f}  relative error {s['relative_error']:.3e}"
+    if "fidelity" in s:
+        line += f"  fidelity {s['fidelity']:.6f}"
+    print(line)
+    if s["status"] != "finished":
+        print(f"stopped early: {s['status']}" + ("; rerun the same command to resume" if s["status"] == "timeout" else ""))
+    print(f"{s['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {s['out']}")
+    return 0 if s["status"] != "invalid_loss" else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

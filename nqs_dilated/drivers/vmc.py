@@ -1,0 +1,429 @@
+"""Variational energy optimisation of the invariant dilated CNN with NetKet (VMC + SR).
+
+``wave function (amplitude network x sign) -> MCState (MetropolisExchange, Sz conserved) ->
+VMC_SR (SGD step, diagonal-shift schedule) -> energy, variance, R-hat, comparison with ED``.
+
+Modes (:func:`make_wavefunction`):
+
+* ``"full"``: the dilated CNN with the complex ``log_psi`` head (log-amplitude and phase from real
+  parameters) learns amplitude and sign together; its phase is added to a Marshall-sign prior
+  (``sign_prior="marshall"``, default) so the start is far from the uniform (ferromagnetic) state.
+* ``"fixed-sign"``: the CNN gives the real log-amplitude (a one-logit ``"sign"`` head used as one
+  real output) and the sign comes from a source (:func:`make_sign`): ``"exact"`` (exact ground
+  state: sorted bit-code table on <= 24 sites, host callback beyond), ``"marshall"``, or the run
+  directory of a supervised sign fit (``python -m nqs_dilated.fit``).
+
+In both modes the readout kernel is redrawn with standard deviation ``readout_scale`` (default 1)
+so ``log|psi|`` varies at the start (:func:`nqs_dilated.models.wavefunction.reinit_readout`).
+
+SR follows Sorella (1998); NetKet's ``VMC_SR`` switches automatically to the minSR / NTK form
+(Chen & Heyl, Nat. Phys. 2024; Rende et al. 2024) when parameters outnumber samples
+(``use_ntk=None``). Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
+(NetKet itself prints its automatic choices and an early stop).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import optax
+from netket.utils import struct
+
+from ..lattice import Cluster
+from ..models import make_model
+from ..models.wavefunction import (
+    CallbackSign,
+    MarshallSign,
+    NetworkSign,
+    SignedLogPsi,
+    TableSign,
+    freeze_params,
+    reinit_readout,
+)
+from ..rundir import write_atomic
+
+__all__ = [
+    "MODES",
+    "CheckpointError",
+    "VMCResult",
+    "energy_report",
+    "exact_fidelity",
+    "load_checkpoint",
+    "make_sign",
+    "make_state",
+    "make_wavefunction",
+    "optimise",
+    "save_checkpoint",
+]
+
+#: VMC modes.
+MODES = ("full", "fixed-sign")
+#: Named sign sources (anything else must be a run directory of a sign fit).
+SIGN_SOURCES = ("exact", "marshall")
+#: Largest Sz = 0 dimension for which the exact sign is a lookup table (above: host callback).
+TABLE_MAX_DIM = 3_000_000
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: unreadable, or written for another model / configuration."""
+
+
+def make_sign(source: str, cluster: Cluster, ground=None):
+    """The fixed sign function named by ``source``.
+
+    Args:
+        source: ``"exact"`` (needs ``ground``), ``"marshall"``, or the path of a finished sign-fit
+            run directory (``config.json`` + ``params.msgpack`` of ``python -m nqs_dilated.fit``).
+        cluster: The cluster (grid for Marshall, geometry for a sign network).
+        ground: The exact :class:`~nqs_dilated.ed.state.GroundState` (``"exact"`` only).
+
+    Returns:
+        A parameter-free Flax module returning ±1 (``MarshallSign``, ``TableSign``,
+        ``CallbackSign`` or ``NetworkSign``).
+
+    Raises:
+        ValueError: unknown source (neither a name in :data:`SIGN_SOURCES` nor a run directory),
+            ``"exact"`` without ``ground``, a run directory of another task, cluster or head.
+    """
+    if source == "marshall":
+        return MarshallSign.from_grid(cluster.grid)
+    if source == "exact":
+        if ground is None:
+            raise ValueError("sign source 'exact' needs the exact ground state (ground=...)")
+        if ground.enumerable and ground.dimension <= TABLE_MAX_DIM:
+            codes, amps = ground.enumerate_codes()
+            return TableSign.from_arrays(codes, np.sign(amps))
+        return CallbackSign(fn=ground.sign)
+    return _network_sign(Path(source), cluster)
+
+
+def _network_sign(path: Path, cluster: Cluster):
+    from ..config import ConfigError, resolve
+    from .sign_run import model_options
+
+    cfg_file, params_file = path / "config.json", path / "params.msgpack"
+    if not (path.is_dir() and cfg_file.is_file() and params_file.is_file()):
+        raise ValueError(
+            f"unknown sign source {str(path)!r}: use one of {SIGN_SOURCES} or the run directory of a "
+            "finished sign fit (with config.json and params.msgpack)"
+        )
+    values = json.loads(cfg_file.read_text())
+    values.pop("out", None)
+    try:
+        cfg = resolve(values)
+    except ConfigError as err:
+        raise ValueError(f"{cfg_file}: {err}") from None
+    if cfg.task != "sign":
+        raise ValueError(f"{path} is a {cfg.task!r} run, not a sign fit")
+    from ..lattice import load_lattice
+
+    if load_lattice(cfg.lattice).content_hash != cluster.content_hash:
+        raise ValueError(f"{path} was fitted on {cfg.lattice}, not on {cluster.name}")
+    network = make_model(cfg.model, cluster, **model_options(cfg))
+    x0 = jnp.ones((1, cluster.n_sites), jnp.int8)
+    target = jax.eval_shape(network.init, jax.random.key(0), x0)
+    try:
+        params = flax.serialization.from_bytes(target, params_file.read_bytes())
+    except Exception as err:  # noqa: BLE001 - msgpack/flax raise various types
+        raise ValueError(f"{params_file} does not match the model in {cfg_file}: {err}") from None
+    return NetworkSign(network=network, frozen=freeze_params(params))
+
+
+def make_wavefunction(
+    cluster: Cluster,
+    mode: str,
+    sign=None,
+    *,
+    model: str = "dilated",
+    sign_prior: str = "marshall",
+    param_dtype: Any = jnp.float64,
+    **model_opts,
+) -> SignedLogPsi:
+    """The variational wave function ``log psi`` for :class:`netket.vqs.MCState`.
+
+    Args:
+        cluster: The cluster.
+        mode: ``"full"`` or ``"fixed-sign"`` (module docstring).
+        sign: ``"fixed-sign"``: the sign module (:func:`make_sign`); ignored in ``"full"`` mode.
+        model: ``"dilated"`` or ``"cnn"`` (default ``"dilated"``).
+        sign_prior: ``"full"`` mode: ``"marshall"`` (phase prior, default) or ``"none"``.
+        param_dtype: Parameter dtype (default float64).
+        **model_opts: Options of the CNN (``channels``, ``kernel_size``, ``dilations``, ``residual``).
+
+    Raises:
+        ValueError: unknown mode, model or prior; fixed-sign without a sign; invalid CNN options.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown VMC mode {mode!r}; use one of {MODES}")
+    if model not in ("dilated", "cnn"):
+        raise ValueError(f"VMC supports the models 'dilated' and 'cnn', got {model!r}")
+    if mode == "full":
+        if sign_prior not in ("marshall", "none"):
+            raise ValueError(f"unknown sign prior {sign_prior!r}; use 'marshall' or 'none'")
+        net = make_model(model, cluster, head="log_psi", param_dtype=param_dtype, **model_opts)
+        prior = MarshallSign.from_grid(cluster.grid) if sign_prior == "marshall" else None
+        return SignedLogPsi(amplitude=net, sign=prior)
+    if sign is None:
+        raise ValueError("fixed-sign mode needs a sign function (make_sign)")
+    net = make_model(model, cluster, head="sign", sign_logits=1, param_dtype=param_dtype, **model_opts)
+    return SignedLogPsi(amplitude=net, sign=sign)
+
+
+def make_state(
+    hamiltonian,
+    cluster: Cluster,
+    model,
+    *,
+    n_samples: int = 1024,
+    n_chains: int = 16,
+    n_discard_per_chain: int | None = None,
+    chunk_size: int | None = None,
+    seed: int = 0,
+    exact: bool = False,
+    readout_scale: float | None = 1.0,
+):
+    """An :class:`~netket.vqs.MCState` with Metropolis exchange moves along the cluster's bonds.
+
+    Exchange moves keep the total Sz (the Hilbert space is Sz = 0). With ``exact=True`` a
+    :class:`~netket.vqs.FullSumState` over the whole Sz = 0 space instead (debugging, <= 24 sites).
+
+    Raises:
+        ValueError: ``n_samples`` or ``n_chains`` not positive, ``n_samples`` not a multiple of
+            ``n_chains``, ``exact`` on a space too large to sum.
+    """
+    if n_chains <= 0 or n_samples <= 0:
+        raise ValueError(f"n_samples and n_chains must be positive, got {n_samples}, {n_chains}")
+    if n_samples % n_chains:
+        raise ValueError(
+            f"n_samples = {n_samples} is not a multiple of n_chains = {n_chains}; every chain gives "
+            f"the same number of samples: use e.g. n_samples = {math.ceil(n_samples / n_chains) * n_chains}"
+        )
+    hilbert = hamiltonian.hilbert
+    if exact:
+        if hilbert.n_states > TABLE_MAX_DIM:
+            raise ValueError(f"exact (full-sum) mode needs <= {TABLE_MAX_DIM:,} states, the space has {hilbert.n_states:,}")
+        vstate = nk.vqs.FullSumState(hilbert, model, chunk_size=chunk_size, seed=seed)
+    else:
+        sampler = nk.sampler.MetropolisExchange(hilbert, graph=cluster.graph, n_chains=n_chains)
+        vstate = nk.vqs.MCState(
+            sampler, model, n_samples=n_samples, n_discard_per_chain=n_discard_per_chain,
+            chunk_size=chunk_size, seed=seed, sampler_seed=seed + 1,
+        )
+    if readout_scale is not None:
+        vstate.parameters = reinit_readout(vstate.parameters, jax.random.key(seed + 2), readout_scale)
+    return vstate
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: str | Path, vstate, step: int, meta: dict) -> None:
+    """Write ``{step, meta, variables}`` (flax msgpack) atomically to ``path``.
+
+    ``step`` is the number of completed optimisation steps; ``meta`` a JSON-able description of
+    the model and configuration, checked on :func:`load_checkpoint`.
+    """
+    payload = {
+        "step": int(step),
+        "meta": json.dumps(meta, sort_keys=True),
+        "variables": flax.serialization.to_state_dict(jax.device_get(vstate.variables)),
+    }
+    write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
+
+
+def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
+    """Restore ``vstate.variables`` from ``path``; returns the number of completed steps.
+
+    Raises:
+        CheckpointError: unreadable file, different ``meta`` (another model or configuration),
+            or variables whose structure or shapes do not match ``vstate``'s model.
+    """
+    path = Path(path)
+    try:
+        payload = flax.serialization.msgpack_restore(path.read_bytes())
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    stored = json.loads(payload.get("meta", "{}"))
+    if stored != json.loads(json.dumps(meta, sort_keys=True)):
+        diff = sorted(k for k in set(stored) | set(meta) if stored.get(k) != meta.get(k))
+        raise CheckpointError(f"checkpoint {path} was written for a different model/configuration (differs in {diff})")
+    target = vstate.variables
+    try:
+        variables = flax.serialization.from_state_dict(target, payload["variables"])
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"checkpoint {path} does not match the model: {err}") from None
+    same = jax.tree_util.tree_map(lambda a, b: np.shape(a) == np.shape(b), target, variables)
+    if not all(jax.tree_util.tree_leaves(same)):
+        raise CheckpointError(f"checkpoint {path} does not match the model (parameter shapes differ)")
+    vstate.variables = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, dtype=jnp.asarray(a).dtype), target, variables)
+    return int(payload["step"])
+
+
+class _Checkpointer(nk.callbacks.AbstractCallback, mutable=True):
+    """Save a checkpoint every ``every`` completed steps and at the end of the run (finite loss only)."""
+
+    path: Path = struct.field(pytree_node=False)
+    meta: dict = struct.field(pytree_node=False)
+    every: int = struct.field(pytree_node=False)
+    last_finite: bool = struct.field(pytree_node=False, serialize=False, default=True)
+
+    def __init__(self, path: Path, meta: dict, every: int):
+        self.path, self.meta, self.every = path, meta, every
+        self.last_finite = True
+
+    def on_step_end(self, step, log_data, driver):
+        stats = driver._loss_stats
+        self.last_finite = stats is None or bool(np.all(np.isfinite(np.real(stats.mean))))
+        done = driver.step_count + 1
+        if self.every > 0 and done % self.every == 0 and self.last_finite:
+            save_checkpoint(self.path, driver.state, done, self.meta)
+
+    def on_run_end(self, step, driver):
+        if self.last_finite:
+            save_checkpoint(self.path, driver.state, driver.step_count, self.meta)
+
+
+# ---------------------------------------------------------------- optimisation
+
+@dataclass
+class VMCResult:
+    """Outcome of :func:`optimise`: steps done, why it stopped, seconds, per-iteration time."""
+
+    steps: int
+    status: str  # "finished", "timeout" or "invalid_loss"
+    seconds: float
+    seconds_per_iter: float
+    sr_mode: str
+
+
+def optimise(
+    hamiltonian,
+    vstate,
+    *,
+    n_iter: int,
+    lr: float = 0.02,
+    diag_shift: float = 1e-2,
+    diag_shift_final: float | None = None,
+    start_step: int = 0,
+    log_prefix: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 50,
+    meta: dict | None = None,
+    timeout: float | None = None,
+    use_ntk: bool | None = None,
+    show_progress: bool = False,
+) -> VMCResult:
+    """Run ``n_iter - start_step`` VMC_SR steps with an SGD step of size ``lr``.
+
+    The diagonal shift decays exponentially from ``diag_shift`` to ``diag_shift_final`` over
+    ``n_iter`` steps (constant when ``diag_shift_final`` is None), as an optax schedule of the
+    driver's step count (so a resumed run continues the schedule). ``use_ntk=None`` lets NetKet
+    choose minSR (NTK) when parameters outnumber samples. Metrics go to NetKet's ``JsonLog``
+    (``log_prefix + ".log"``); checkpoints to ``checkpoint``. Stops early on a non-finite energy
+    (``InvalidLossStopping``) or after ``timeout`` seconds (``Timeout``).
+
+    Returns:
+        :class:`VMCResult`.
+
+    Raises:
+        ValueError: non-positive ``lr``, ``diag_shift`` or ``n_iter`` < ``start_step``.
+    """
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be positive, got {lr}")
+    if not diag_shift > 0 or (diag_shift_final is not None and not diag_shift_final > 0):
+        raise ValueError(f"diag_shift must be positive, got {diag_shift}, {diag_shift_final}")
+    if n_iter < start_step:
+        raise ValueError(f"n_iter = {n_iter} < {start_step} steps already done")
+    if diag_shift_final is None or n_iter == 0:
+        schedule = diag_shift
+    else:
+        schedule = optax.exponential_decay(diag_shift, transition_steps=n_iter, decay_rate=diag_shift_final / diag_shift)
+    if isinstance(vstate, nk.vqs.FullSumState):
+        driver = nk.driver.VMC(
+            hamiltonian, optax.sgd(lr), variational_state=vstate,
+            preconditioner=nk.optimizer.SR(diag_shift=schedule, holomorphic=False),
+        )
+        sr_mode = "SR (full sum)"
+    else:
+        driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(lr), diag_shift=schedule, variational_state=vstate, use_ntk=use_ntk)
+        sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
+    driver._step_count = int(start_step)
+    callbacks = [nk.callbacks.InvalidLossStopping()]
+    if timeout:
+        callbacks.append(nk.callbacks.Timeout(timeout))
+    if checkpoint is not None:
+        callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every))
+    loggers = []
+    if log_prefix is not None:
+        mode = "append" if start_step > 0 else "write"
+        loggers.append(nk.logging.JsonLog(str(log_prefix), mode, save_params=False, write_every=1))
+    n = n_iter - start_step
+    t0 = time.perf_counter()
+    if n > 0:
+        driver.run(n, out=loggers, callback=callbacks, show_progress=show_progress)
+    for log in loggers:
+        log.flush(driver.state)
+    seconds = time.perf_counter() - t0
+    steps = driver.step_count
+    energy = driver._loss_stats.mean if driver._loss_stats is not None else 0.0
+    if not np.isfinite(np.real(energy)):
+        status = "invalid_loss"
+    elif steps < n_iter:
+        status = "timeout"
+    else:
+        status = "finished"
+    return VMCResult(steps, status, seconds, seconds / max(steps - start_step, 1), sr_mode)
+
+
+# ---------------------------------------------------------------- comparison with ED
+
+def exact_fidelity(vstate, ground, chunk: int = 65536) -> float:
+    """``|<psi_var|psi_ED>|^2 / (<psi_var|psi_var> <psi_ED|psi_ED>)`` over the whole Sz = 0 space.
+
+    ``log psi`` is evaluated on :meth:`GroundState.enumerate` configurations in chunks (no
+    ``to_array`` of the full Hilbert space needed). Raises ``MemoryError`` on 36 sites.
+    """
+    configs, amps = ground.enumerate()
+    logs = np.concatenate(
+        [np.asarray(vstate.log_value(jnp.asarray(configs[i : i + chunk]))) for i in range(0, len(configs), chunk)]
+    )
+    logs = logs - np.max(logs.real)
+    psi = np.exp(logs.astype(np.complex128))
+    overlap = np.vdot(psi, amps)
+    return float(np.abs(overlap) ** 2 / (np.vdot(psi, psi).real * np.dot(amps, amps)))
+
+
+def energy_report(vstate, hamiltonian, ground=None, *, fidelity: bool = True) -> dict:
+    """Energy of ``vstate`` (fresh samples) and its comparison with the exact ground state.
+
+    Returns:
+        ``energy``, ``energy_error``, ``variance``, ``r_hat`` (NaN for a full-sum state),
+        ``energy_per_site``; with ``ground``: ``ed_energy``, ``relative_error``
+        ``|E_var - E_ED| / |E_ED|`` and, on enumerable clusters with ``fidelity``, ``fidelity``.
+    """
+    if isinstance(vstate, nk.vqs.MCState):
+        vstate.reset()
+    stats = vstate.expect(hamiltonian)
+    n = hamiltonian.hilbert.size
+    out = {
+        "energy": float(np.real(stats.mean)),
+        "energy_error": float(stats.error_of_mean),
+        "variance": float(stats.variance),
+        "r_hat": float(getattr(stats, "R_hat", float("nan"))),
+        "energy_per_site": float(np.real(stats.mean)) / n,
+    }
+    if ground is not None:
+        out["ed_energy"] = float(ground.energy)
+        out["relative_error"] = abs(out["energy"] - ground.energy) / abs(ground.energy)
+        if fidelity and ground.enumerable and ground.dimension <= TABLE_MAX_DIM:
+            out["fidelity"] = exact_fidelity(vstate, ground)
+    return out

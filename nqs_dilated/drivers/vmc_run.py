@@ -1,0 +1,122 @@
+"""One VMC run, from a configuration to a finished run directory (``--task vmc``).
+
+``config -> Hamiltonian + exact ground state (store) -> sign -> wave function -> MCState ->
+VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``. Used by
+``python -m nqs_dilated.fit --task vmc``; returns the summary and prints nothing itself.
+
+Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line at the start and
+one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iteration),
+``checkpoint.msgpack`` (variables + step count; a rerun of the same configuration resumes from
+it), ``params.msgpack`` (final variables) and ``summary.json`` (written last).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+
+from ..config import FitConfig
+from ..ed.ground import ground_state
+from ..hamiltonian import heisenberg
+from ..lattice import load_lattice
+from ..models import n_params
+from ..rundir import RunDir
+from .sign_run import model_options
+from .vmc import energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise
+
+__all__ = ["checkpoint_meta", "run_vmc"]
+
+
+def checkpoint_meta(cfg: FitConfig) -> dict:
+    """What a checkpoint must match to be resumed: lattice, couplings, model, mode, sign, dtype."""
+    return {
+        "lattice": cfg.lattice, "j1": cfg.j1, "j2": cfg.j2, "model": cfg.model,
+        "model_options": {k: list(v) if isinstance(v, tuple) else v for k, v in model_options(cfg).items()},
+        "mode": cfg.mode, "sign_source": cfg.sign_source if cfg.mode == "fixed-sign" else None,
+        "sign_prior": cfg.sign_prior if cfg.mode == "full" else None, "dtype": cfg.dtype, "exact": cfg.exact,
+    }
+
+
+def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
+    """Run, resume or skip (finished) the VMC run described by ``cfg``.
+
+    Returns:
+        The summary (``summary.json``), with ``"skipped": True`` for a finished run; when the
+        run stopped on ``timeout`` the summary is returned with ``"status": "timeout"`` but not
+        written (rerun to resume from the checkpoint).
+
+    Raises:
+        ValueError (incl. ConfigError, RunDirError, CheckpointError), LatticeError, MemoryError.
+    """
+    out = Path(cfg.out or cfg.default_out())
+    config = {**cfg.to_dict(), "out": str(out)}
+    run = RunDir(out, config)
+    if run.finished:
+        return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
+    t0 = time.perf_counter()
+    cluster = load_lattice(cfg.lattice)
+    hamiltonian = heisenberg(cluster, cfg.j2, cfg.j1)
+    ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    sign = make_sign(cfg.sign_source, cluster, ground) if cfg.mode == "fixed-sign" else None
+    dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
+    model = make_wavefunction(
+        cluster, cfg.mode, sign, model=cfg.model, sign_prior=cfg.sign_prior, param_dtype=dtype,
+        **model_options(cfg),
+    )
+    vstate = make_state(
+        hamiltonian, cluster, model, n_samples=cfg.n_samples, n_chains=cfg.n_chains,
+        chunk_size=cfg.chunk_size or None, seed=cfg.seed, exact=cfg.exact, readout_scale=cfg.readout_scale,
+    )
+    meta = checkpoint_meta(cfg)
+    ckpt = out / "checkpoint.msgpack"
+    start = 0
+    if ckpt.exists():
+        start = load_checkpoint(ckpt, vstate, meta)
+    else:
+        run.start()
+        run.log({"stage": "start", "step": 0, **energy_report(vstate, hamiltonian, ground, fidelity=False)})
+    result = optimise(
+        hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
+        diag_shift_final=cfg.diag_shift_final or None, start_step=start, log_prefix=out / "vmc",
+        checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
+        timeout=cfg.timeout or None, show_progress=progress,
+    )
+    report = energy_report(vstate, hamiltonian, ground)
+    run.log({"stage": "end", "step": result.steps, "status": result.status, **report})
+    summary = {
+        "task": "vmc",
+        "lattice": cluster.name,
+        "n_sites": cluster.n_sites,
+        "j1": cfg.j1,
+        "j2": cfg.j2,
+        "convention": ground.info.convention,
+        "model": cfg.model,
+        "model_options": meta["model_options"],
+        "mode": cfg.mode,
+        "sign_source": meta["sign_source"],
+        "sign_prior": meta["sign_prior"],
+        "n_params": n_params(vstate.parameters),
+        "n_samples": cfg.n_samples if not cfg.exact else ground.dimension,
+        "exact": cfg.exact,
+        "n_iter": cfg.n_iter,
+        "steps_done": result.steps,
+        "resumed_from": start,
+        "status": result.status,
+        "sr_mode": result.sr_mode,
+        "seconds_per_iter": result.seconds_per_iter,
+        **report,
+        "ed_method": ground.info.method,
+        "ed_sector": ground.info.sector,
+        "seconds": time.perf_counter() - t0,
+        "out": str(out),
+    }
+    if result.status == "timeout":
+        return summary
+    run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(vstate.variables)))
+    run.write_json("summary.json", summary)
+    return summary

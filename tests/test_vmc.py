@@ -1,0 +1,153 @@
+"""VMC: wave functions, the VMC_SR driver, checkpoints, the ``--task vmc`` CLI, comparison with ED."""
+
+from __future__ import annotations
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nqs_dilated.cli.fit import main
+from nqs_dilated.config import ConfigError, resolve
+from nqs_dilated.drivers.vmc import (
+    CheckpointError,
+    energy_report,
+    load_checkpoint,
+    make_sign,
+    make_state,
+    make_wavefunction,
+    optimise,
+    save_checkpoint,
+)
+from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.hamiltonian import heisenberg
+from nqs_dilated.models.wavefunction import bit_codes
+
+from conftest import marshall_sign
+
+SMALL = dict(channels=(4, 4), dilations=(1, 2))
+
+
+@pytest.fixture(scope="module")
+def gs0(cluster_4x4):
+    return ground_state(cluster_4x4, 0.0)
+
+
+@pytest.fixture(scope="module")
+def ham0(cluster_4x4):
+    return heisenberg(cluster_4x4, 0.0)
+
+
+def test_sign_sources_agree_with_exact_and_marshall(cluster_4x4, gs0):
+    configs, amps = gs0.enumerate()
+    table = make_sign("exact", cluster_4x4, gs0)
+    s = np.asarray(table.apply({}, jnp.asarray(configs)))
+    np.testing.assert_array_equal(s, np.where(amps < 0, -1.0, 1.0))
+    marsh = make_sign("marshall", cluster_4x4)
+    m = np.asarray(marsh.apply({}, jnp.asarray(configs)))
+    np.testing.assert_array_equal(m, marshall_sign(cluster_4x4, configs))
+    # J2 = 0 is the bipartite square lattice: the exact sign is Marshall's up to a global sign
+    assert abs(np.mean(s * m)) == 1.0
+    codes = np.asarray(bit_codes(jnp.asarray(configs[:5])))
+    assert codes.dtype == np.int64 and codes[0] == sum(1 << i for i in range(16) if configs[0, i] > 0)
+
+
+def test_unknown_sign_source_and_bad_inputs(cluster_4x4, gs0, ham0, tmp_path):
+    with pytest.raises(ValueError, match="unknown sign source"):
+        make_sign("nonsense", cluster_4x4, gs0)
+    with pytest.raises(ValueError, match="needs the exact ground state"):
+        make_sign("exact", cluster_4x4)
+    with pytest.raises(ValueError, match="unknown VMC mode"):
+        make_wavefunction(cluster_4x4, "half", **SMALL)
+    model = make_wavefunction(cluster_4x4, "full", **SMALL)
+    with pytest.raises(ValueError, match="not a multiple of n_chains"):
+        make_state(ham0, cluster_4x4, model, n_samples=100, n_chains=16)
+    with pytest.raises(ConfigError, match="not a multiple of n_chains"):
+        resolve({"task": "vmc", "n_samples": 100, "n_chains": 16})
+    with pytest.raises(ConfigError, match="unknown sign source"):
+        resolve({"task": "vmc", "mode": "fixed-sign", "sign_source": str(tmp_path / "nope")})
+    with pytest.raises(ConfigError, match="unknown mode"):
+        resolve({"task": "vmc", "mode": "half"})
+    assert resolve({"task": "vmc"}).lr == 0.02 and resolve({}).lr == 1e-3
+
+
+@pytest.mark.parametrize("mode", ["full", "fixed-sign"])
+def test_energy_decreases_from_start(cluster_4x4, gs0, ham0, mode):
+    sign = make_sign("exact", cluster_4x4, gs0) if mode == "fixed-sign" else None
+    model = make_wavefunction(cluster_4x4, mode, sign, **SMALL)
+    vs = make_state(ham0, cluster_4x4, model, exact=True, seed=1)
+    e0 = energy_report(vs, ham0)["energy"]
+    # far from the uniform (ferromagnetic, E = +32) state at the start
+    assert e0 < 0
+    optimise(ham0, vs, n_iter=5, lr=0.05, diag_shift=0.01)
+    e5 = energy_report(vs, ham0, gs0)
+    assert e5["energy"] < e0 - 1.0, (e0, e5["energy"])
+    assert 0 < e5["fidelity"] <= 1 + 1e-9
+
+
+def test_sampled_state_and_report(cluster_4x4, gs0, ham0):
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("marshall", cluster_4x4), **SMALL)
+    vs = make_state(ham0, cluster_4x4, model, n_samples=256, n_chains=16, seed=0)
+    res = optimise(ham0, vs, n_iter=3, lr=0.05, diag_shift=0.01, diag_shift_final=0.001)
+    assert res.steps == 3 and res.status == "finished"
+    rep = energy_report(vs, ham0, gs0)
+    for key in ("energy", "energy_error", "variance", "r_hat", "ed_energy", "relative_error", "fidelity"):
+        assert np.isfinite(rep[key]), key
+    assert rep["ed_energy"] == pytest.approx(gs0.energy)
+
+
+def test_checkpoint_round_trip_and_mismatch(cluster_4x4, gs0, ham0, tmp_path):
+    model = make_wavefunction(cluster_4x4, "full", **SMALL)
+    vs = make_state(ham0, cluster_4x4, model, exact=True, seed=3)
+    path = tmp_path / "ckpt.msgpack"
+    optimise(ham0, vs, n_iter=2, lr=0.05, checkpoint=path, checkpoint_every=1, meta={"m": 1})
+    vs2 = make_state(ham0, cluster_4x4, model, exact=True, seed=4)
+    assert load_checkpoint(path, vs2, {"m": 1}) == 2
+    x = jnp.asarray(gs0.enumerate()[0][:50])
+    np.testing.assert_allclose(np.asarray(vs2.log_value(x)), np.asarray(vs.log_value(x)), rtol=1e-12)
+    # resume continues the step count
+    res = optimise(ham0, vs2, n_iter=3, lr=0.05, start_step=2, checkpoint=path, meta={"m": 1})
+    assert res.steps == 3
+    with pytest.raises(CheckpointError, match="different model"):
+        load_checkpoint(path, vs2, {"m": 2})
+    other = make_wavefunction(cluster_4x4, "full", channels=(6, 4), dilations=(1, 2))
+    vs3 = make_state(ham0, cluster_4x4, other, exact=True)
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_checkpoint(path, vs3, {"m": 1})
+    save_checkpoint(path, vs3, 0, {"m": 1})
+    assert load_checkpoint(path, vs3, {"m": 1}) == 0
+
+
+def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
+            "--sign-source", "marshall", "--channels", "4,4", "--dilations", "1,2", "--n-iter", "3",
+            "--n-samples", "128", "--n-chains", "8", "--checkpoint-every", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("lattice", "j2", "model", "mode", "n_params", "n_samples", "n_iter", "energy", "energy_error",
+                "variance", "ed_energy", "relative_error", "seconds", "fidelity", "r_hat"):
+        assert key in summary, key
+    assert summary["steps_done"] == 3 and summary["convention"] == "pauli"
+    for name in ("config.json", "provenance.json", "metrics.jsonl", "vmc.log", "checkpoint.msgpack", "params.msgpack"):
+        assert (out / name).is_file(), name
+    assert "relative error" in capsys.readouterr().out
+    assert main(args) == 0  # finished: no-op
+    assert "already finished" in capsys.readouterr().out
+    # an interrupted run (no summary) resumes from its checkpoint
+    (out / "summary.json").unlink()
+    assert main(args) == 0
+    assert json.loads((out / "summary.json").read_text())["resumed_from"] == 3
+    assert main(args[:-1] + [str(tmp_path / "bad"), "--n-samples", "100"]) == 2
+    assert "not a multiple" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0),
+                              channels=(8, 8), dilations=(1, 2))
+    vs = make_state(ham0, cluster_4x4, model, n_samples=1024, n_chains=16, seed=0)
+    optimise(ham0, vs, n_iter=300, lr=0.02, diag_shift=0.01, diag_shift_final=1e-4)
+    rep = energy_report(vs, ham0, gs0)
+    assert rep["relative_error"] < 1e-3, rep
