@@ -145,9 +145,10 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
+    # Measured: relative error 3.7e-4 in 822 s on 2 shared cores (2.7 s per iteration).
     model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0),
-                              channels=(8, 8), dilations=(1, 2))
+                              channels=(16, 16), dilations=(1, 2))
     vs = make_state(ham0, cluster_4x4, model, n_samples=1024, n_chains=16, seed=0)
-    optimise(ham0, vs, n_iter=300, lr=0.02, diag_shift=0.01, diag_shift_final=1e-4)
+    optimise(ham0, vs, n_iter=300, lr=0.01, diag_shift=0.01, diag_shift_final=0.01)
     rep = energy_report(vs, ham0, gs0)
     assert rep["relative_error"] < 1e-3, rep
