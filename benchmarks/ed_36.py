@@ -14,15 +14,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
 import numpy as np
 
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+from nqs_dilated.cli.common import peak_rss_gib
 
 
 def bench_36(j2: float, sector: str, tol: float, max_iter: int) -> None:

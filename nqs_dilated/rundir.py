@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from .hamiltonian import CONVENTION
+from .provenance import git_revision, package_versions
 
-__all__ = ["RunDirError", "RunDir", "git_revision", "package_versions", "write_atomic"]
+__all__ = ["RunDirError", "RunDir", "write_atomic"]
 
 
 class RunDirError(ValueError):
@@ -39,32 +39,6 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def git_revision() -> str:
-    """``git describe --always --dirty`` of the package's checkout, or ``"unknown"``."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            cwd=here, capture_output=True, text=True, timeout=10, check=True,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of this package and the numerical stack."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("nqs_dilated", "netket", "jax", "flax", "optax", "numpy", "numba"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
 
 
 class RunDir:

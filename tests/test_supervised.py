@@ -9,6 +9,7 @@ import pytest
 from nqs_dilated.data import make_datasets
 from nqs_dilated.drivers.supervised import TrainResult, predict_signs, train_sign
 from nqs_dilated.ed.ground import ground_state
+from conftest import marshall_sign
 
 
 class MLP(nn.Module):
@@ -26,13 +27,6 @@ class MLP(nn.Module):
         h = jnp.cos(nn.Dense(self.hidden)(x))
         out = nn.Dense(self.logits)(h)
         return out if self.logits == 2 else out[..., 0]
-
-
-def marshall_sign(cluster, configs):
-    """(-1)^(number of up spins on sublattice A), A = sites with n1 + n2 even."""
-    sub_a = (cluster.grid.sum(axis=1) % 2) == 0
-    n_up_a = ((np.asarray(configs) > 0) & sub_a).sum(axis=-1)
-    return np.where(n_up_a % 2 == 0, 1, -1)
 
 
 @pytest.fixture(scope="module")

@@ -91,23 +91,31 @@ def _print_table(summary: dict) -> None:
         print(f"{split:<14}{m['size']:>10}{m['accuracy']:>11.4f}{m['weighted_accuracy']:>11.4f}{m['overlap']:>10.4f}")
 
 
+_INPUT_ERRORS = (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
     except ConfigError as err:
         return fail(str(err))
+    # heavy imports only after the arguments are valid
     if cfg.task == "vmc":
-        return _main_vmc(cfg, args)
-    from ..drivers.sign_run import run_sign_fit  # heavy imports only after the arguments are valid
-
+        from ..drivers.vmc_run import run_vmc as run
+    else:
+        from ..drivers.sign_run import run_sign_fit as run
     try:
-        summary = run_sign_fit(cfg, progress=not args.quiet)
-    except (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError) as err:
+        summary = run(cfg, progress=not args.quiet)
+    except _INPUT_ERRORS as err:
         return fail(str(err))
     if summary.get("skipped"):
         print(f"{summary['out']}: already finished (summary.json present); nothing to do")
         return 0
+    return _report_vmc(summary) if cfg.task == "vmc" else _report_sign(summary)
+
+
+def _report_sign(summary: dict) -> int:
     print(
         f"{summary['lattice']}  J2/J1 = {summary['j2']:g}  model {summary['model']} "
         f"({summary['n_params']:,} parameters)  eps = {summary['eps']:g}  n_train = {summary['n_train']:,}"
@@ -118,16 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _main_vmc(cfg: FitConfig, args: argparse.Namespace) -> int:
-    from ..drivers.vmc_run import run_vmc
-
-    try:
-        s = run_vmc(cfg, progress=not args.quiet)
-    except (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError) as err:
-        return fail(str(err))
-    if s.get("skipped"):
-        print(f"{s['out']}: already finished (summary.json present); nothing to do")
-        return 0
+def _report_vmc(s: dict) -> int:
     sign = f" sign {s['sign_source']}" if s["mode"] == "fixed-sign" else f" prior {s['sign_prior']}"
     print(
         f"{s['lattice']}  J2/J1 = {s['j2']:g}  VMC {s['mode']}{sign}  model {s['model']} "

@@ -16,29 +16,12 @@ import numpy as np
 from ..hamiltonian import check_couplings, heisenberg
 from ..lattice import Cluster
 from .bits import configs_to_codes
-from .state import GroundState, GroundStateInfo, sz0_dimension
+from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
-__all__ = ["FullSpaceGroundState", "NETKET_MAX_SITES", "fix_global_sign", "netket_ground_state"]
+__all__ = ["FullSpaceGroundState", "NETKET_MAX_SITES", "netket_ground_state"]
 
 #: Largest cluster the NetKet route accepts: 24 sites is ~2.7e6 states and ~1e8 non-zeros.
 NETKET_MAX_SITES = 24
-
-
-def fix_global_sign(codes: np.ndarray, amplitudes: np.ndarray) -> float:
-    """Sign ``±1`` that makes the largest-magnitude amplitude positive.
-
-    Ties (within 1e-12 relative) go to the smallest code, so the rule is reproducible across
-    routes that order configurations differently.
-
-    Args:
-        codes: uint64 ``(M,)`` bit codes.
-        amplitudes: float64 ``(M,)`` amplitudes of those codes.
-    """
-    mags = np.abs(amplitudes)
-    top = mags.max()
-    candidates = np.flatnonzero(mags >= top * (1 - 1e-12))
-    k = candidates[np.argmin(codes[candidates])]
-    return 1.0 if amplitudes[k] > 0 else -1.0
 
 
 class FullSpaceGroundState(GroundState):

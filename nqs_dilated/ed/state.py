@@ -25,7 +25,27 @@ from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
 from .bits import codes_to_configs, configs_to_codes
 
-__all__ = ["CONVENTION", "GroundState", "GroundStateInfo", "sz0_dimension"]
+__all__ = ["CONVENTION", "SIGN_TIE_RTOL", "GroundState", "GroundStateInfo", "fix_global_sign", "sz0_dimension"]
+
+#: Relative tolerance for ties of the largest amplitude in the global sign rule.
+SIGN_TIE_RTOL = 1e-10
+
+def fix_global_sign(codes: np.ndarray, amplitudes: np.ndarray) -> float:
+    """Sign ``±1`` that makes the largest-magnitude amplitude positive.
+
+    Ties (within :data:`SIGN_TIE_RTOL` relative) go to the smallest code, so the rule is reproducible across
+    routes that order configurations differently.
+
+    Args:
+        codes: uint64 ``(M,)`` bit codes.
+        amplitudes: float64 ``(M,)`` amplitudes of those codes.
+    """
+    mags = np.abs(amplitudes)
+    top = mags.max()
+    candidates = np.flatnonzero(mags >= top * (1 - SIGN_TIE_RTOL))
+    k = candidates[np.argmin(codes[candidates])]
+    return 1.0 if amplitudes[k] > 0 else -1.0
+
 
 def sz0_dimension(n_sites: int) -> int:
     """Dimension ``C(N, N/2)`` of the Sz = 0 space of ``N`` spins 1/2 (``N`` even)."""

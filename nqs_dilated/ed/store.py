@@ -27,6 +27,7 @@ import numpy as np
 
 from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
+from ..provenance import package_versions
 from .state import GroundStateInfo
 
 __all__ = ["StoreWarning", "load_arrays", "save_arrays", "store_dir", "store_path"]
@@ -82,18 +83,6 @@ def _checksum(arrays: dict[str, np.ndarray], meta_json: str) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("nqs_dilated", "netket", "numpy", "numba", "scipy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
-
-
 def save_arrays(
     path: Path, cluster: Cluster, info: GroundStateInfo, arrays: dict[str, np.ndarray], sector_request: str
 ) -> Path:
@@ -114,7 +103,7 @@ def save_arrays(
     meta = {
         "key": _key(cluster, info.j1, info.j2, sector_request, info.method),
         "info": dataclasses.asdict(info),
-        "versions": _versions(),
+        "versions": package_versions(),
     }
     meta_json = json.dumps(meta, sort_keys=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)

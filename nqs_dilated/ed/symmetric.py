@@ -31,12 +31,9 @@ from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
 from .lanczos import lanczos_ground_state
 from .operator import SymmetricStructure
-from .state import GroundState, GroundStateInfo, sz0_dimension
+from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
 __all__ = ["SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
-
-#: Relative tolerance for ties of the largest amplitude in the global sign rule.
-SIGN_TIE_RTOL = 1e-10
 
 
 class SymmetricGroundState(GroundState):
@@ -71,10 +68,9 @@ class SymmetricGroundState(GroundState):
             raise ValueError("coefficients vanish in this sector")
         c /= nrm
         self._scale = w / math.sqrt(basis.group_order)  # |psi(b)| = |c_b| * scale_b
-        mag = np.abs(c) * self._scale
-        top = np.flatnonzero(mag >= mag.max() * (1.0 - SIGN_TIE_RTOL))[0]  # smallest code among ties
-        if c[top] < 0:
-            c = -c
+        # psi at a representative is c_b * scale_b, and the representative is the smallest code
+        # of its orbit, so the rule applied to the representatives is the rule on the full space.
+        c *= fix_global_sign(basis.representatives, c * self._scale)
         self.coefficients = c
         self._chi = basis.class_characters(self.sector)
         self.info = info
