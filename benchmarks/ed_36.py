@@ -1,12 +1,14 @@
 """Figures of the symmetric ED engine (not a test).
 
 Usage:
-    PYTHONPATH=. python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--skip-36] [--skip-24]
-        [--skip-netket] [--max-iter N] [--tol 1e-8]
+    python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--skip-36]
+        [--skip-24] [--skip-netket] [--max-iter N] [--tol 1e-8]
 
 * 36 sites (triangular-6x6), one J2, one sector, from nothing: wall time per phase (basis,
   structure, Lanczos), peak RSS, representatives, sector dimension, entries, matvec time,
   Lanczos iterations, E0 and E0/N (Pauli convention).
+* ``--sweep``: then, reusing the basis and structure, the ground state at every J2 of the list
+  or range with the sector search (``sector="auto"``), with the time of each point and in all.
 * 24 sites (triangular-4x6): the engine (auto sector search) vs ``nk.exact.lanczos_ed`` on the
   full Sz = 0 space (about 5 min) with the ratio.
 """
@@ -22,7 +24,7 @@ import numpy as np
 from nqs_dilated.cli.common import peak_rss_gib
 
 
-def bench_36(j2: float, sector: str, tol: float, max_iter: int) -> None:
+def bench_36(j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
     from nqs_dilated.ed.lanczos import lanczos_ground_state
     from nqs_dilated.ed.operator import SymmetricStructure
@@ -48,13 +50,14 @@ def bench_36(j2: float, sector: str, tol: float, max_iter: int) -> None:
     )
     op = structure.sector_operator(sector, j2)
     print(f"[36] sector {op.sector}: dimension {op.dimension:,}", flush=True)
-    x = np.random.default_rng(0).standard_normal(op.size)
+    x = np.where(op.mask, np.random.default_rng(0).standard_normal(op.size), 0.0)
     y = np.empty_like(x)
     op.matvec(x, y)
     t = time.perf_counter()
-    op.matvec(x, y)
-    t_mv = time.perf_counter() - t
-    print(f"[36] matvec: {t_mv:.2f} s", flush=True)
+    for _ in range(3):
+        op.matvec(x, y)
+    t_mv = (time.perf_counter() - t) / 3
+    print(f"[36] matvec: {t_mv:.2f} s (mean of 3, {structure.nnz / t_mv / 1e9:.2f} G entries/s)", flush=True)
     del x, y
     t = time.perf_counter()
 
@@ -66,12 +69,33 @@ def bench_36(j2: float, sector: str, tol: float, max_iter: int) -> None:
     t_lz = time.perf_counter() - t
     N = cluster.n_sites
     print(
-        f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s, residual {res.residual:.2e} "
+        f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s "
+        f"({t_lz / res.n_matvec:.2f} s per matvec with the vector updates), residual {res.residual:.2e} "
         f"(converged={res.converged})\n"
         f"[36] E0 = {res.energy:.12f}, E0/N = {res.energy / N:.12f} (J2={j2}, sector {op.sector}, Pauli)\n"
-        f"[36] total {t_basis + t_struct + t_lz:.1f} s, peak RSS {peak_rss_gib():.2f} GiB",
+        f"[36] total {t_basis + t_struct + t_lz:.1f} s (basis {t_basis:.1f} + structure {t_struct:.1f} + "
+        f"Lanczos {t_lz:.1f}), peak RSS {peak_rss_gib():.2f} GiB",
         flush=True,
     )
+    del res, op
+    if not sweep:
+        return
+    from nqs_dilated.cli.common import parse_values
+    from nqs_dilated.ed.symmetric import symmetric_ground_state
+
+    cache = {("symmetric-structure", cluster.content_hash): structure}
+    t_sweep = time.perf_counter()
+    for j2_ in parse_values(sweep):
+        t = time.perf_counter()
+        gs = symmetric_ground_state(cluster, j2_, tol=tol, structure_cache=cache, check_memory=False)
+        others = ", ".join(f"{k} {v:.6f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))
+        print(
+            f"[36 sweep] J2={j2_:g}: E0 = {gs.energy:.12f}, E0/N = {gs.energy / N:.12f}, sector {gs.info.sector}, "
+            f"residual {gs.residual:.1e}, {time.perf_counter() - t:.0f} s; sectors: {others}",
+            flush=True,
+        )
+        del gs
+    print(f"[36 sweep] {sweep}: {time.perf_counter() - t_sweep:.0f} s in all (structure reused), peak RSS {peak_rss_gib():.2f} GiB", flush=True)
 
 
 def bench_24(j2: float, skip_netket: bool) -> None:
@@ -105,6 +129,7 @@ def main() -> None:
     ap.add_argument("--sector", default="A1+")
     ap.add_argument("--tol", type=float, default=1e-8)
     ap.add_argument("--max-iter", type=int, default=2000)
+    ap.add_argument("--sweep", default=None, help="36 sites: J2 list/range solved after the single point (auto sector)")
     ap.add_argument("--skip-36", action="store_true")
     ap.add_argument("--skip-24", action="store_true")
     ap.add_argument("--skip-netket", action="store_true")
@@ -112,7 +137,7 @@ def main() -> None:
     if not args.skip_24:
         bench_24(args.j2, args.skip_netket)
     if not args.skip_36:
-        bench_36(args.j2, args.sector, args.tol, args.max_iter)
+        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep)
 
 
 if __name__ == "__main__":

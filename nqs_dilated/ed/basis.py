@@ -157,6 +157,18 @@ def _stab_all(reps, T, out):
 
 
 @nb.njit(parallel=True, cache=True)
+def _sector_weights(stab, chi, out):
+    """``out[b] = sqrt(|Stab(b)|)`` if ``sum_h chi(h) = |Stab(b)|`` over the stabilizer, else 0."""
+    for b in nb.prange(stab.shape[0]):
+        size = 0
+        proj = 0
+        for c in range(stab.shape[1]):
+            size += np.int64(stab[b, c])
+            proj += np.int64(stab[b, c]) * chi[c]
+        out[b] = np.sqrt(np.float64(size)) if proj == size else 0.0
+
+
+@nb.njit(parallel=True, cache=True)
 def _check_reps(reps, T):
     bad = 0
     for i in nb.prange(reps.shape[0]):
@@ -323,11 +335,10 @@ class SymmetricBasis:
 
     def sector_weights(self, sector) -> np.ndarray:
         """``w[b] = sqrt(|Stab(b)|)`` if ``chi`` is trivial on ``Stab(b)``, else 0; float64 ``(R,)``."""
-        chi = self.class_characters(sector)
-        counts = self.stab_counts.astype(np.int64)
-        size = counts.sum(axis=1)
-        proj = counts @ chi.astype(np.int64)
-        return np.where(proj == size, np.sqrt(size.astype(np.float64)), 0.0)
+        chi = self.class_characters(sector).astype(np.int64)
+        out = np.empty(self.n_reps, dtype=np.float64)
+        _sector_weights(self.stab_counts, chi, out)  # no (R, 2P) int64 temporary (2 GiB at 36 sites)
+        return out
 
     def sector_dimension(self, sector) -> int:
         """Number of representatives kept in ``sector``."""

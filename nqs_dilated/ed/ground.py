@@ -3,9 +3,9 @@
 Routes:
     * ``"netket"``: :func:`nqs_dilated.ed.full.netket_ground_state`, NetKet's Lanczos on the full
       Sz = 0 space (no symmetries; at most 24 sites). The independent reference.
-    * ``"symmetric"``: the symmetry-adapted engine (zero-momentum sectors, up to 36 sites and
-      beyond), when available.
-    * ``"auto"``: ``"symmetric"`` when available, else ``"netket"``.
+    * ``"symmetric"``: the symmetry-adapted engine (zero-momentum sectors, up to 64 sites as far
+      as memory allows).
+    * ``"auto"``: ``"symmetric"``.
 """
 
 from __future__ import annotations
@@ -18,28 +18,19 @@ from ..lattice import Cluster, load_lattice
 from . import store
 from .full import FullSpaceGroundState, netket_ground_state
 from .state import GroundState
+from .symmetric import SymmetricGroundState, symmetric_ground_state
 
 __all__ = ["METHODS", "ground_state"]
 
 METHODS = ("auto", "netket", "symmetric")
 
-_ROUTES = {"netket": FullSpaceGroundState}
-try:  # the symmetric engine registers itself when its module is present
-    from .symmetric import SymmetricGroundState, symmetric_ground_state
-
-    _ROUTES["symmetric"] = SymmetricGroundState
-except ImportError:  # pragma: no cover - only before the engine exists
-    symmetric_ground_state = None
+_ROUTES = {"netket": FullSpaceGroundState, "symmetric": SymmetricGroundState}
 
 
 def _method_name(method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"unknown ED method {method!r}; use one of {METHODS}")
-    if method == "auto":
-        return "symmetric" if "symmetric" in _ROUTES else "netket"
-    if method == "symmetric" and "symmetric" not in _ROUTES:
-        raise ValueError("the symmetric ED engine is not available in this installation")
-    return method
+    return "symmetric" if method == "auto" else method
 
 
 def ground_state(

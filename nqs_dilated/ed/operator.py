@@ -244,6 +244,8 @@ class SymmetricStructure:
         bonds = np.concatenate([b1, b2]).astype(np.uint64)
         self.n_j1 = len(b1)
         self.n_j2 = len(b2)
+        if len(bonds) > 255:
+            raise ValueError(f"{cluster.name} has {len(bonds)} bonds; the structure counts at most 255 per row")
         bi = np.ascontiguousarray(bonds[:, 0])
         bj = np.ascontiguousarray(bonds[:, 1])
         reps = basis.representatives
@@ -258,16 +260,18 @@ class SymmetricStructure:
         if panel_rows is None:
             panel_rows = max(1 << 12, min(PANEL_ROWS, -(-R // (4 * max(1, nb.get_num_threads())))))
         self.panel_rows = int(panel_rows)
-        counts = np.empty(R, dtype=np.int64)
+        counts = np.empty(R, dtype=np.uint8)  # at most one entry per bond (< 256)
         self.d1 = np.empty(R, dtype=np.int8)
         self.d2 = np.empty(R, dtype=np.int8)
         _count_rows(reps, bi, bj, self.n_j1, counts, self.d1, self.d2)
-        self.nnz = int(counts.sum())
+        self.nnz = int(counts.sum(dtype=np.int64))
         nblk = max(1, -(-R // (1 << self.block_bits)))
         npan = max(1, -(-R // self.panel_rows))
         self.n_blocks, self.n_panels = nblk, npan
         delta_max = (1 << DELTA_BITS) - 1
-        entries = np.empty(self.nnz + self.nnz // 1000 + npan * nblk, dtype=np.uint32)
+        # escapes: at most one per delta_max rows per tile, so this bound is never exceeded
+        reserve = npan * nblk * (self.panel_rows // delta_max + 1)
+        entries = np.empty(self.nnz + reserve, dtype=np.uint32)
         self.tile_ptr = np.zeros(npan * nblk + 1, dtype=np.int64)
         tc = np.empty(nblk, dtype=np.int64)
         pos = 0
@@ -276,14 +280,12 @@ class SymmetricStructure:
         for p in range(npan):
             r0, r1 = p * self.panel_rows, min(R, (p + 1) * self.panel_rows)
             offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
-            np.cumsum(counts[r0:r1], out=offsets[1:])
+            np.cumsum(counts[r0:r1], dtype=np.int64, out=offsets[1:])
             cols = np.empty(offsets[-1], dtype=np.uint32)
             codes = np.empty(offsets[-1], dtype=np.uint8)
             _fill_panel(r0, r1, reps, bi, bj, self.n_j1, basis.T, basis._start, basis._shift, offsets, cols, codes, 2 * P, P)
             _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, tc)
             starts = pos + np.concatenate([[0], np.cumsum(tc)])
-            if starts[-1] > entries.shape[0]:  # more escapes than reserved: grow (rare)
-                entries = np.resize(entries, int(starts[-1] + self.nnz // 100))
             _tile_fill(r0, r1, offsets, cols, codes, self.block_bits, nblk, delta_max, self.code_bits, self.n_codes, starts[:-1], entries)
             self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = starts[1:]
             pos = int(starts[-1])
@@ -291,7 +293,7 @@ class SymmetricStructure:
             if progress:
                 progress("structure", (p + 1) / npan)
         del counts
-        self.entries = entries[:pos]  # a view: the unused reserve is small (nnz / 1000)
+        self.entries = entries[:pos]  # a view; the untouched reserve pages are never allocated
         del entries
         self.seconds = time.perf_counter() - t0
 

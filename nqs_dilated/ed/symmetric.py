@@ -184,7 +184,7 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # packed entries (+ the escape reserve), d1/d2, per-representative counts during the build,
     # and one panel's row-major columns and codes (5 bytes per entry) while it is being tiled
     panel = min(R, 1 << 20)
-    structure = int(nnz * 4 * 1.001) + 2 * R + 8 * R + int(panel * nnz / R) * 5
+    structure = int(nnz * 4 * 1.001) + 3 * R + int(panel * nnz / R) * 5
     solver = 9 * 8 * R + R  # Lanczos vectors, scratch, weights, mask
     return {
         "representatives": R,
