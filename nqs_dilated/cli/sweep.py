@@ -99,8 +99,9 @@ class SweepProgress:
             self.overall.close()
 
 
-def _report(result) -> int:
-    print(result.summary_text)
+def _report(result, tables: bool = True) -> int:
+    if tables:
+        print(result.summary_text)
     print(f"{result.finished} of {result.total} runs finished ({result.ran} in this session); wall time "
           f"{_interval(result.seconds)} this session, {_interval(result.total_seconds)} in all sessions")
     print(f"-> {result.directory}/results.csv, summary.md" + (f", plots/ ({len(result.plots)} files)" if result.plots else ""))
@@ -163,4 +164,4 @@ def search_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
         return 130
     progress.close()
     print(result.report)
-    return _report(result.comparison)
+    return _report(result.comparison, tables=False)

@@ -120,6 +120,8 @@ class SweepPlan:
         variants: Model variants in order.
         runs: Every run, ordered by J2, then variant, then seed.
         kind: ``"sweep"``, or ``"search-comparison"`` for the runs that close a search.
+        extend: Accept a directory holding a sweep of the same kind and base configuration but
+            other variants or J2 values (``sweep.json`` is rewritten; runs in common are reused).
     """
 
     directory: Path
@@ -128,6 +130,7 @@ class SweepPlan:
     variants: list[Variant]
     runs: list[PlannedRun]
     kind: str = "sweep"
+    extend: bool = False
 
     @property
     def j2(self) -> list[float]:
@@ -183,13 +186,16 @@ def plan_runs(
     directory: str | os.PathLike,
     *,
     kind: str = "sweep",
+    extend: bool = False,
+    check_directory: bool = True,
 ) -> SweepPlan:
     """Plan and validate the product ``sweep.j2 x variants x seeds`` of ``base``.
 
     Validation (nothing is written): every configuration resolves; every variant builds its
     model on the cluster (receptive-field rule, channel and dilation counts); the sweep
-    directory is new, empty, or holds this same sweep (``sweep.json``); no run directory holds
-    another run.
+    directory is new, empty, or holds this same sweep (``sweep.json``; with ``extend``, any sweep
+    of the same kind and base configuration); no run directory holds another run. Set
+    ``check_directory=False`` to skip the directory checks (planning ahead of time).
 
     Raises:
         ConfigError, LatticeError, ValueError: a bad configuration or model, naming the variant.
@@ -208,9 +214,10 @@ def plan_runs(
                 runs.append(PlannedRun(name, float(j2), variant.label, seed, resolve(values)))
     if len({run.name for run in runs}) != len(runs):
         raise ValueError("two runs of the sweep share a name: J2 values must differ at the printed precision")
-    plan = SweepPlan(directory, dict(base), sweep, list(variants), runs, kind)
+    plan = SweepPlan(directory, dict(base), sweep, list(variants), runs, kind, extend)
     _check_models(plan)
-    _check_directory(plan)
+    if check_directory:
+        _check_directory(plan)
     return plan
 
 
@@ -241,9 +248,10 @@ def _check_directory(plan: SweepPlan) -> None:
     if d.is_dir() and any(not p.name.startswith(".") for p in d.iterdir()) and not record_path.exists():
         raise SweepError(f"sweep directory {d} is not empty and holds no sweep; choose another --out")
     if record_path.exists():
-        stored = json.loads(record_path.read_text())
-        if stored != json.loads(json.dumps(plan.record())):
-            changed = sorted(k for k in set(stored) | set(plan.record()) if stored.get(k) != json.loads(json.dumps(plan.record())).get(k))
+        stored, record = json.loads(record_path.read_text()), json.loads(json.dumps(plan.record()))
+        same_kind = all(stored.get(k) == record[k] for k in ("kind", "base", "convention"))
+        if stored != record and not (plan.extend and same_kind):
+            changed = sorted(k for k in set(stored) | set(record) if stored.get(k) != record.get(k))
             raise SweepError(
                 f"sweep directory {d} holds another sweep (sweep.json differs in {', '.join(changed)}); "
                 "choose another --out, or rerun with the same settings to resume"
@@ -504,6 +512,7 @@ def run_sweep(
             write_atomic(d / "provenance.json", json.dumps(
                 {"versions": package_versions(), "git_revision": git_revision(), "convention": CONVENTION,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+        if not (d / SWEEP_FILE).exists() or plan.extend:
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
         summary_text = write_tables(plan, ed_rows)
         pending = [run for run in plan.runs if not (Path(run.config.out) / "summary.json").exists()]
