@@ -261,7 +261,7 @@ def _validate_vmc(cfg: FitConfig) -> None:
 #: Name of the TOML table holding the :class:`SweepConfig` keys.
 SWEEP_TABLE = "sweep"
 #: Where the runs of a sweep execute (see :class:`SweepConfig`).
-EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
+EXECUTORS = ("local", "slurm", "submitit-local")
 #: Hyperparameter searches (``--search``).
 SEARCHES = ("dilations",)
 #: FitConfig keys that may hold several values in a sweep.
@@ -283,8 +283,8 @@ class SweepConfig:
         seeds: Seeds per (J2, variant); 0 = default (1 for a sweep, 3 for the comparison that
             closes a search).
         executor: ``"local"`` (parallel processes on this machine, default), ``"slurm"`` (one
-            SLURM job per run through ``submitit``), ``"submitit-local"`` / ``"submitit-debug"``
-            (submitit's local and in-process executors: the submission path without a cluster).
+            SLURM job per run through ``submitit``), ``"submitit-local"`` (submitit's local
+            executor: the submission path without a cluster, for tests and debugging).
         workers: Local executor: parallel runs (0 = as many as the cores and the available memory
             allow; each run gets ``cores // workers`` cores).
         memory_gib: Local executor: memory one run needs, GiB (0 = estimate from the cluster size).

@@ -46,13 +46,6 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _j2_arg(text: str) -> float | tuple[float, ...]:
-    try:
-        return j2_values(text)
-    except ConfigError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
 def _int_pair(text: str) -> list[int]:
     values = _int_list(text)
     if len(values) != 2:
@@ -78,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", nargs="?", help="TOML config file (keys as the long options, with _)")
     p.add_argument("--lattice", help=f"cluster name or TOML path (default {d.lattice})")
-    p.add_argument("--j2", type=_j2_arg, help=f"J2/J1 (default {d.j2}); a range START:STOP:STEP (stop included) or a list A,B,C runs a sweep")
+    p.add_argument("--j2", help=f"J2/J1 (default {d.j2}); a range START:STOP:STEP (stop included) or a list A,B,C runs a sweep")
     p.add_argument("--j1", type=float, help=f"J1 (default {d.j1})")
     p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d.model}); a list A,B runs a sweep")
     p.add_argument("--channels", type=_int_list, help="channels per layer, e.g. 32,32,32")
@@ -136,13 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def values_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
-    """``(FitConfig values, SweepConfig values)``: the config file updated by the flags given."""
+    """``(FitConfig values, SweepConfig values)``: the config file updated by the flags given.
+
+    Raises:
+        ConfigError: a bad config file or ``--j2`` value.
+    """
     values = load_toml(args.config) if args.config else {}
     sweep_values = dict(values.pop(SWEEP_TABLE, {}))
     for key in FitConfig.__dataclass_fields__:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value
+    if args.j2 is not None:  # a number, a list A,B,C or a range START:STOP:STEP
+        values["j2"] = j2_values(args.j2)
     if args.dilations is not None:  # one stack, or several (a sweep)
         values["dilations"] = args.dilations[0] if len(args.dilations) == 1 else args.dilations
     for key in SWEEP_FLAGS:

@@ -187,7 +187,12 @@ class LocalPool:
         )
 
     def submit(self, config: dict):
+        """Start :func:`execute_run` on ``config`` in a worker; returns a ``Future``."""
         return self._executor.submit(execute_run, config)
+
+    def call(self, fn, *args):
+        """Run any picklable ``fn(*args)`` in a worker; returns a ``Future``."""
+        return self._executor.submit(fn, *args)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop the workers; with ``cancel`` (an interrupted sweep) kill runs in flight, which

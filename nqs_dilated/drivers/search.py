@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -218,13 +219,15 @@ def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: f
 
 def _study(plan: SearchPlan):
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = RDBStorage(
-        f"sqlite:///{plan.directory / STUDY_FILE}", heartbeat_interval=30, grace_period=90,
-        failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
-    )
+    with warnings.catch_warnings():  # heartbeats are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = RDBStorage(
+            f"sqlite:///{plan.directory / STUDY_FILE}", heartbeat_interval=30, grace_period=90,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
     sampler = optuna.samplers.TPESampler(seed=plan.config.seed)
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
                                 sampler=sampler, load_if_exists=True)
