@@ -61,7 +61,8 @@ class SweepProgress:
 
         if self.overall is not None:
             self.overall.n = event.finished
-            self.overall.set_postfix(failed=event.failed, refresh=False)
+            if event.failed:
+                self.overall.set_postfix(failed=event.failed, refresh=False)
             self.overall.refresh()
         live = {name for name, _, _ in event.running}
         for name in list(self.runs):

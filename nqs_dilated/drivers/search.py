@@ -331,6 +331,6 @@ def _report(plan: SearchPlan, best: dict[str, Any], n_trials: int, comparison: S
         names[f"{metric} mean"], names[f"{metric} std"] = f"{heading} mean", f"{heading} std"
         formats += [fmt, fmt]
     table = table.drop(columns=["ed_energy_per_site"], errors="ignore")
-    lines.append(table.rename(columns=names).to_markdown(index=False, floatfmt=tuple(formats[: len(table.columns)]), missingval=""))
+    lines.append(tables.markdown(table.rename(columns=names), formats[: len(table.columns)]))
     lines += ["", f"Runs: {comparison.directory}/runs; trials: {plan.directory / 'trials.csv'}"]
     return "\n".join(lines) + "\n"

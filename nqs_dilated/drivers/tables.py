@@ -33,6 +33,7 @@ __all__ = [
     "SUMMARY_FILE",
     "WALL_TIME_COLUMNS",
     "ed_frame",
+    "markdown",
     "read_ed",
     "read_results",
     "render_summary",
@@ -157,6 +158,13 @@ def summary_frame(results: pd.DataFrame, task: str) -> pd.DataFrame:
     return out.reset_index()
 
 
+def markdown(frame: pd.DataFrame, formats: list[str]) -> str:
+    """A markdown table of ``frame`` (pandas ``to_markdown``, i.e. ``tabulate``), one format per
+    column; missing values (NaN, e.g. the std of one seed) are left empty."""
+    cells = frame.astype(object).where(frame.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=tuple(formats), missingval="")
+
+
 def render_summary(
     results: pd.DataFrame, ed: pd.DataFrame, *, task: str, header: dict[str, Any], n_planned: int
 ) -> str:
@@ -191,7 +199,7 @@ def render_summary(
     if table.empty:
         lines.append("(no run has finished yet)")
     else:
-        lines.append(table.rename(columns=names).to_markdown(index=False, floatfmt=tuple(formats), missingval=""))
+        lines.append(markdown(table.rename(columns=names), formats))
     lines += ["", "## Exact ground states", ""]
     ed_columns = {
         "j2": ("J2/J1", "g"), "energy": ("E0", ".8f"), "energy_per_site": ("E0/N", ".8f"),
@@ -199,8 +207,6 @@ def render_summary(
         "method": ("ED method", ""), "residual": ("residual", ".1e"),
     }
     present = [c for c in ed_columns if c in ed.columns]
-    lines.append(
-        ed[present].rename(columns={c: ed_columns[c][0] for c in present})
-        .to_markdown(index=False, floatfmt=tuple(ed_columns[c][1] for c in present), missingval="")
-    )
+    lines.append(markdown(ed[present].rename(columns={c: ed_columns[c][0] for c in present}),
+                          [ed_columns[c][1] for c in present]))
     return "\n".join(lines) + "\n"
