@@ -315,3 +315,19 @@ def test_dilation_search_resumes_and_compares(tmp_path, capsys):
     results = pd.read_csv(out / "comparison" / "results.csv")
     assert "dilated-1-1-1_k3_c4-4-4" in set(results["variant"])
     assert len(pd.read_csv(out / "trials.csv")) == 3
+
+
+@pytest.mark.slow
+def test_vmc_sweep_writes_relative_errors_and_their_plot(tmp_path):
+    out = tmp_path / "vmc"
+    assert main(["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--model", "dilated,cnn",
+                 "--dilations", "1,2", "--channels", "4,4", "--n-iter", "10", "--n-samples", "256",
+                 "--mode", "fixed-sign", "--seeds", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 8 and (results["relative_error"] > 0).all()
+    table = tables.summary_frame(results, "vmc")
+    ed = pd.read_csv(out / "ed.csv")
+    assert np.allclose(table.groupby("j2")["ed_energy_per_site"].first().to_numpy(), ed["energy_per_site"])
+    assert "relative energy error mean" in (out / "summary.md").read_text()
+    assert {p.name for p in (out / "plots").iterdir()} == {f"{n}.{e}" for n in ("vmc_error_vs_j2", "ed_energy_vs_j2")
+                                                           for e in ("png", "pdf")}

@@ -134,7 +134,7 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
     except FileNotFoundError:
         results = pd.DataFrame()
     record = json.loads((directory / "sweep.json").read_text()) if (directory / "sweep.json").exists() else {}
-    task = record.get("base", {}).get("task", "sign")
+    task = str(results["task"].iloc[0]) if "task" in results.columns and len(results) else record.get("base", {}).get("task", "sign")
     lattice = str(ed["lattice"].iloc[0]) if "lattice" in ed.columns and len(ed) else ""
     region = frustrated if frustrated is not None else frustrated_region(ed)
     out = directory / "plots"

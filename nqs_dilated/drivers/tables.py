@@ -154,7 +154,10 @@ def summary_frame(results: pd.DataFrame, task: str) -> pd.DataFrame:
     for metric in metrics:
         out[f"{metric} mean"] = grouped[metric].mean()
         out[f"{metric} std"] = grouped[metric].std(ddof=1)
-    out["ed_energy_per_site"] = grouped["ed_energy_per_site"].first()
+    if "ed_energy_per_site" in results.columns:
+        out["ed_energy_per_site"] = grouped["ed_energy_per_site"].first()
+    else:  # VMC summaries hold E_ED and N
+        out["ed_energy_per_site"] = grouped["ed_energy"].first() / grouped["n_sites"].first()
     return out.reset_index()
 
 
