@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+import submitit  # noqa: F401  (imported before any capsys: its logger keeps the first stderr it sees)
 
 import nqs_dilated
 from nqs_dilated.cli.fit import build_parser, main, values_from_args
@@ -288,6 +290,33 @@ def test_submitit_local_executor_collects_the_same_results(tmp_path, monkeypatch
     b = b.drop(columns=["config.out"])
     assert len(a) == 2
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.skipif(shutil.which("sbatch") is not None, reason="SLURM is installed here")
+def test_slurm_without_a_cluster_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "slurm"
+    assert main(["--lattice", "triangular-4x4", "--j2", "0,1", "--model", "dense", "--executor", "slurm",
+                 "--quiet", "--out", str(out)]) == 2
+    assert "needs a SLURM cluster" in capsys.readouterr().err and not out.exists()
+
+
+def test_slurm_jobs_get_the_configured_resources(tmp_path, monkeypatch):
+    # (no capsys here: submitit's logger keeps the stream it first sees, and capsys closes its own)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "bin").mkdir()
+    for cmd in ("sbatch", "srun"):  # stand-ins, enough for submitit to build its executor
+        (tmp_path / "bin" / cmd).write_text("#!/bin/sh\nexit 1\n")
+        (tmp_path / "bin" / cmd).chmod(0o755)
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from nqs_dilated.drivers.executors import SubmititPool
+
+    sweep = SweepConfig(executor="slurm", slurm_partition="short", slurm_account="proj", slurm_time_min=30,
+                        slurm_cpus=2, slurm_mem_gib=6)
+    pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
+    script = _make_sbatch_string(command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters)
+    for line in ("--partition=short", "--account=proj", "--time=30", "--cpus-per-task=2", "--mem=6GB"):
+        assert line in script, script
 
 
 # --- the dilation search ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import fcntl
 import math
 import multiprocessing as mp
 import os
+import shutil
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
     "Pool",
     "SubmititPool",
     "available_cores",
+    "check_executor",
     "execute_run",
     "make_pool",
     "memory_per_run_gib",
@@ -248,6 +250,21 @@ class SubmititPool:
     def shutdown(self, cancel: bool = False) -> None:
         """Nothing to release: submitted jobs keep running (a restarted sweep skips what they
         finish; the run locks keep a resubmitted run from writing beside a running one)."""
+
+
+def check_executor(sweep: SweepConfig) -> None:
+    """Fail early when the executor cannot work here.
+
+    Raises:
+        ValueError: ``slurm`` without the SLURM commands (``sbatch``, ``srun``) on the PATH.
+    """
+    if sweep.executor == "slurm":
+        missing = [cmd for cmd in ("sbatch", "srun") if shutil.which(cmd) is None]
+        if missing:
+            raise ValueError(
+                f"--executor slurm needs a SLURM cluster, but {' and '.join(missing)} is not on the PATH; "
+                "run on the cluster's login node, or use --executor local"
+            )
 
 
 def make_pool(sweep: SweepConfig, directory: Path, n_pending: int, memory_gib: float) -> tuple[Pool, dict]:

@@ -52,7 +52,7 @@ from ..models.wavefunction import MarshallSign
 from ..provenance import git_revision, package_versions
 from ..rundir import RunDir, write_atomic
 from . import tables
-from .executors import make_pool, memory_per_run_gib
+from .executors import check_executor, make_pool, memory_per_run_gib
 from .sign_run import model_options
 
 __all__ = [
@@ -191,7 +191,7 @@ def plan_runs(
 ) -> SweepPlan:
     """Plan and validate the product ``sweep.j2 x variants x seeds`` of ``base``.
 
-    Validation (nothing is written): every configuration resolves; every variant builds its
+    Validation (nothing is written): the executor can work here; every configuration resolves; every variant builds its
     model on the cluster (receptive-field rule, channel and dilation counts); the sweep
     directory is new, empty, or holds this same sweep (``sweep.json``; with ``extend``, any sweep
     of the same kind and base configuration); no run directory holds another run. Set
@@ -215,6 +215,7 @@ def plan_runs(
     if len({run.name for run in runs}) != len(runs):
         raise ValueError("two runs of the sweep share a name: J2 values must differ at the printed precision")
     plan = SweepPlan(directory, dict(base), sweep, list(variants), runs, kind, extend)
+    check_executor(sweep)
     _check_models(plan)
     if check_directory:
         _check_directory(plan)
