@@ -181,11 +181,11 @@ class LocalPool:
         self._env = _thread_environment(per)
         self._env.__enter__()
         ctx = mp.get_context("spawn")
-        queue = ctx.Queue()
+        self._queue = ctx.Queue()
         for core_set in self.core_sets:
-            queue.put(core_set)
+            self._queue.put(core_set)
         self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(queue,)
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(self._queue,)
         )
 
     def submit(self, config: dict):
@@ -206,6 +206,8 @@ class LocalPool:
                         proc.kill()
             self._executor.shutdown(wait=True, cancel_futures=True)
         finally:
+            self._queue.close()
+            self._queue.join_thread()
             self._env.__exit__(None, None, None)
 
 
