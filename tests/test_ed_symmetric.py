@@ -6,6 +6,7 @@ Slow tests (NetKet ED on 24 sites) run with ``--runslow``.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 from functools import lru_cache
@@ -146,6 +147,24 @@ def test_lanczos_vs_eigsh():
     assert np.all(res.vector[~keep] == 0)
 
 
+@pytest.mark.parametrize("block_bits, panel_rows", [(4, 1000), (7, 37), (10, 5000)])
+def test_tiled_layout_independent(block_bits, panel_rows):
+    """Small blocks and panels (many tiles, row gaps bridged by escape entries) give the same
+    matvec as one tile, and the same as the dense Hamiltonian projected by hand."""
+    cluster, group, basis, structure = _setup("triangular-4x6")
+    tiled = SymmetricStructure(basis, block_bits=block_bits, panel_rows=panel_rows)
+    assert tiled.n_blocks > 1 and tiled.n_panels > 1
+    assert tiled.nnz == structure.nnz
+    if panel_rows > 63:  # row gaps longer than the 6-bit increment occur: escapes are exercised
+        assert tiled.entries.shape[0] > tiled.nnz
+    rng = np.random.default_rng(1)
+    for sec in ("A+", "B-"):
+        a = structure.sector_operator(sec, 1.3)
+        b = tiled.sector_operator(sec, 1.3)
+        x = np.where(a.mask, rng.standard_normal(a.size), 0.0)
+        np.testing.assert_allclose(b.matvec(x), a.matvec(x), rtol=0, atol=1e-12)
+
+
 def test_lanczos_dense_small():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((60, 60))
@@ -196,11 +215,49 @@ def _projected_sector_energies(cluster, group, j2):
 def test_sector_energies_vs_projected_netket():
     cluster, group, _, _ = _setup("triangular-4x4")
     j2 = 0.8
-    gs = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=_cache("triangular-4x4"))
     ref = _projected_sector_energies(cluster, group, j2)
+    # every sector converged tightly: all energies to 1e-9
+    gs = symmetric_ground_state(cluster, j2, sector="auto", search_tol=1e-9, structure_cache=_cache("triangular-4x4"))
     assert set(ref) == set(gs.info.sector_energies)
     for k, e in ref.items():
         assert abs(gs.info.sector_energies[k] - e) < 1e-9, k
+    # default loose search: same ground-state sector and energy, other sectors to ~search_tol^2
+    fast = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=_cache("triangular-4x4"))
+    assert fast.info.sector == min(ref, key=ref.get)
+    assert abs(fast.energy - min(ref.values())) < 1e-9
+    for k, e in ref.items():
+        assert abs(fast.info.sector_energies[k] - e) < 1e-6, k
+
+
+def test_cli_j2_list_one_process(tmp_path, capsys):
+    """A J2 list is solved in one process (JSON lines) and matches NetKet's full-space ED."""
+    from nqs_dilated.cli.ed import main
+
+    argv = ["--lattice", "triangular-4x4", "--j2", "0:1.2:0.6", "--json", "--quiet", "--store", str(tmp_path)]
+    assert main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["j2"] for r in lines] == [0.0, 0.6, 1.2]
+    cluster = load_lattice("triangular-4x4")
+    for r in lines:
+        e_nk = nk.exact.lanczos_ed(heisenberg(cluster, r["j2"]), k=1)[0]
+        assert r["energy"] == pytest.approx(e_nk, abs=1e-9)
+        assert r["method"] == "symmetric" and r["sector"] in r["sector_energies"]
+        assert r["residual"] < 1e-8 and not r["loaded_from_store"]
+    assert main(argv) == 0  # second time: every point from the store
+    assert all(json.loads(line)["loaded_from_store"] for line in capsys.readouterr().out.splitlines())
+    assert main(["--lattice", "triangular-4x4", "--j2", "1:0:0.5"]) == 2
+    assert "start:stop:step" in capsys.readouterr().err
+
+
+def test_parse_values():
+    from nqs_dilated.cli.common import parse_values
+
+    assert parse_values("0:1.4:0.1") == [round(0.1 * k, 12) for k in range(15)]
+    assert parse_values("0,0.5, 1.3") == [0.0, 0.5, 1.3]
+    assert parse_values("0.7") == [0.7]
+    for bad in ("a", "0:1", "0:1:0", "1:0:0.1", ","):
+        with pytest.raises(ValueError):
+            parse_values(bad)
 
 
 # ------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Prints E0 and E0/N in the Pauli convention (``H = J1 sum sigma.sigma + J2 sum sigma.sigma``) and
 in the S.S convention (a quarter of it), the residual ``||H psi - E0 psi||``, the wall time, and
-where the state is stored. ``--json`` prints one JSON object instead.
+where the state is stored. ``--json`` prints one JSON object per J2 value instead (JSON lines).
+``--j2`` takes one value, a list ``0,0.5,1.0`` or a range ``0:1.4:0.1``; the values are solved in
+one process that builds the symmetric basis and Hamiltonian structure once. Progress bars for
+the long phases (basis, structure, Lanczos iterations per sector) go to stderr.
 """
 
 from __future__ import annotations
@@ -12,10 +15,42 @@ import json
 import sys
 import time
 
+from tqdm.auto import tqdm
+
 from ..ed.ground import METHODS, ground_state
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError
-from .common import fail, peak_rss_gib
+from .common import fail, parse_values, peak_rss_gib
+
+
+class _Progress:
+    """tqdm bars for the engine's ``progress(phase, value)`` callback: fractions for the basis
+    and structure phases, iteration counts for ``"lanczos <sector>"``."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.phase = None
+        self.bar = None
+
+    def __call__(self, phase: str, value: float) -> None:
+        kind = phase.split(":")[0]
+        if kind != self.phase:
+            self.close()
+            self.phase = kind
+            if kind.startswith("lanczos"):
+                self.bar = tqdm(desc=f"{self.prefix}{kind}", unit="it", file=sys.stderr, leave=False)
+            else:
+                self.bar = tqdm(desc=f"{self.prefix}{kind}", total=100, unit="%", file=sys.stderr, leave=False)
+        if kind.startswith("lanczos"):
+            self.bar.update(int(value) - self.bar.n)
+        else:
+            self.bar.update(round(100 * value) - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+        self.phase = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,33 +60,53 @@ def build_parser() -> argparse.ArgumentParser:
         "(Pauli convention, 4x the S.S energy).",
     )
     p.add_argument("--lattice", default="triangular-4x4", help="cluster name in lattices/ or a TOML path")
-    p.add_argument("--j2", type=float, default=0.5, help="J2 coupling (J1 = 1 unless --j1)")
+    p.add_argument(
+        "--j2", default="0.5",
+        help="J2 coupling (J1 = 1 unless --j1): a value, a list 0,0.5,1.0 or a range start:stop:step",
+    )
     p.add_argument("--j1", type=float, default=1.0, help="J1 coupling (default 1)")
     p.add_argument("--method", choices=METHODS, default="auto", help="ED route (default auto)")
     p.add_argument("--sector", default="auto", help="'auto' (search all zero-momentum sectors) or e.g. 'A1+'")
     p.add_argument("--store", default=None, help="store directory (default $NQS_DILATED_STORE or ~/.cache/nqs_dilated/ed)")
     p.add_argument("--no-store", action="store_true", help="neither read nor write the store")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object per J2 value")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    t0 = time.perf_counter()
     try:
+        j2_values = parse_values(args.j2)
         cluster = load_lattice(args.lattice)
-        state = ground_state(
-            cluster,
-            args.j2,
-            args.j1,
-            method=args.method,
-            sector=args.sector,
-            store_dir=args.store,
-            use_store=not args.no_store,
-        )
-    except (LatticeError, SymmetryError, ValueError, MemoryError) as err:
+    except (LatticeError, ValueError) as err:
         return fail(str(err))
-    seconds = time.perf_counter() - t0
+    structure_cache: dict = {}  # basis and structure built once for every J2 value
+    for j2 in j2_values:
+        progress = None if args.quiet else _Progress(f"J2={j2:g} ")
+        t0 = time.perf_counter()
+        try:
+            state = ground_state(
+                cluster,
+                j2,
+                args.j1,
+                method=args.method,
+                sector=args.sector,
+                store_dir=args.store,
+                use_store=not args.no_store,
+                progress=progress,
+                structure_cache=structure_cache,
+            )
+        except (LatticeError, SymmetryError, ValueError, MemoryError) as err:
+            return fail(str(err))
+        finally:
+            if progress is not None:
+                progress.close()
+        _report(cluster, state, time.perf_counter() - t0, args.json)
+    return 0
+
+
+def _report(cluster, state, seconds: float, as_json: bool) -> None:
     info = state.info
     n = cluster.n_sites
     result = {
@@ -76,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "store_path": str(state.store_path) if getattr(state, "store_path", None) else None,
         "peak_rss_gib": peak_rss_gib(),
     }
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    if as_json:
+        print(json.dumps(result), flush=True)
+        return
     print(f"{cluster.name}  N = {n}  J1 = {info.j1:g}  J2 = {info.j2:g}  ({info.method}, sector {info.sector}, dim {info.dimension:,})")
     print(f"  E0     = {info.energy:.12f}   E0/N = {info.energy / n:.12f}   (Pauli, sigma.sigma)")
     print(f"  E0     = {info.energy / 4:.12f}   E0/N = {info.energy / 4 / n:.12f}   (S.S = Pauli / 4)")
@@ -89,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  residual ||H psi - E0 psi|| = {info.residual:.3e}")
     loaded = " (loaded from store)" if result["loaded_from_store"] else ""
     print(f"  wall time {seconds:.2f} s{loaded}, peak RSS {result['peak_rss_gib']:.2f} GiB")
-    print(f"  stored at {result['store_path']}")
-    return 0
+    print(f"  stored at {result['store_path']}", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,6 +52,7 @@ def ground_state(
     store_dir: str | os.PathLike | None = None,
     use_store: bool = True,
     progress=None,
+    structure_cache: dict | None = None,
 ) -> GroundState:
     """Exact ground state of the J1-J2 model, from the store when present.
 
@@ -65,6 +66,9 @@ def ground_state(
         store_dir: Store directory (default :func:`nqs_dilated.ed.store.store_dir`).
         use_store: Read and write the store (default True).
         progress: Optional progress callback passed to the symmetric engine.
+        structure_cache: Optional dict owned by the caller in which the symmetric engine keeps
+            the J2-independent basis and Hamiltonian structure, so that a sweep over J2 builds
+            them once (at 36 sites they take minutes and about 7 GiB).
 
     Returns:
         A :class:`~nqs_dilated.ed.state.GroundState`.
@@ -98,7 +102,9 @@ def ground_state(
     if name == "netket":
         state = netket_ground_state(cluster, j2, j1)
     else:
-        state = symmetric_ground_state(cluster, j2, j1, sector=sector, progress=progress)
+        state = symmetric_ground_state(
+            cluster, j2, j1, sector=sector, progress=progress, structure_cache=structure_cache
+        )
     state.info.seconds = time.perf_counter() - t0
     if use_store:
         store.save_arrays(path, cluster, state.info, state.to_arrays(), sector_request=sector)

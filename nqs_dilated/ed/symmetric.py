@@ -181,7 +181,10 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     nnz = int(R * n_bonds * N / (2 * (N - 1)))
     P = group.n_point
     basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
-    structure = nnz * 4 + (R + 1) * 8 + 2 * R + (0 if R < 2 ** (32 - math.ceil(math.log2(4 * P))) else nnz)
+    # packed entries (+ the escape reserve), d1/d2, per-representative counts during the build,
+    # and one panel's row-major columns and codes (5 bytes per entry) while it is being tiled
+    panel = min(R, 1 << 20)
+    structure = int(nnz * 4 * 1.001) + 2 * R + 8 * R + int(panel * nnz / R) * 5
     solver = 9 * 8 * R + R  # Lanczos vectors, scratch, weights, mask
     return {
         "representatives": R,
@@ -247,6 +250,7 @@ def symmetric_ground_state(
     structure_cache: dict | None = None,
     group: SymmetryGroup | None = None,
     tol: float = 1e-8,
+    search_tol: float = 1e-4,
     seed: int = 0,
     max_iter: int = 2000,
     check_memory: bool = True,
@@ -264,6 +268,12 @@ def symmetric_ground_state(
         structure_cache: Optional dict reused across calls (other J2, other sectors).
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
+        search_tol: With ``sector="auto"``: every sector's lowest energy is first computed
+            without its vector, stopping at a Ritz residual estimate of ``search_tol`` (energy
+            error about ``search_tol**2 / gap``); every sector whose energy lies within
+            ``sqrt(search_tol)`` of the lowest is then converged to ``tol`` with its vector, and the
+            lowest of those is the ground state, so a near-degenerate sector is never ranked on a
+            loose estimate.
         seed: Seed of the Lanczos start vector.
         max_iter: Maximum Lanczos iterations per pass.
         check_memory: Compare :func:`estimate_memory` with the available memory first.
@@ -292,33 +302,45 @@ def symmetric_ground_state(
     )
     basis = structure.basis
 
-    def run(op, want_vector):
+    def run(op, want_vector, tol_):
         cb = None
         if progress:
             label = f"lanczos {op.sector}"
             cb = lambda it, theta, est: progress(label, float(it))  # noqa: E731
         res = lanczos_ground_state(
-            op.matvec, op.size, mask=op.mask, seed=seed, tol=tol, max_iter=max_iter,
+            op.matvec, op.size, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
             want_vector=want_vector, progress=cb,
         )
         op.release()
         return res
 
+    # sector operators are made one at a time (each holds three R-vectors: weights and mask)
     energies: dict[str, float] = {}
-    ops = {}
+    nonempty = []
     for sec in sectors:
         op = structure.sector_operator(sec, j2, j1)
         if op.dimension == 0:
             continue
-        ops[str(sec)] = op
+        nonempty.append(str(sec))
         if len(sectors) > 1:
-            energies[str(sec)] = float(run(op, want_vector=False).energy)
-    if not ops:
+            energies[str(sec)] = float(run(op, False, max(tol, search_tol)).energy)
+        del op
+    if not nonempty:
         raise RuntimeError(f"no sector of {cluster.name} has states")
-    best = min(energies, key=energies.get) if energies else next(iter(ops))
-    op = ops[best]
-    res = run(op, want_vector=True)
-    energies[best] = float(res.energy)
+    if energies:
+        e_min = min(energies.values())
+        margin = math.sqrt(max(tol, search_tol))
+        candidates = sorted((k for k in energies if energies[k] <= e_min + margin), key=energies.get)
+    else:
+        candidates = nonempty
+    res, best, dimension = None, None, 0
+    for key in candidates:
+        op = structure.sector_operator(key, j2, j1)
+        r = run(op, True, tol)
+        energies[key] = float(r.energy)
+        if res is None or r.energy < res.energy:
+            res, best, dimension = r, key, op.dimension
+        del op, r
     info = GroundStateInfo(
         lattice=cluster.name,
         n_sites=cluster.n_sites,
@@ -328,7 +350,7 @@ def symmetric_ground_state(
         residual=float(res.residual),
         method="symmetric",
         sector=best,
-        dimension=op.dimension,
+        dimension=dimension,
         gap=None if res.second is None else float(res.second - res.energy),
         sector_energies=energies,
         seconds=time.perf_counter() - t0,
