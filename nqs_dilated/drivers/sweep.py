@@ -287,7 +287,9 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
     """Exact ground state of every J2 of the plan, from the store or computed once, here.
 
     Uses :func:`nqs_dilated.ed.ground.ground_state` with the plan's lattice, J1, ED method and
-    sector, so the runs find the same states in the store. One state is held at a time.
+    sector, so the runs find the same states in the store. One state is held at a time; the
+    J2-independent basis and structure of the symmetric engine are built once for all J2 values
+    (``structure_cache``) and released on return, before any run starts.
 
     Returns:
         One dict per J2 (the rows of ``ed.csv``): ``j2``, ``j1``, ``lattice``, ``n_sites``,
@@ -302,10 +304,12 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
     ref = plan.reference
     cluster = load_lattice(ref.lattice)
     rows = []
+    structure_cache: dict = {}
     for j2 in plan.j2:
         if progress is not None:
             progress(f"exact ground state at J2/J1 = {j2:g}")
-        state = ground_state(cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector)
+        state = ground_state(cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector,
+                             structure_cache=structure_cache)
         info = state.info
         rows.append({
             "j2": float(j2), "j1": float(ref.j1), "lattice": cluster.name, "n_sites": cluster.n_sites,
