@@ -168,13 +168,19 @@ def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
     fig, (ax,) = _figure(3.4, 2.6)
     _shade(ax, region, True)
     sector_cols = sorted(c for c in ed.columns if c.startswith("sector_energies."))
+    labels: dict[float, list[str]] = {}  # sector names at the right edge, merged where they coincide
+    span = float(np.nanmax(ed[sector_cols].to_numpy()) - np.nanmin(ed[sector_cols].to_numpy())) if sector_cols else 0.0
     for col in sector_cols:  # per-site lowest energy of each sector searched
-        label = col.split(".", 1)[1]
         ax.plot(ed["j2"], ed[col], lw=0.6, color="0.6", zorder=1)
         last = ed[col].dropna()
         if len(last):
-            ax.annotate(label, (ed.loc[last.index[-1], "j2"], last.iloc[-1]), fontsize=6, color="0.4",
-                        xytext=(2, 0), textcoords="offset points", va="center")
+            y = float(last.iloc[-1])
+            key = next((k for k in labels if abs(k - y) < 0.03 * span), y)
+            labels.setdefault(key, []).append(col.split(".", 1)[1])
+    x_end = float(ed["j2"].max())
+    for y, names in labels.items():
+        ax.annotate(", ".join(names), (x_end, y), fontsize=5.5, color="0.4", xytext=(2, 0),
+                    textcoords="offset points", va="center")
     for k, (sector, group) in enumerate(ed.groupby("sector", sort=False)):
         ax.plot(group["j2"], group["energy_per_site"], "osD^v<>"[k % 7], zorder=3,
                 label=f"ground state in {sector}")
@@ -183,5 +189,6 @@ def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
     ax.set_ylabel(r"$E_0/N$ ($J_1$; Pauli $\sigma\cdot\sigma$ = 4 S$\cdot$S)")
     ax.set_title(f"{lattice}, exact ground state")
     ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="lower right")
+    ax.margins(x=0.12)
     return _save(fig, out, "ed_energy_vs_j2")
