@@ -45,3 +45,4 @@ def test_invariant_cnn_test_metrics_by_orbits_equal_the_full_evaluation(cluster_
             assert orbits.metrics[split][name] == metrics[name], (split, name)
         assert orbits.metrics[split]["loss"] == pytest.approx(metrics["loss"], rel=1e-6)
     assert [r["val_loss"] for r in orbits.history] == [r["val_loss"] for r in full.history]
+    assert orbits.orbit_splits == list(full.metrics) and full.orbit_splits == []

@@ -119,6 +119,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
+        "evaluated_by_translation_orbits": result.orbit_splits,
         "ed_energy": state.energy,
         "ed_energy_per_site": state.energy / cluster.n_sites,
         "ed_method": state.info.method,

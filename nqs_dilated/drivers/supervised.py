@@ -54,6 +54,7 @@ class TrainResult:
             for the best parameters.
         stopped_early: Whether early stopping (or the callback) ended the run.
         seconds: Total wall time including the final evaluation.
+        orbit_splits: Splits whose final metrics were evaluated once per orbit (``invariant_perms``).
     """
 
     params: Any
@@ -62,6 +63,7 @@ class TrainResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     stopped_early: bool = False
     seconds: float = 0.0
+    orbit_splits: list[str] = field(default_factory=list)
 
 
 def _per_sample_ce(logits: jnp.ndarray, classes: jnp.ndarray) -> jnp.ndarray:
@@ -287,12 +289,13 @@ def train_sign(
             break
     bar.close()
     _, best_params, best_epoch = best
-    metrics = {}
+    metrics, orbit_splits = {}, []
     for name, ds in datasets.splits().items():
         if len(ds) == 0:
             continue
         if invariant_perms is not None and len(ds) >= orbit_min_size:
             ce, pred = _evaluate_by_orbits(model, best_params, ds, invariant_perms, eval_chunk)
+            orbit_splits.append(name)
         else:
             ce, pred = evaluate(best_params, ds)
         metrics[name] = {**sign_metrics(pred, ds.signs, ds.weights), "loss": float(np.mean(ce))}
@@ -303,4 +306,5 @@ def train_sign(
         metrics=metrics,
         stopped_early=stopped,
         seconds=time.perf_counter() - t0,
+        orbit_splits=orbit_splits,
     )
