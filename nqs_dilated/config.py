@@ -14,7 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FitConfig", "ConfigError", "MODELS", "SIGN_SOURCES", "TASKS", "VMC_MODES", "load_toml", "resolve"]
+__all__ = [
+    "EXECUTORS",
+    "FitConfig",
+    "ConfigError",
+    "MODELS",
+    "SEARCHES",
+    "SIGN_SOURCES",
+    "SweepConfig",
+    "TASKS",
+    "VMC_MODES",
+    "j2_values",
+    "load_toml",
+    "resolve",
+    "resolve_sweep",
+]
 
 MODELS = ("dilated", "cnn", "dense", "gcnn")
 TASKS = ("sign", "vmc")
@@ -124,7 +138,9 @@ _FIELDS = {f.name: f for f in dataclasses.fields(FitConfig)}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a flat TOML config file.
+    """Read a TOML config file: flat keys of :class:`FitConfig`, and optionally a ``[sweep]`` table
+    (keys of :class:`SweepConfig`) and lists for ``j2``, ``model`` and ``dilations`` (a sweep;
+    see :func:`resolve_sweep`).
 
     Raises:
         ConfigError: missing file, malformed TOML, or unknown keys.
@@ -136,9 +152,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML ({err})") from None
-    unknown = set(data) - set(_FIELDS)
+    unknown = set(data) - set(_FIELDS) - {SWEEP_TABLE}
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; known keys: {sorted(_FIELDS)}")
+    if SWEEP_TABLE in data and not isinstance(data[SWEEP_TABLE], dict):
+        raise ConfigError(f"{path}: {SWEEP_TABLE!r} must be a table ([{SWEEP_TABLE}]), got {data[SWEEP_TABLE]!r}")
     return data
 
 
@@ -236,3 +254,270 @@ def _validate_vmc(cfg: FitConfig) -> None:
         raise ConfigError("timeout and readout_scale must be >= 0")
     if cfg.dtype not in ("float64", "float32"):
         raise ConfigError(f"dtype must be 'float64' or 'float32', got {cfg.dtype!r}")
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+
+#: Name of the TOML table holding the :class:`SweepConfig` keys.
+SWEEP_TABLE = "sweep"
+#: Where the runs of a sweep execute (see :class:`SweepConfig`).
+EXECUTORS = ("local", "slurm", "submitit-local")
+#: Hyperparameter searches (``--search``).
+SEARCHES = ("dilations",)
+#: FitConfig keys that may hold several values in a sweep.
+SWEEP_AXES = ("j2", "model", "dilations")
+
+
+@dataclass
+class SweepConfig:
+    """A sweep: the cartesian product ``j2 x model variants x seeds`` of one base :class:`FitConfig`.
+
+    Model variants: every model of ``models``; the ``"dilated"`` model once per stack of
+    ``dilations``, the other models once (``"cnn"`` uses dilation 1 everywhere, ``"dense"`` has no
+    convolutions). Seeds: ``seed, seed + 1, ..., seed + seeds - 1`` of the base configuration.
+
+    Attributes:
+        j2: J2 values (Pauli convention; J1 is the base configuration's), in the order given.
+        models: Model names (:data:`MODELS`).
+        dilations: Dilation stacks of the ``"dilated"`` model.
+        seeds: Seeds per (J2, variant); 0 = default (1 for a sweep, 3 for the comparison that
+            closes a search).
+        executor: ``"local"`` (parallel processes on this machine, default), ``"slurm"`` (one
+            SLURM job per run through ``submitit``), ``"submitit-local"`` (submitit's local
+            executor: the submission path without a cluster, for tests and debugging).
+        workers: Local executor: parallel runs (0 = as many as the cores and the available memory
+            allow; each run gets ``cores // workers`` cores).
+        memory_gib: Local executor: memory one run needs, GiB (0 = estimate from the cluster size).
+        slurm_partition, slurm_account: SLURM partition and account ("" = cluster default).
+        slurm_time_min: SLURM time limit per run, minutes.
+        slurm_cpus: CPUs per SLURM task.
+        slurm_mem_gib: Memory per SLURM job, GiB.
+        search: ``""`` (plain sweep) or ``"dilations"`` (Optuna search over dilation stacks at one
+            J2, see :mod:`nqs_dilated.drivers.search`).
+        trials: Search budget in trials, counting finished trials of a resumed study (0 = none).
+        minutes: Search budget in minutes of this invocation (0 = none). With neither budget, 20 trials.
+        search_depth: Smallest and largest number of layers searched.
+        search_kernel: Smallest and largest kernel size searched.
+        search_max_dilation: Largest dilation searched (the receptive-field rule of the cluster,
+            ``dilation * (kernel - 1) <= max(L1, L2)``, may lower it).
+        search_channels: Channel counts searched (the same count in every layer).
+        out: Sweep directory (default ``runs/sweep_<lattice>_<task>[_eps=<eps>]`` or
+            ``runs/search_<lattice>_j2=<j2>_eps=<eps>``).
+    """
+
+    j2: tuple[float, ...] = (1.0,)
+    models: tuple[str, ...] = ("dilated",)
+    dilations: tuple[tuple[int, ...], ...] = ((1, 2, 3),)
+    seeds: int = 0
+    executor: str = "local"
+    workers: int = 0
+    memory_gib: float = 0.0
+    slurm_partition: str = ""
+    slurm_account: str = ""
+    slurm_time_min: int = 120
+    slurm_cpus: int = 1
+    slurm_mem_gib: float = 8.0
+    search: str = ""
+    trials: int = 0
+    minutes: float = 0.0
+    search_depth: tuple[int, int] = (2, 5)
+    search_kernel: tuple[int, int] = (2, 3)
+    search_max_dilation: int = 3
+    search_channels: tuple[int, ...] = (8, 16, 32)
+    out: str | None = None
+
+    @property
+    def n_seeds(self) -> int:
+        """Seeds per point: ``seeds``, or its default (1 for a sweep, 3 after a search)."""
+        return self.seeds or (3 if self.search else 1)
+
+    def default_out(self, base: FitConfig) -> str:
+        name = Path(base.lattice).stem
+        if self.search:
+            return f"runs/search_{name}_j2={self.j2[0]:g}_eps={base.eps:g}"
+        eps = f"_eps={base.eps:g}" if base.task == "sign" else ""
+        return f"runs/sweep_{name}_{base.task}{eps}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = [list(x) if isinstance(x, tuple) else x for x in v]
+        return d
+
+
+_SWEEP_FIELDS = {f.name: f for f in dataclasses.fields(SweepConfig)}
+
+
+def j2_values(value: Any) -> float | tuple[float, ...]:
+    """Parse J2 values: a number (one run), a list, ``"a,b,c"`` (a list) or ``"start:stop:step"``.
+
+    A range includes ``stop`` when it lies on the grid (within 1e-9 of a step):
+    ``"0:1.4:0.2"`` gives ``(0.0, 0.2, ..., 1.4)``; values are rounded to 12 decimals so that
+    ``0.1 * 3`` is ``0.3``.
+
+    Returns:
+        A float for a single number, else a tuple of floats (a sweep, even of one value).
+
+    Raises:
+        ConfigError: text that is not a number, list or range; a non-positive step; stop < start;
+            an empty list.
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"j2 must be a number, a list or a range start:stop:step, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if ":" in text:
+            parts = text.split(":")
+            try:
+                start, stop, step = (float(p) for p in parts) if len(parts) == 3 else (None,) * 3
+            except ValueError:
+                start = None
+            if start is None:
+                raise ConfigError(f"j2 range must be start:stop:step with three numbers, e.g. 0:1.4:0.2; got {value!r}")
+            if not (step > 0 and math.isfinite(step)) or not stop >= start:
+                raise ConfigError(f"j2 range {value!r} needs step > 0 and stop >= start, e.g. 0:1.4:0.2")
+            n = math.floor((stop - start) / step + 1e-9)
+            if n > 10_000:
+                raise ConfigError(f"j2 range {value!r} has {n + 1} values; use a larger step")
+            return tuple(round(start + k * step, 12) for k in range(n + 1))
+        if "," not in text:
+            try:
+                return float(text)
+            except ValueError:
+                raise ConfigError(f"j2 must be a number, a list a,b,c or a range start:stop:step, got {value!r}") from None
+        items = [p for p in text.split(",") if p.strip()]
+    else:
+        raise ConfigError(f"j2 must be a number, a list or a range start:stop:step, got {value!r}")
+    try:
+        values = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        raise ConfigError(f"j2 list must hold numbers, got {value!r}") from None
+    if not values:
+        raise ConfigError("j2 list is empty; give at least one value")
+    return values
+
+
+def _axis(values: dict[str, Any], key: str) -> tuple | None:
+    """The values of a sweep axis as a tuple, or None when the key holds one value."""
+    if key not in values or values[key] is None:
+        return None
+    value = values[key]
+    if key == "j2":
+        parsed = j2_values(value)
+        return parsed if isinstance(parsed, tuple) else None
+    if key == "model":
+        if isinstance(value, str):
+            names = tuple(v.strip() for v in value.split(",") if v.strip())
+            return names if "," in value else None
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"model must be a name or a list of names, got {value!r}")
+    # dilations: a list of integers is one stack; a list of lists is several
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value):
+        try:
+            return tuple(tuple(int(d) for d in v) for v in value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"dilations must be lists of integers, got {value!r}") from None
+    return None
+
+
+def is_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> bool:
+    """Whether ``values`` (FitConfig keys) and ``sweep_values`` (SweepConfig keys) ask for a sweep:
+    several values on an axis, or any sweep key at all."""
+    return bool({k: v for k, v in sweep_values.items() if v is not None}) or any(
+        _axis(values, k) is not None for k in SWEEP_AXES
+    )
+
+
+def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple[dict[str, Any], SweepConfig]:
+    """Split and validate a sweep: the base FitConfig values and the :class:`SweepConfig`.
+
+    Args:
+        values: FitConfig keys, where ``j2`` may be a number, a list or a range string, ``model``
+            a name, a list or ``"a,b"``, and ``dilations`` one stack or a list of stacks.
+        sweep_values: SweepConfig keys (from the ``[sweep]`` table and the flags; None = default).
+
+    Returns:
+        ``(base, sweep)``: the FitConfig values without the axes (``out`` goes to the sweep), and
+        the sweep. Every run configuration of the product is validated with :func:`resolve`.
+
+    Raises:
+        ConfigError: an unknown key, a bad axis, executor, budget or resource, a search with
+            several J2 values or another task than ``sign``, or any run configuration that
+            :func:`resolve` rejects.
+    """
+    unknown = set(sweep_values) - set(_SWEEP_FIELDS) - set(SWEEP_AXES) - {"out"}
+    if unknown:
+        raise ConfigError(f"unknown sweep keys {sorted(unknown)}; known keys: {sorted(_SWEEP_FIELDS)}")
+    values = dict(values)
+    sweep_values = {k: v for k, v in sweep_values.items() if v is not None}
+    defaults = FitConfig()
+    j2 = _axis(values, "j2") or (float(j2_values(values.get("j2", defaults.j2))),)
+    models = _axis(values, "model") or (values.get("model") or defaults.model,)
+    stacks = _axis(values, "dilations") or (tuple(values.get("dilations") or defaults.dilations),)
+    out = sweep_values.pop("out", None) or values.pop("out", None)
+    for key in SWEEP_AXES:
+        values.pop(key, None)
+    sweep = SweepConfig(j2=tuple(j2), models=tuple(models), dilations=tuple(stacks), out=out)
+    for key, value in sweep_values.items():
+        if key in SWEEP_AXES:
+            continue
+        default = getattr(sweep, key)
+        try:
+            if isinstance(default, tuple):
+                value = tuple(int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+            elif isinstance(default, int):
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"sweep key {key} has the wrong type: {value!r} (default {default!r})") from None
+        setattr(sweep, key, value)
+    _validate_sweep(sweep, values)
+    for j2_value in sweep.j2:  # every run configuration of the product must be valid
+        for model in sweep.models:
+            for stack in sweep.dilations if model == "dilated" else (sweep.dilations[0],):
+                resolve({**values, "j2": j2_value, "model": model, "dilations": stack})
+    return values, sweep
+
+
+def _validate_sweep(sweep: SweepConfig, values: dict[str, Any]) -> None:
+    if len(set(sweep.j2)) != len(sweep.j2) or len(set(sweep.models)) != len(sweep.models):
+        raise ConfigError(f"j2 and model values must not repeat, got j2 {sweep.j2}, models {sweep.models}")
+    if len(set(sweep.dilations)) != len(sweep.dilations):
+        raise ConfigError(f"dilation stacks must not repeat, got {sweep.dilations}")
+    if sweep.seeds < 0:
+        raise ConfigError(f"seeds must be >= 1 (0 = default), got {sweep.seeds}")
+    if sweep.executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {sweep.executor!r}; use one of {EXECUTORS}")
+    if sweep.workers < 0 or sweep.memory_gib < 0:
+        raise ConfigError(f"workers and memory per run must be >= 0 (0 = automatic), got {sweep.workers}, {sweep.memory_gib}")
+    if sweep.slurm_time_min <= 0 or sweep.slurm_cpus <= 0 or not sweep.slurm_mem_gib > 0:
+        raise ConfigError("slurm time, cpus and memory must be positive")
+    if sweep.search:
+        if sweep.search not in SEARCHES:
+            raise ConfigError(f"unknown search {sweep.search!r}; use one of {SEARCHES}")
+        if len(sweep.j2) != 1:
+            raise ConfigError(f"a search runs at one J2 value, got {len(sweep.j2)}: give --j2 VALUE")
+        if values.get("task", "sign") != "sign":
+            raise ConfigError("the dilation search optimises the sign task; drop --task vmc")
+        if sweep.models != ("dilated",):
+            raise ConfigError(f"the dilation search uses the dilated model, got models {sweep.models}; drop --model")
+        if sweep.trials < 0 or sweep.minutes < 0:
+            raise ConfigError(f"search budget must be >= 0, got trials {sweep.trials}, minutes {sweep.minutes}")
+        depth, kernel = sweep.search_depth, sweep.search_kernel
+        if len(depth) != 2 or not 1 <= depth[0] <= depth[1]:
+            raise ConfigError(f"search depth must be two integers 1 <= min <= max, e.g. 2,5; got {depth}")
+        if len(kernel) != 2 or not 2 <= kernel[0] <= kernel[1]:
+            raise ConfigError(f"search kernel must be two integers 2 <= min <= max, e.g. 2,3; got {kernel}")
+        if sweep.search_max_dilation < 1 or not sweep.search_channels or min(sweep.search_channels) < 1:
+            raise ConfigError("search dilations and channels must be positive")

@@ -63,6 +63,7 @@ __all__ = [
     "class_to_sign",
     "make_datasets",
     "move_configs",
+    "orbit_representatives",
     "sign_to_class",
     "uniform_sz0_configs",
 ]
@@ -184,6 +185,56 @@ def move_configs(configs: np.ndarray, perms: np.ndarray, elements: np.ndarray, f
     new = np.empty_like(configs)
     np.put_along_axis(new, np.asarray(perms)[np.asarray(elements)], configs, axis=1)
     return np.where(np.asarray(flips, dtype=bool)[:, None], -new, new).astype(configs.dtype)
+
+
+def orbit_representatives(configs: np.ndarray, perms: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """One configuration per orbit of a set under a group of site permutations, and the map back.
+
+    Two configurations of ``configs`` are in one orbit when a permutation of ``perms`` (element
+    ``g`` moves the spin on site ``i`` to site ``perms[g, i]``, :mod:`nqs_dilated.symmetry`) maps
+    one onto the other. A network invariant under ``perms`` (the translation-invariant CNNs under
+    ``group.translations``) has one output per orbit, so it need only be evaluated on the
+    representatives: ``output(configs) == output(configs[index])[inverse]`` up to float rounding.
+    The orbit label of a configuration is the smallest bit code over its images
+    (:func:`nqs_dilated.ed.bits.configs_to_codes`); the bits are permuted on the codes, in chunks
+    of ``chunk`` configurations.
+
+    Args:
+        configs: ``(M, N)`` ±1 configurations.
+        perms: int ``(G, N)`` site permutations forming a group (identity included).
+        chunk: Configurations per chunk (bounds the memory to a few arrays of ``chunk`` codes).
+
+    Returns:
+        ``(index, inverse)``: int64 ``(R,)`` position in ``configs`` of the first member of each
+        of the ``R`` orbits, in increasing order of orbit label, and int64 ``(M,)`` the orbit of
+        each configuration, so ``configs[index][inverse]`` is in the orbit of ``configs``.
+
+    Raises:
+        ValueError: ``perms`` does not act on ``N`` sites.
+    """
+    configs = np.asarray(configs)
+    perms = np.asarray(perms, dtype=np.uint64)
+    m, n = configs.shape
+    if perms.ndim != 2 or perms.shape[1] != n:
+        raise ValueError(f"perms must have shape (G, {n}), got {perms.shape}")
+    labels = np.empty(m, dtype=np.uint64)
+    one = np.uint64(1)
+    for lo in range(0, m, chunk):
+        codes = configs_to_codes(configs[lo : lo + chunk])
+        best = codes.copy()
+        moved = np.empty_like(codes)
+        bit = np.empty_like(codes)
+        for perm in perms:
+            moved[:] = 0
+            for i in range(n):
+                np.right_shift(codes, np.uint64(i), out=bit)
+                np.bitwise_and(bit, one, out=bit)
+                np.left_shift(bit, perm[i], out=bit)
+                np.bitwise_or(moved, bit, out=moved)
+            np.minimum(best, moved, out=best)
+        labels[lo : lo + chunk] = best
+    _, index, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return index.astype(np.int64), inverse.astype(np.int64).reshape(m)
 
 
 def uniform_sz0_configs(n: int, n_sites: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,6 +5,12 @@ With no arguments: ``triangular-4x6`` at J2/J1 = 1.0, the dilated invariant CNN,
 A TOML config file may be given as the first argument; flags override it. Writes a run directory
 (:mod:`nqs_dilated.rundir`) and prints a table of the test metrics. Bad input exits with status 2
 and writes nothing.
+
+Sweeps (:mod:`nqs_dilated.drivers.sweep`): ``--j2`` as a range ``0:1.4:0.2`` or a list
+``0,0.5,1``, ``--model`` as a list ``dilated,cnn``, ``--dilations`` given more than once, or
+``--seeds N`` run the cartesian product in a sweep directory and print the summary table.
+``--search dilations`` runs the Optuna search over dilation stacks (:mod:`nqs_dilated.drivers.search`).
+``python -m nqs_dilated.fit plot SWEEP_DIR`` redraws a sweep's plots from its files.
 """
 
 from __future__ import annotations
@@ -13,7 +19,20 @@ import argparse
 import sys
 import time
 
-from ..config import MODELS, ConfigError, FitConfig, load_toml, resolve
+from ..config import (
+    EXECUTORS,
+    MODELS,
+    SEARCHES,
+    SWEEP_TABLE,
+    ConfigError,
+    FitConfig,
+    SweepConfig,
+    is_sweep,
+    j2_values,
+    load_toml,
+    resolve,
+    resolve_sweep,
+)
 from ..lattice import LatticeError
 from ..rundir import RunDirError
 from ..symmetry import SymmetryError
@@ -27,8 +46,24 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _int_pair(text: str) -> list[int]:
+    values = _int_list(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated integers MIN,MAX, got {text!r}")
+    return values
+
+
+#: SweepConfig fields set by flags (the axes j2, model, dilations are FitConfig flags).
+SWEEP_FLAGS = (
+    "seeds", "executor", "workers", "memory_gib", "slurm_partition", "slurm_account", "slurm_time_min",
+    "slurm_cpus", "slurm_mem_gib", "search", "trials", "minutes", "search_depth", "search_kernel",
+    "search_max_dilation", "search_channels",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = FitConfig()
+    sw = SweepConfig()
     p = argparse.ArgumentParser(
         prog="python -m nqs_dilated.fit",
         description="Fit the ground-state sign structure of the anisotropic triangular J1-J2 "
@@ -36,12 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", nargs="?", help="TOML config file (keys as the long options, with _)")
     p.add_argument("--lattice", help=f"cluster name or TOML path (default {d.lattice})")
-    p.add_argument("--j2", type=float, help=f"J2/J1 (default {d.j2})")
+    p.add_argument("--j2", help=f"J2/J1 (default {d.j2}); a range START:STOP:STEP (stop included) or a list A,B,C runs a sweep")
     p.add_argument("--j1", type=float, help=f"J1 (default {d.j1})")
-    p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d.model})")
+    p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d.model}); a list A,B runs a sweep")
     p.add_argument("--channels", type=_int_list, help="channels per layer, e.g. 32,32,32")
     p.add_argument("--kernel-size", type=int, help=f"kernel size (default {d.kernel_size})")
-    p.add_argument("--dilations", type=_int_list, help="dilation per layer, e.g. 1,2,3")
+    p.add_argument("--dilations", type=_int_list, action="append",
+                   help="dilation per layer, e.g. 1,2,3; give it again (--dilations 1,1,1 --dilations 1,2,3) to sweep stacks")
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None, help="residual connections")
     p.add_argument("--hidden", type=_int_list, help="hidden sizes of the dense model (default 512)")
     p.add_argument("--eps", type=float, help=f"training fraction of the Sz=0 dimension (default {d.eps})")
@@ -70,17 +106,60 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--timeout", type=float, help="stop after this many seconds; rerun to resume (default 0: none)")
     v.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel (default {d.readout_scale})")
     v.add_argument("--dtype", help="float64 (default) or float32")
+    sg = p.add_argument_group("sweeps (several --j2, --model or --dilations values, or any of these flags)")
+    sg.add_argument("--seeds", type=int, help="seeds per point: SEED, SEED+1, ... (default 1; 3 after a search)")
+    sg.add_argument("--executor", choices=EXECUTORS, help=f"where runs execute (default {sw.executor}: parallel local processes)")
+    sg.add_argument("--workers", type=int, help="local runs in parallel (default 0: as many as cores and memory allow)")
+    sg.add_argument("--memory-per-run", dest="memory_gib", type=float, help="GiB one run needs (default: estimated from the cluster)")
+    sg.add_argument("--slurm-partition", help="SLURM partition")
+    sg.add_argument("--slurm-account", help="SLURM account")
+    sg.add_argument("--slurm-time", dest="slurm_time_min", type=int, help=f"SLURM time limit per run, minutes (default {sw.slurm_time_min})")
+    sg.add_argument("--slurm-cpus", type=int, help=f"CPUs per SLURM job (default {sw.slurm_cpus})")
+    sg.add_argument("--slurm-mem", dest="slurm_mem_gib", type=float, help=f"memory per SLURM job, GiB (default {sw.slurm_mem_gib:g})")
+    se = p.add_argument_group("dilation search (--search dilations, one --j2)")
+    se.add_argument("--search", choices=SEARCHES, help="Optuna search over dilation stacks on the validation overlap")
+    se.add_argument("--trials", type=int, help="budget: trials in the study, resumed ones included (default 20 without --minutes)")
+    se.add_argument("--minutes", type=float, help="budget: minutes of this invocation")
+    se.add_argument("--search-depth", type=_int_pair, help="layers MIN,MAX (default 2,5)")
+    se.add_argument("--search-kernel", type=_int_pair, help="kernel size MIN,MAX (default 2,3)")
+    se.add_argument("--search-max-dilation", type=int, help="largest dilation (default 3; the cluster may lower it)")
+    se.add_argument("--search-channels", type=_int_list, help="channel counts to choose from (default 8,16,32)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> FitConfig:
-    """Defaults, updated by the config file, updated by the flags that were given."""
+def values_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
+    """``(FitConfig values, SweepConfig values)``: the config file updated by the flags given.
+
+    Raises:
+        ConfigError: a bad config file or ``--j2`` value.
+    """
     values = load_toml(args.config) if args.config else {}
+    sweep_values = dict(values.pop(SWEEP_TABLE, {}))
     for key in FitConfig.__dataclass_fields__:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value
+    if args.j2 is not None:  # a number, a list A,B,C or a range START:STOP:STEP
+        values["j2"] = j2_values(args.j2)
+    if args.dilations is not None:  # one stack, or several (a sweep)
+        values["dilations"] = args.dilations[0] if len(args.dilations) == 1 else args.dilations
+    for key in SWEEP_FLAGS:
+        value = getattr(args, key, None)
+        if value is not None:
+            sweep_values[key] = value
+    return values, sweep_values
+
+
+def config_from_args(args: argparse.Namespace) -> FitConfig:
+    """Defaults, updated by the config file, updated by the flags that were given (one run).
+
+    Raises:
+        ConfigError: bad values, or values that ask for a sweep.
+    """
+    values, sweep_values = values_from_args(args)
+    if is_sweep(values, sweep_values):
+        raise ConfigError("these settings describe a sweep; run them through main()")
     return resolve(values)
 
 
@@ -95,11 +174,22 @@ _INPUT_ERRORS = (ConfigError, LatticeError, SymmetryError, RunDirError, ValueErr
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["plot"]:
+        return plot_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        cfg = config_from_args(args)
+        values, sweep_values = values_from_args(args)
+        if is_sweep(values, sweep_values):
+            base, sweep = resolve_sweep(values, sweep_values)
+        else:
+            cfg = resolve(values)
     except ConfigError as err:
         return fail(str(err))
+    if is_sweep(values, sweep_values):
+        from .sweep import search_main, sweep_main
+
+        return (search_main if sweep.search else sweep_main)(base, sweep, quiet=args.quiet)
     # heavy imports only after the arguments are valid
     if cfg.task == "vmc":
         from ..drivers.vmc_run import run_vmc as run
@@ -145,6 +235,31 @@ def _report_vmc(s: dict) -> int:
         print(f"stopped early: {s['status']}" + ("; rerun the same command to resume" if s["status"] == "timeout" else ""))
     print(f"{s['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {s['out']}")
     return 0 if s["status"] != "invalid_loss" else 1
+
+
+def plot_main(argv: list[str]) -> int:
+    """``python -m nqs_dilated.fit plot SWEEP_DIR [--frustrated LO,HI]``: redraw a sweep's plots."""
+    p = argparse.ArgumentParser(prog="python -m nqs_dilated.fit plot",
+                                description="Redraw the plots of a sweep directory from its files (results.csv, ed.csv).")
+    p.add_argument("directory", help="sweep directory")
+    p.add_argument("--frustrated", help="J2/J1 interval LO,HI to shade (default: where the Marshall-sign overlap < 0.9)")
+    args = p.parse_args(argv)
+    region = None
+    if args.frustrated is not None:
+        try:
+            lo, hi = (float(v) for v in args.frustrated.split(","))
+        except ValueError:
+            return fail(f"--frustrated must be two numbers LO,HI, got {args.frustrated!r}")
+        region = (lo, hi)
+    from ..drivers.plots import plot_sweep
+
+    try:
+        paths = plot_sweep(args.directory, frustrated=region)
+    except FileNotFoundError as err:
+        return fail(str(err))
+    for path in paths:
+        print(path)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,11 @@ from ..rundir import RunDir
 from ..symmetry import space_group
 from .supervised import train_sign
 
-__all__ = ["model_options", "run_sign_fit"]
+__all__ = ["TRANSLATION_INVARIANT", "model_options", "run_sign_fit"]
+
+#: Models exactly invariant under the translations of the cluster (see :mod:`nqs_dilated.models`):
+#: their test set is evaluated once per translation orbit (``train_sign(invariant_perms=...)``).
+TRANSLATION_INVARIANT = ("dilated", "cnn", "gcnn")
 
 
 def model_options(cfg: FitConfig) -> dict:
@@ -77,6 +81,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
         seed=cfg.seed,
         progress=progress,
         callback=lambda record, params: run.log(record),
+        invariant_perms=group.translations if cfg.model in TRANSLATION_INVARIANT else None,
     )
     run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(result.params)))
     metrics = {
@@ -114,6 +119,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
+        "evaluated_by_translation_orbits": result.orbit_splits,
         "ed_energy": state.energy,
         "ed_energy_per_site": state.energy / cluster.n_sites,
         "ed_method": state.info.method,

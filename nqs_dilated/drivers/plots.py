@@ -1,0 +1,194 @@
+"""Figures of a sweep directory, drawn from its files alone (``results.csv``, ``ed.csv``, ``sweep.json``).
+
+``python -m nqs_dilated.fit plot SWEEP_DIR`` calls :func:`plot_sweep`. Every figure is written as
+PNG (300 dpi) and PDF under ``SWEEP_DIR/plots/``, sized for a paper column or page (3.4 or 7 inches
+wide, 8-9 pt text):
+
+* ``overlap_vs_j2``: test overlap ``sum |psi|^2 s_pred s / sum |psi|^2`` vs J2/J1 per model, mean
+  and standard deviation over seeds as error bars, with the overlap of the Marshall sign rule as
+  a reference (sign task).
+* ``accuracy_vs_j2``: test accuracy (fraction of configurations) and ``|psi|^2``-weighted accuracy
+  vs J2/J1 per model (sign task).
+* ``vmc_error_vs_j2``: relative energy error ``|E_var - E_ED| / |E_ED|`` vs J2/J1, log scale (VMC).
+* ``ed_energy_vs_j2``: ED ground-state energy per site (Pauli convention, sigma.sigma = 4 S.S, in
+  units of J1) vs J2/J1, marker by ground-state sector, the lowest energy of every other sector
+  searched as thin lines.
+
+The frustrated region (shaded) is where the sign structure of the exact ground state departs from
+the Marshall rule, exact at J2 = 0 (bipartite square lattice of J1 bonds): where the
+Marshall-sign overlap in ``ed.csv`` is below :data:`MARSHALL_THRESHOLD`, its edge placed by linear
+interpolation in J2. Give ``frustrated=(lo, hi)`` to draw another interval.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .tables import read_ed, read_results
+
+__all__ = ["MARSHALL_THRESHOLD", "frustrated_region", "plot_sweep"]
+
+#: Marshall-sign overlap below which a J2 counts as frustrated (shaded in the plots).
+MARSHALL_THRESHOLD = 0.9
+_STYLE = {
+    "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
+    "ytick.labelsize": 7, "lines.linewidth": 1.2, "lines.markersize": 4, "savefig.dpi": 300,
+}
+_J2_LABEL = r"$J_2/J_1$"
+
+
+def frustrated_region(ed: pd.DataFrame, threshold: float = MARSHALL_THRESHOLD) -> tuple[float, float] | None:
+    """The J2 interval where the Marshall-sign overlap is below ``threshold`` (None if nowhere).
+
+    The lower edge is interpolated linearly between the last J2 above and the first below the
+    threshold; the upper edge likewise, or the largest J2 of the table.
+    """
+    if "marshall_overlap" not in ed.columns or ed.empty:
+        return None
+    table = ed.sort_values("j2")
+    j2, m = table["j2"].to_numpy(float), table["marshall_overlap"].to_numpy(float)
+    below = m < threshold
+    if not below.any():
+        return None
+    first, last = int(np.argmax(below)), len(below) - 1 - int(np.argmax(below[::-1]))
+
+    def crossing(i: int, k: int) -> float:
+        return float(j2[i] + (threshold - m[i]) * (j2[k] - j2[i]) / (m[k] - m[i]))
+
+    lo = crossing(first - 1, first) if first > 0 else float(j2[0])
+    hi = crossing(last, last + 1) if last < len(j2) - 1 else float(j2[-1])
+    return lo, hi
+
+
+def _shade(ax, region, label: bool) -> None:
+    if region is not None:
+        ax.axvspan(*region, color="0.88", zorder=0, lw=0,
+                   label=f"frustrated (Marshall overlap < {MARSHALL_THRESHOLD:g})" if label else None)
+
+
+def _figure(width: float, height: float, ncols: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _save(fig, directory: Path, name: str) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        path = directory / f"{name}.{ext}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else None)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def _by_variant(results: pd.DataFrame, metric: str):
+    """``(variant, j2, mean, std)`` per variant in order of appearance (std 0 for one seed)."""
+    for variant, group in results.groupby("variant", sort=False):
+        stats = group.groupby("j2")[metric].agg(["mean", "std"]).sort_index()
+        yield variant, stats.index.to_numpy(float), stats["mean"].to_numpy(float), stats["std"].fillna(0).to_numpy(float)
+
+
+def _metric_axes(ax, results, metric, ylabel, region, *, log=False, legend=True, marshall=None):
+    _shade(ax, region, legend)
+    for k, (variant, j2, mean, std) in enumerate(_by_variant(results, metric)):
+        ax.errorbar(j2 + 0.006 * (k - 1), mean, yerr=std, marker="os^vD<>"[k % 7], capsize=2, label=variant)
+    if marshall is not None:
+        ax.plot(marshall["j2"], marshall["marshall_overlap"], "k--", lw=0.8, label="Marshall sign rule")
+    ax.set_xlabel(_J2_LABEL)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3, lw=0.5)
+    if legend:
+        ax.legend(frameon=False)
+
+
+def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None = None) -> list[Path]:
+    """Draw every figure of the module docstring that the sweep's files support.
+
+    Args:
+        directory: A sweep directory (holding ``ed.csv``; ``results.csv`` for the model figures).
+        frustrated: J2 interval to shade (default :func:`frustrated_region` of ``ed.csv``).
+
+    Returns:
+        The files written (PNG and PDF).
+
+    Raises:
+        FileNotFoundError: ``directory`` holds no ``ed.csv`` (not a sweep directory).
+    """
+    import matplotlib
+
+    directory = Path(directory)
+    ed = read_ed(directory).sort_values("j2")
+    try:
+        results = read_results(directory)
+    except FileNotFoundError:
+        results = pd.DataFrame()
+    record = json.loads((directory / "sweep.json").read_text()) if (directory / "sweep.json").exists() else {}
+    task = str(results["task"].iloc[0]) if "task" in results.columns and len(results) else record.get("base", {}).get("task", "sign")
+    lattice = str(ed["lattice"].iloc[0]) if "lattice" in ed.columns and len(ed) else ""
+    region = frustrated if frustrated is not None else frustrated_region(ed)
+    out = directory / "plots"
+    written: list[Path] = []
+    with matplotlib.rc_context(_STYLE):
+        if not results.empty and task == "sign":
+            eps = results["eps"].iloc[0] if "eps" in results.columns else None
+            title = f"{lattice}, eps = {eps:g}, test set" if eps is not None else lattice
+            fig, (ax,) = _figure(3.4, 2.6)
+            _metric_axes(ax, results, "test_overlap",
+                         r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$", region,
+                         marshall=ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None)
+            ax.set_title(title)
+            written += _save(fig, out, "overlap_vs_j2")
+            fig, axes = _figure(7.0, 2.6, 2)
+            _metric_axes(axes[0], results, "test_accuracy", "test accuracy (fraction of configurations)", region)
+            _metric_axes(axes[1], results, "test_weighted_accuracy", r"test accuracy, $|\psi|^2$-weighted",
+                         region, legend=False)
+            fig.suptitle(title, fontsize=8)
+            written += _save(fig, out, "accuracy_vs_j2")
+        if not results.empty and task == "vmc":
+            fig, (ax,) = _figure(3.4, 2.6)
+            _metric_axes(ax, results, "relative_error", r"$|E_{\rm var} - E_{\rm ED}| / |E_{\rm ED}|$", region, log=True)
+            ax.set_title(f"{lattice}, VMC")
+            written += _save(fig, out, "vmc_error_vs_j2")
+        written += _plot_ed(ed, region, out, lattice)
+    return written
+
+
+def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
+    fig, (ax,) = _figure(3.4, 2.6)
+    _shade(ax, region, True)
+    sector_cols = sorted(c for c in ed.columns if c.startswith("sector_energies."))
+    labels: dict[float, list[str]] = {}  # sector names at the right edge, merged where they coincide
+    span = float(np.nanmax(ed[sector_cols].to_numpy()) - np.nanmin(ed[sector_cols].to_numpy())) if sector_cols else 0.0
+    for col in sector_cols:  # per-site lowest energy of each sector searched
+        ax.plot(ed["j2"], ed[col], lw=0.6, color="0.6", zorder=1)
+        last = ed[col].dropna()
+        if len(last):
+            y = float(last.iloc[-1])
+            key = next((k for k in labels if abs(k - y) < 0.03 * span), y)
+            labels.setdefault(key, []).append(col.split(".", 1)[1])
+    x_end = float(ed["j2"].max())
+    for y, names in labels.items():
+        ax.annotate(", ".join(names), (x_end, y), fontsize=5.5, color="0.4", xytext=(2, 0),
+                    textcoords="offset points", va="center")
+    for k, (sector, group) in enumerate(ed.groupby("sector", sort=False)):
+        ax.plot(group["j2"], group["energy_per_site"], "osD^v<>"[k % 7], zorder=3,
+                label=f"ground state in {sector}")
+    ax.plot(ed["j2"], ed["energy_per_site"], "k-", lw=0.8, zorder=2)
+    ax.set_xlabel(_J2_LABEL)
+    ax.set_ylabel(r"$E_0/N$ ($J_1$; Pauli $\sigma\cdot\sigma$ = 4 S$\cdot$S)")
+    ax.set_title(f"{lattice}, exact ground state")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(frameon=False, loc="lower right")
+    ax.margins(x=0.12)
+    return _save(fig, out, "ed_energy_vs_j2")

@@ -1,0 +1,215 @@
+"""The tables of a sweep directory: ``results.csv``, ``ed.csv`` and ``summary.md`` (pandas).
+
+* ``results.csv``: one row per finished run, in the order of the sweep (J2, variant, seed):
+  ``run`` (run directory relative to the sweep), ``variant``, every configuration field as
+  ``config.<field>`` (``config.out`` relative to the sweep directory) and every field of the run's
+  ``summary.json``, nested dicts flattened with dots (``metrics.test.overlap``). Wall-time columns
+  are listed in :data:`WALL_TIME_COLUMNS`; everything else is reproducible run by run.
+* ``ed.csv``: one row per J2: the exact ground state used as reference (energy and energy per
+  site in the Pauli convention, sector, energies of every sector searched, residual, gap,
+  Marshall-sign overlap).
+* ``summary.md``: mean and sample standard deviation (``ddof = 1``, empty for one seed) over
+  seeds per J2 and variant: test accuracy, weighted accuracy and overlap (sign task), relative
+  energy error (VMC); the ED energy per site; then the ED table.
+
+Numbers are written by pandas (CSV: shortest round-trip representation; markdown: ``tabulate``
+with a fixed format per column).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ..rundir import write_atomic
+
+__all__ = [
+    "ED_FILE",
+    "METRICS",
+    "RESULTS_FILE",
+    "SUMMARY_FILE",
+    "WALL_TIME_COLUMNS",
+    "ed_frame",
+    "markdown",
+    "read_ed",
+    "read_results",
+    "render_summary",
+    "results_frame",
+    "summary_frame",
+    "write_csv",
+]
+
+RESULTS_FILE = "results.csv"
+ED_FILE = "ed.csv"
+SUMMARY_FILE = "summary.md"
+#: Columns of ``results.csv`` holding wall times (they differ between two runs of one sweep).
+WALL_TIME_COLUMNS = ("seconds", "train_seconds", "seconds_per_iter")
+#: Summary metrics averaged over seeds, per task: ``(column, heading, tabulate format)``.
+METRICS = {
+    "sign": (
+        ("test_accuracy", "test accuracy", ".4f"),
+        ("test_weighted_accuracy", "weighted accuracy", ".4f"),
+        ("test_overlap", "overlap", ".4f"),
+    ),
+    "vmc": (("relative_error", "relative energy error", ".3e"),),
+}
+_ENERGY = ("ed_energy_per_site", "E_ED/N", ".6f")
+
+
+def _flatten(prefix: str, obj: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(name + ".", value, out)
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(list(value))
+        else:
+            out[name] = value
+
+
+def results_frame(rows: Iterable[dict[str, Any]], directory: str | Path) -> pd.DataFrame:
+    """One row per finished run.
+
+    Args:
+        rows: Dicts with ``run`` (name), ``variant`` (label), ``config`` (``FitConfig.to_dict()``)
+            and ``summary`` (the run's ``summary.json``), in sweep order.
+        directory: The sweep directory; ``out`` paths are written relative to it.
+
+    Returns:
+        A DataFrame (columns in the module docstring); empty with columns ``run``, ``variant``
+        when no run has finished.
+    """
+    directory = Path(directory).resolve()
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {"run": row["run"], "variant": row["variant"]}
+        config = dict(row["config"])
+        if config.get("out"):
+            config["out"] = str(Path(config["out"]).resolve().relative_to(directory))
+        _flatten("config.", config, record)
+        summary = {k: v for k, v in row["summary"].items() if k not in ("out", "skipped")}
+        _flatten("", summary, record)
+        records.append(record)
+    if not records:
+        return pd.DataFrame(columns=["run", "variant"])
+    return pd.DataFrame.from_records(records)
+
+
+def ed_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """``ed.csv`` from the reference rows of :func:`nqs_dilated.drivers.sweep.reference_states`."""
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {}
+        _flatten("", row, record)
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV (no index) atomically (temporary file, then rename)."""
+    path = Path(path)
+    write_atomic(path, frame.to_csv(index=False))
+    return path
+
+
+def read_results(directory: str | Path) -> pd.DataFrame:
+    """``results.csv`` of a sweep directory.
+
+    Raises:
+        FileNotFoundError: no ``results.csv`` (the sweep wrote none yet).
+    """
+    path = Path(directory) / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: not a sweep directory, or no run has finished yet")
+    return pd.read_csv(path)
+
+
+def read_ed(directory: str | Path) -> pd.DataFrame:
+    """``ed.csv`` of a sweep directory (raises FileNotFoundError when missing)."""
+    path = Path(directory) / ED_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: not a sweep directory")
+    return pd.read_csv(path)
+
+
+def summary_frame(results: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Mean, sample standard deviation (``ddof = 1``) and count over seeds per (J2, variant).
+
+    Args:
+        results: The frame of :func:`results_frame` (or ``results.csv``).
+        task: ``"sign"`` or ``"vmc"`` (which metrics, :data:`METRICS`).
+
+    Returns:
+        Columns ``j2``, ``variant``, ``seeds``, then ``<metric> mean`` and ``<metric> std`` for
+        every metric, and ``ed_energy_per_site`` (one value per J2); rows in sweep order.
+    """
+    metrics = [m for m, _, _ in METRICS[task]]
+    if results.empty:
+        return pd.DataFrame(columns=["j2", "variant", "seeds"])
+    grouped = results.groupby(["j2", "variant"], sort=False)
+    out = grouped.size().rename("seeds").to_frame()
+    for metric in metrics:
+        out[f"{metric} mean"] = grouped[metric].mean()
+        out[f"{metric} std"] = grouped[metric].std(ddof=1)
+    if "ed_energy_per_site" in results.columns:
+        out["ed_energy_per_site"] = grouped["ed_energy_per_site"].first()
+    else:  # VMC summaries hold E_ED and N
+        out["ed_energy_per_site"] = grouped["ed_energy"].first() / grouped["n_sites"].first()
+    return out.reset_index()
+
+
+def markdown(frame: pd.DataFrame, formats: list[str]) -> str:
+    """A markdown table of ``frame`` (pandas ``to_markdown``, i.e. ``tabulate``), one format per
+    column; missing values (NaN, e.g. the std of one seed) are left empty."""
+    cells = frame.astype(object).where(frame.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=tuple(formats), missingval="")
+
+
+def render_summary(
+    results: pd.DataFrame, ed: pd.DataFrame, *, task: str, header: dict[str, Any], n_planned: int
+) -> str:
+    """The text of ``summary.md``.
+
+    Args:
+        results: :func:`results_frame` of the finished runs.
+        ed: :func:`ed_frame` of the references.
+        task: ``"sign"`` or ``"vmc"``.
+        header: Facts printed above the tables (lattice, eps, ...), as ``key: value`` items.
+        n_planned: Number of runs in the sweep (the tables say how many finished).
+    """
+    table = summary_frame(results, task)
+    names = {"j2": "J2/J1", "variant": "model", "seeds": "seeds"}
+    formats = ["g", "", "d"]
+    for metric, heading, fmt in METRICS[task]:
+        names[f"{metric} mean"] = f"{heading} mean"
+        names[f"{metric} std"] = f"{heading} std"
+        formats += [fmt, fmt]
+    names["ed_energy_per_site"] = _ENERGY[1]
+    formats.append(_ENERGY[2])
+    lines = [f"# Sweep summary: {header.get('lattice', '')}, task {task}", ""]
+    lines += [f"- {key}: {value}" for key, value in header.items()]
+    lines += [
+        f"- runs finished: {len(results)} of {n_planned}",
+        "- energies: Pauli convention (sigma.sigma, 4x the S.S energy), units of J1",
+        "- mean and std over seeds; std is the sample standard deviation (ddof = 1), empty for one seed",
+        "",
+        "## Results per J2/J1 and model",
+        "",
+    ]
+    if table.empty:
+        lines.append("(no run has finished yet)")
+    else:
+        lines.append(markdown(table.rename(columns=names), formats))
+    lines += ["", "## Exact ground states", ""]
+    ed_columns = {
+        "j2": ("J2/J1", "g"), "energy": ("E0", ".8f"), "energy_per_site": ("E0/N", ".8f"),
+        "sector": ("sector", ""), "gap": ("gap", ".6f"), "marshall_overlap": ("Marshall-sign overlap", ".4f"),
+        "method": ("ED method", ""), "residual": ("residual", ".1e"),
+    }
+    present = [c for c in ed_columns if c in ed.columns]
+    lines.append(markdown(ed[present].rename(columns={c: ed_columns[c][0] for c in present}),
+                          [ed_columns[c][1] for c in present]))
+    return "\n".join(lines) + "\n"
