@@ -80,12 +80,12 @@ def bench_36(j2: float, sector: str, tol: float, max_iter: int, sweep: str | Non
     del res, op
     if not sweep:
         return
-    from nqs_dilated.cli.common import parse_values
+    from nqs_dilated.config import j2_values
     from nqs_dilated.ed.symmetric import symmetric_ground_state
 
     cache = {("symmetric-structure", cluster.content_hash): structure}
     t_sweep = time.perf_counter()
-    for j2_ in parse_values(sweep):
+    for j2_ in j2_values(sweep) if "," in sweep or ":" in sweep else [float(sweep)]:
         t = time.perf_counter()
         gs = symmetric_ground_state(cluster, j2_, tol=tol, structure_cache=cache, check_memory=False)
         others = ", ".join(f"{k} {v:.6f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from ..ed.ground import METHODS, ground_state
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError
-from .common import fail, parse_values, peak_rss_gib
+from ..config import j2_values
+from .common import fail, peak_rss_gib
 
 
 class _Progress:
@@ -77,12 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        j2_values = parse_values(args.j2)
+        values = j2_values(args.j2)
+        values = [values] if isinstance(values, float) else list(values)
         cluster = load_lattice(args.lattice)
     except (LatticeError, ValueError) as err:
         return fail(str(err))
     structure_cache: dict = {}  # basis and structure built once for every J2 value
-    for j2 in j2_values:
+    for j2 in values:
         progress = None if args.quiet else _Progress(f"J2={j2:g} ")
         t0 = time.perf_counter()
         try:
