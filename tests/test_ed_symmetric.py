@@ -246,4 +246,4 @@ def test_cli_j2_list_one_process(tmp_path, capsys):
     assert main(argv) == 0  # second time: every point from the store
     assert all(json.loads(line)["loaded_from_store"] for line in capsys.readouterr().out.splitlines())
     assert main(["--lattice", "triangular-4x4", "--j2", "1:0:0.5"]) == 2
-    assert "start:stop:step" in capsys.readouterr().err
+    assert "stop >= start" in capsys.readouterr().err
