@@ -93,7 +93,8 @@ def make_sign(source: str, cluster: Cluster, ground=None):
 
     Raises:
         ValueError: unknown source (neither a name in :data:`SIGN_SOURCES` nor a run directory),
-            ``"exact"`` without ``ground``, a run directory of another task, cluster or head.
+            ``"exact"`` without ``ground``; a run directory that is unfinished (no
+            ``summary.json``), of another task or cluster, or whose parameters do not fit its model.
     """
     if source == "marshall":
         return MarshallSign.from_grid(cluster.grid)
@@ -117,6 +118,8 @@ def _network_sign(path: Path, cluster: Cluster):
             f"unknown sign source {str(path)!r}: use one of {SIGN_SOURCES} or the run directory of a "
             "finished sign fit (with config.json and params.msgpack)"
         )
+    if not (path / "summary.json").is_file():
+        raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
     values = json.loads(cfg_file.read_text())
     values.pop("out", None)
     try:
@@ -136,6 +139,10 @@ def _network_sign(path: Path, cluster: Cluster):
         params = flax.serialization.from_bytes(target, params_file.read_bytes())
     except Exception as err:  # noqa: BLE001 - msgpack/flax raise various types
         raise ValueError(f"{params_file} does not match the model in {cfg_file}: {err}") from None
+    # from_bytes keeps the stored arrays whatever their shapes: compare them with the model's
+    shapes = jax.tree_util.tree_map(lambda t, a: tuple(t.shape) == tuple(np.shape(a)), target, params)
+    if not all(jax.tree_util.tree_leaves(shapes)):
+        raise ValueError(f"{params_file} does not match the model in {cfg_file} (parameter shapes differ)")
     return NetworkSign(network=network, frozen=freeze_params(params))
 
 
