@@ -8,8 +8,10 @@ parameters, complex output). Each model is timed in two set-ups:
 
 * ``before``: the original path, float64 parameters, NetKet's ``Heisenberg`` operator (generic
   kernel: ``1 + n_bonds`` padded connected configurations per sample), ``chunk_size`` 1024;
-* ``after``: float32 parameters and :func:`nqs_dilated.local_energy.heisenberg_bonds` (only the
-  anti-aligned bonds are evaluated, in chunks of ``local_energy.DEFAULT_CHUNK``), no state chunking.
+* ``after``: float32 parameters, :func:`nqs_dilated.local_energy.heisenberg_bonds` (only the
+  anti-aligned bonds are evaluated, in chunks of ``local_energy.DEFAULT_CHUNK``), no state chunking,
+  and :class:`nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's minSR step with the Gram matrix
+  computed by symmetric blocks).
 
 After ``--warmup`` iterations (compilation), ``--iters`` iterations are timed: the median and best
 wall time, the median CPU time of this process (``time.process_time``: on a machine shared with
@@ -39,15 +41,16 @@ import jax.numpy as jnp
 import netket as nk
 import optax
 
+from nqs_dilated.drivers.minsr import GRAM_BLOCKS, VMC_MinSR
 from nqs_dilated.drivers.vmc import make_state, make_wavefunction
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.local_energy import DEFAULT_CHUNK, heisenberg_bonds
 
-#: Set-ups: (parameter dtype, operator, MCState chunk size).
+#: Set-ups: (parameter dtype, operator, MCState chunk size, driver).
 SETUPS = {
-    "before": (jnp.float64, "netket", 1024),
-    "after": (jnp.float32, "bonds", None),
+    "before": (jnp.float64, "netket", 1024, "VMC_SR"),
+    "after": (jnp.float32, "bonds", None, "VMC_MinSR"),
 }
 
 
@@ -55,12 +58,15 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(","))
 
 
-def time_vmc(name, ham, cluster, model, chunk_size, args) -> dict:
+def time_vmc(name, ham, cluster, model, chunk_size, driver_name, args) -> dict:
     vs = make_state(
         ham, cluster, model, n_samples=args.n_samples, n_chains=args.n_chains,
         chunk_size=chunk_size, seed=0, readout_scale=1.0 if name == "dilated" else None,
     )
-    driver = nk.driver.VMC_SR(ham, optax.sgd(0.01), diag_shift=0.01, variational_state=vs)
+    if driver_name == "VMC_MinSR":
+        driver = VMC_MinSR(ham, optax.sgd(0.01), diag_shift=0.01, variational_state=vs, on_the_fly=False)
+    else:
+        driver = nk.driver.VMC_SR(ham, optax.sgd(0.01), diag_shift=0.01, variational_state=vs)
     driver.run(args.warmup, show_progress=False)
     jax.block_until_ready(vs.parameters)
     wall, cpu = [], []
@@ -110,15 +116,21 @@ def main() -> None:
         f"{jax.devices()[0].platform}  cores usable {len(os.sched_getaffinity(0))} of {os.cpu_count()}  "
         f"load average {os.getloadavg()[0]:.1f}  XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
     )
-    print(f"  before: float64, NetKet Heisenberg ({operators['netket'].max_conn_size} padded connections), chunk 1024")
-    print(f"  after:  float32, HeisenbergBonds (anti-aligned bonds only), chunk {DEFAULT_CHUNK}")
+    print(
+        f"  before: float64, NetKet Heisenberg ({operators['netket'].max_conn_size} padded connections), "
+        "chunk 1024, NetKet VMC_SR (automatic: on-the-fly NTK)"
+    )
+    print(
+        f"  after:  float32, HeisenbergBonds (anti-aligned bonds only, chunks of {DEFAULT_CHUNK}), "
+        f"VMC_MinSR (dense Jacobian, Gram matrix in {GRAM_BLOCKS}x{GRAM_BLOCKS} symmetric blocks)"
+    )
     print(
         f"{'model':<24}{'setup':<8}{'params':>9}{'SR':>7}{'median s/it':>13}{'best s/it':>11}"
         f"{'CPU s/it':>10}{'E (Pauli)':>12}"
     )
     for name in models:
         for setup in setups:
-            dtype, op, chunk = SETUPS[setup]
+            dtype, op, chunk, driver_name = SETUPS[setup]
             chunk = min(chunk, args.n_samples) if chunk else None  # NetKet's SR needs chunk | n_samples
             if name == "dilated":
                 label = f"dilated CNN {','.join(map(str, args.channels))}"
@@ -131,7 +143,7 @@ def main() -> None:
                     symmetries=cluster.graph, layers=len(args.gcnn_features), features=args.gcnn_features,
                     param_dtype=dtype, complex_output=True,
                 )
-            r = time_vmc(name, operators[op], cluster, model, chunk, args)
+            r = time_vmc(name, operators[op], cluster, model, chunk, driver_name, args)
             print(
                 f"{label:<24}{setup:<8}{r['n_params']:>9,}{'minSR' if r['ntk'] else 'SR':>7}"
                 f"{r['median_s']:>13.3f}{r['best_s']:>11.3f}{r['cpu_s']:>10.3f}{r['energy']:>12.4f}",

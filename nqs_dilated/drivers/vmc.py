@@ -18,7 +18,10 @@ so ``log|psi|`` varies at the start (:func:`nqs_dilated.models.wavefunction.rein
 
 SR follows Sorella (1998); NetKet's ``VMC_SR`` switches automatically to the minSR / NTK form
 (Chen & Heyl, Nat. Phys. 2024; Rende et al. 2024) when parameters outnumber samples
-(``use_ntk=None``). Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
+(``use_ntk=None``); :func:`optimise` runs it as :class:`~nqs_dilated.drivers.minsr.VMC_MinSR`
+(dense Jacobian, Gram matrix by symmetric blocks) with the Jacobian in ``"real"`` mode in
+fixed-sign mode. Local energies come from the Hamiltonian's kernel: with
+:func:`nqs_dilated.local_energy.heisenberg_bonds` only anti-aligned bonds are evaluated. Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
 (NetKet itself prints its automatic choices and an early stop).
 """
 
@@ -51,6 +54,7 @@ from ..models.wavefunction import (
     reinit_readout,
 )
 from ..rundir import write_atomic
+from .minsr import VMC_MinSR
 
 __all__ = [
     "MODES",
@@ -345,12 +349,13 @@ def optimise(
 
     The diagonal shift decays exponentially from ``diag_shift`` to ``diag_shift_final`` over
     ``n_iter`` steps (constant when ``diag_shift_final`` is None), as an optax schedule of the
-    driver's step count (so a resumed run continues the schedule). ``use_ntk=None`` lets NetKet
-    choose minSR (NTK) when parameters outnumber samples. ``jacobian_mode=None`` takes
-    :func:`jacobian_mode_of` the model: ``"real"`` in fixed-sign mode (the phase is a constant
-    ``0`` or ``pi`` per configuration, so only ``Re log psi`` has a gradient and the NTK is
-    ``N_s x N_s`` instead of ``2 N_s x 2 N_s``, the same update at a quarter of the cost),
-    ``"complex"`` otherwise. Metrics go to NetKet's ``JsonLog``
+    driver's step count (so a resumed run continues the schedule). The driver is
+    :class:`~nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's ``VMC_SR`` with a cheaper Gram
+    matrix); ``use_ntk=None`` lets NetKet choose minSR (NTK) when parameters outnumber samples.
+    ``jacobian_mode=None`` takes :func:`jacobian_mode_of` the model: ``"real"`` in fixed-sign
+    mode (the phase is a constant ``0`` or ``pi`` per configuration, so only ``Re log psi`` has a
+    gradient and the NTK is ``N_s x N_s`` instead of ``2 N_s x 2 N_s``: the same update at a
+    quarter of the cost), ``"complex"`` otherwise. Metrics go to NetKet's ``JsonLog``
     (``log_prefix + ".log"``); checkpoints to ``checkpoint``. Stops early on a non-finite energy
     (``InvalidLossStopping``) or after ``timeout`` seconds (``Timeout``).
 
@@ -382,9 +387,9 @@ def optimise(
         )
         sr_mode = "SR (full sum)"
     else:
-        driver = nk.driver.VMC_SR(
+        driver = VMC_MinSR(
             hamiltonian, optax.sgd(lr), diag_shift=schedule, variational_state=vstate, use_ntk=use_ntk,
-            mode=jacobian_mode,
+            mode=jacobian_mode, on_the_fly=False,
         )
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
