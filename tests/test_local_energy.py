@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
+from netket.vqs.mc import kernels
 
 from nqs_dilated.drivers.vmc import make_state, make_wavefunction
 from nqs_dilated.ed.ground import ground_state
@@ -18,7 +19,7 @@ from nqs_dilated.models.wavefunction import bit_codes
 @pytest.mark.parametrize("j2", [0.0, 0.5, 1.3])
 def test_same_matrix_as_netket(cluster_4x4, j2):
     ours, ref = heisenberg_bonds(cluster_4x4, j2), heisenberg(cluster_4x4, j2)
-    assert abs(ours.to_sparse() - ref.to_sparse()).max() == 0
+    assert abs(ours.to_sparse() - ref.to_sparse()).max() < 1e-12  # summation order only
     n_bonds = cluster_4x4.graph.n_edges
     # J2 = 0 drops the J2 bonds; NetKet's operator does the same (1 + 32 connections)
     assert ours.max_conn_size == (1 + 2 * n_bonds // 3 if j2 == 0 else 1 + n_bonds)
@@ -45,7 +46,7 @@ def test_bad_bonds():
 
 
 @pytest.mark.parametrize("mode", ["full", "fixed-sign"])
-@pytest.mark.parametrize("chunk", [1, 7, 128, 100_000])
+@pytest.mark.parametrize("chunk", [3, 128, 100_000])
 def test_local_energies_equal_netket_kernel(cluster_4x6, mode, chunk):
     """Random-parameter CNN on 4x6, J2 = 0.7: our kernel (any chunk) = NetKet's padded kernel."""
     from nqs_dilated.drivers.vmc import make_sign
@@ -57,7 +58,7 @@ def test_local_energies_equal_netket_kernel(cluster_4x6, mode, chunk):
     x = hi.random_state(jax.random.key(0), 200)
     params = model.init(jax.random.key(1), x[:1])
     e_ours = local_energy_kernel(model.apply, params, x, ours, chunk_size=chunk)
-    e_ref = nk.vqs.mc.kernels.local_value_kernel_jax(model.apply, params, x, ref.to_jax_operator())
+    e_ref = kernels.local_value_kernel_jax(model.apply, params, x, ref.to_jax_operator())
     assert e_ours.shape == (200,)
     np.testing.assert_allclose(np.asarray(e_ours), np.asarray(e_ref), rtol=1e-10, atol=1e-10)
 
@@ -76,8 +77,9 @@ def test_exact_ground_state_has_constant_local_energy(cluster_4x4):
     configs = jnp.asarray(gs.enumerate()[0])
     keep = np.abs(np.asarray(amps)) > 1e-6 * np.abs(amps).max()
     e = np.asarray(local_energy_kernel(logpsi, None, configs[keep], heisenberg_bonds(cluster_4x4, 1.0)))
-    np.testing.assert_allclose(e.real, gs.energy, rtol=1e-8)
-    np.testing.assert_allclose(e.imag, 0, atol=1e-8)
+    # to the accuracy of the Lanczos eigenvector (a wrong matrix element would be off by O(1))
+    np.testing.assert_allclose(e.real, gs.energy, rtol=1e-6)
+    np.testing.assert_allclose(e.imag, 0, atol=1e-6)
 
 
 def test_mcstate_uses_fast_kernel(cluster_4x4):
@@ -89,7 +91,8 @@ def test_mcstate_uses_fast_kernel(cluster_4x4):
     vs = make_state(ours, cluster_4x4, model, n_samples=256, n_chains=16, seed=0)
     assert get_local_kernel(vs, ours, 64) is local_energy_kernel
     a, b = vs.expect(ours), vs.expect(ref)
-    assert a.mean == pytest.approx(b.mean, rel=1e-12) and a.variance == pytest.approx(b.variance, rel=1e-10)
+    assert complex(a.mean) == pytest.approx(complex(b.mean), rel=1e-12)
+    assert float(a.variance) == pytest.approx(float(b.variance), rel=1e-10)
     vs.chunk_size = 64
     np.testing.assert_allclose(
         np.asarray(vs.local_estimators(ours).data), np.asarray(vs.local_estimators(ref).data), rtol=1e-12
