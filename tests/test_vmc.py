@@ -153,7 +153,8 @@ def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
     vs = make_state(ham0, cluster_4x4, model, n_samples=1024, n_chains=16, seed=0)
     res = optimise(ham0, vs, n_iter=300, lr=0.01, diag_shift=0.01, diag_shift_final=0.01)
     rep = energy_report(vs, ham0, gs0)
-    print(f"\nfixed exact sign, J2 = 0, 300 iterations: relative error {rep['relative_error']:.3e}, "
+    print(f"\nfixed exact sign, J2 = 0, 300 iterations: E = {rep['energy']:.5f} +- {rep['energy_error']:.5f} "
+          f"(variance {rep['variance']:.3g}, E_ED = {rep['ed_energy']:.5f}), relative error {rep['relative_error']:.3e}, "
           f"fidelity {rep['fidelity']:.6f}, {res.seconds_per_iter:.3f} s/it, {time.perf_counter() - t0:.0f} s")
     assert rep["relative_error"] < 1e-3, rep
 
