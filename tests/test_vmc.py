@@ -21,7 +21,7 @@ from nqs_dilated.drivers.vmc import (
     save_checkpoint,
 )
 from nqs_dilated.ed.ground import ground_state
-from nqs_dilated.hamiltonian import heisenberg
+from nqs_dilated.local_energy import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes
 
 from conftest import marshall_sign
@@ -36,7 +36,7 @@ def gs0(cluster_4x4):
 
 @pytest.fixture(scope="module")
 def ham0(cluster_4x4):
-    return heisenberg(cluster_4x4, 0.0)
+    return heisenberg_bonds(cluster_4x4, 0.0)
 
 
 def test_sign_sources_agree_with_exact_and_marshall(cluster_4x4, gs0):
@@ -145,10 +145,112 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
-    # Measured: relative error 3.7e-4 in 822 s on 2 shared cores (2.7 s per iteration).
+    import time
+
+    t0 = time.perf_counter()
     model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0),
                               channels=(16, 16), dilations=(1, 2))
     vs = make_state(ham0, cluster_4x4, model, n_samples=1024, n_chains=16, seed=0)
-    optimise(ham0, vs, n_iter=300, lr=0.01, diag_shift=0.01, diag_shift_final=0.01)
+    res = optimise(ham0, vs, n_iter=300, lr=0.01, diag_shift=0.01, diag_shift_final=0.01)
     rep = energy_report(vs, ham0, gs0)
+    print(f"\nfixed exact sign, J2 = 0, 300 iterations: E = {rep['energy']:.5f} +- {rep['energy_error']:.5f} "
+          f"(variance {rep['variance']:.3g}, E_ED = {rep['ed_energy']:.5f}), relative error {rep['relative_error']:.3e}, "
+          f"fidelity {rep['fidelity']:.6f}, {res.seconds_per_iter:.3f} s/it, {time.perf_counter() - t0:.0f} s")
     assert rep["relative_error"] < 1e-3, rep
+
+
+@pytest.fixture(scope="module")
+def sign_run(tmp_path_factory):
+    """A tiny finished sign fit on 4x4, J2 = 0 (dilated CNN 4,4; a few epochs)."""
+    out = tmp_path_factory.mktemp("sign") / "run"
+    args = ["--lattice", "triangular-4x4", "--j2", "0", "--channels", "4,4", "--dilations", "1,2",
+            "--eps", "0.05", "--epochs", "5", "--batch-size", "64", "--lr", "3e-3", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    return out
+
+
+def _predicted_signs(run_dir, cluster, configs):
+    """Signs a sign-fit run directory predicts, read straight from its files (argmax of the logits)."""
+    import flax.serialization
+
+    from nqs_dilated.models import make_model
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in summary["model_options"].items()}
+    net = make_model(summary["model"], cluster, **opts)
+    variables = flax.serialization.msgpack_restore((run_dir / "params.msgpack").read_bytes())
+    logits = np.asarray(net.apply(variables, jnp.asarray(configs)))
+    return np.where(np.argmax(logits, axis=-1) == 1, -1.0, 1.0)  # class 1 = sign -1 (data.SIGN_CLASSES)
+
+
+def test_sign_network_from_run_dir(sign_run, cluster_4x4, gs0, tmp_path, capsys):
+    """--sign-source RUN_DIR: fixed-sign VMC whose sign is the trained network's prediction."""
+    import flax.serialization
+
+    configs = gs0.enumerate()[0]
+    pred = _predicted_signs(sign_run, cluster_4x4, configs)
+    assert 0.05 < np.mean(pred < 0) < 0.95  # the network predicts both signs (a test that can fail)
+    sign = make_sign(str(sign_run), cluster_4x4)
+    np.testing.assert_array_equal(np.asarray(sign.apply({}, jnp.asarray(configs))), pred)
+
+    out = tmp_path / "vmc"
+    args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
+            "--sign-source", str(sign_run), "--channels", "4,4", "--dilations", "1,2", "--n-iter", "4",
+            "--n-samples", "128", "--n-chains", "8", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sign_source"] == str(sign_run) and summary["steps_done"] == 4
+    assert np.isfinite(summary["energy"]) and 0 <= summary["fidelity"] <= 1 + 1e-9
+    # the trained wave function: its phase is pi exactly where the network predicts sign -1
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign(str(sign_run), cluster_4x4),
+                              channels=(4, 4), dilations=(1, 2), param_dtype=jnp.float64)
+    variables = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
+    logpsi = np.asarray(model.apply(variables, jnp.asarray(configs)))
+    np.testing.assert_allclose(np.cos(logpsi.imag), pred, atol=1e-12)
+    assert np.all(np.isfinite(logpsi.real)) and np.ptp(logpsi.real) > 0
+
+
+def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):
+    import shutil
+
+    # another cluster
+    other = tmp_path / "other"
+    shutil.copytree(sign_run, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**cfg, "lattice": "triangular-4x6"}))
+    with pytest.raises(ValueError, match="fitted on triangular-4x6"):
+        make_sign(str(other), cluster_4x4)
+    # parameters of another model
+    (other / "config.json").write_text(json.dumps({**cfg, "channels": [6, 4]}))
+    with pytest.raises(ValueError, match="does not match the model"):
+        make_sign(str(other), cluster_4x4)
+    # a VMC run is not a sign fit
+    (other / "config.json").write_text(json.dumps({**cfg, "task": "vmc"}))
+    with pytest.raises(ValueError, match="not a sign fit"):
+        make_sign(str(other), cluster_4x4)
+    # an unfinished sign fit (no summary.json)
+    (other / "config.json").write_text(json.dumps(cfg))
+    (other / "summary.json").unlink()
+    with pytest.raises(ValueError, match="not finished"):
+        make_sign(str(other), cluster_4x4)
+    # a directory without parameters
+    with pytest.raises(ValueError, match="unknown sign source"):
+        make_sign(str(tmp_path), cluster_4x4)
+
+
+def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys):
+    base = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
+            "--sign-source", "marshall", "--dilations", "1,2", "--n-iter", "1", "--n-samples", "64",
+            "--n-chains", "8", "--quiet"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(base + ["--channels", "4,4", "--out", str(a)]) == 0
+    assert main(base + ["--channels", "6,4", "--out", str(b)]) == 0
+    (b / "summary.json").unlink()  # unfinished run b, holding the checkpoint of run a
+    (b / "checkpoint.msgpack").write_bytes((a / "checkpoint.msgpack").read_bytes())
+    capsys.readouterr()
+    assert main(base + ["--channels", "6,4", "--out", str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "different model" in err and "model_options" in err
+    (b / "checkpoint.msgpack").write_bytes(b"not a checkpoint")
+    assert main(base + ["--channels", "6,4", "--out", str(b)]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err

@@ -18,7 +18,10 @@ so ``log|psi|`` varies at the start (:func:`nqs_dilated.models.wavefunction.rein
 
 SR follows Sorella (1998); NetKet's ``VMC_SR`` switches automatically to the minSR / NTK form
 (Chen & Heyl, Nat. Phys. 2024; Rende et al. 2024) when parameters outnumber samples
-(``use_ntk=None``). Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
+(``use_ntk=None``); :func:`optimise` runs it as :class:`~nqs_dilated.drivers.minsr.VMC_MinSR`
+(dense Jacobian, Gram matrix by symmetric blocks) with the Jacobian in ``"real"`` mode in
+fixed-sign mode. Local energies come from the Hamiltonian's kernel: with
+:func:`nqs_dilated.local_energy.heisenberg_bonds` only anti-aligned bonds are evaluated. Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
 (NetKet itself prints its automatic choices and an early stop).
 """
 
@@ -51,6 +54,7 @@ from ..models.wavefunction import (
     reinit_readout,
 )
 from ..rundir import write_atomic
+from .minsr import VMC_MinSR
 
 __all__ = [
     "MODES",
@@ -58,6 +62,7 @@ __all__ = [
     "VMCResult",
     "energy_report",
     "exact_fidelity",
+    "jacobian_mode_of",
     "load_checkpoint",
     "make_sign",
     "make_state",
@@ -93,7 +98,8 @@ def make_sign(source: str, cluster: Cluster, ground=None):
 
     Raises:
         ValueError: unknown source (neither a name in :data:`SIGN_SOURCES` nor a run directory),
-            ``"exact"`` without ``ground``, a run directory of another task, cluster or head.
+            ``"exact"`` without ``ground``; a run directory that is unfinished (no
+            ``summary.json``), of another task or cluster, or whose parameters do not fit its model.
     """
     if source == "marshall":
         return MarshallSign.from_grid(cluster.grid)
@@ -117,6 +123,8 @@ def _network_sign(path: Path, cluster: Cluster):
             f"unknown sign source {str(path)!r}: use one of {SIGN_SOURCES} or the run directory of a "
             "finished sign fit (with config.json and params.msgpack)"
         )
+    if not (path / "summary.json").is_file():
+        raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
     values = json.loads(cfg_file.read_text())
     values.pop("out", None)
     try:
@@ -136,6 +144,10 @@ def _network_sign(path: Path, cluster: Cluster):
         params = flax.serialization.from_bytes(target, params_file.read_bytes())
     except Exception as err:  # noqa: BLE001 - msgpack/flax raise various types
         raise ValueError(f"{params_file} does not match the model in {cfg_file}: {err}") from None
+    # from_bytes keeps the stored arrays whatever their shapes: compare them with the model's
+    shapes = jax.tree_util.tree_map(lambda t, a: tuple(t.shape) == tuple(np.shape(a)), target, params)
+    if not all(jax.tree_util.tree_leaves(shapes)):
+        raise ValueError(f"{params_file} does not match the model in {cfg_file} (parameter shapes differ)")
     return NetworkSign(network=network, frozen=freeze_params(params))
 
 
@@ -294,6 +306,16 @@ class _Checkpointer(nk.callbacks.AbstractCallback, mutable=True):
 
 # ---------------------------------------------------------------- optimisation
 
+def jacobian_mode_of(model) -> str:
+    """``"real"`` for a fixed-sign :class:`SignedLogPsi` (real log-amplitude network times a
+    parameter-free sign), ``"complex"`` for anything else (NetKet's ``mode`` of ``VMC_SR``)."""
+    if isinstance(model, SignedLogPsi) and model.sign is not None:
+        amp = model.amplitude
+        if getattr(amp, "head", None) == "sign" and getattr(amp, "sign_logits", None) == 1:
+            return "real"
+    return "complex"
+
+
 @dataclass
 class VMCResult:
     """Outcome of :func:`optimise`: steps done, why it stopped, seconds, per-iteration time."""
@@ -320,14 +342,20 @@ def optimise(
     meta: dict | None = None,
     timeout: float | None = None,
     use_ntk: bool | None = None,
+    jacobian_mode: str | None = None,
     show_progress: bool = False,
 ) -> VMCResult:
     """Run ``n_iter - start_step`` VMC_SR steps with an SGD step of size ``lr``.
 
     The diagonal shift decays exponentially from ``diag_shift`` to ``diag_shift_final`` over
     ``n_iter`` steps (constant when ``diag_shift_final`` is None), as an optax schedule of the
-    driver's step count (so a resumed run continues the schedule). ``use_ntk=None`` lets NetKet
-    choose minSR (NTK) when parameters outnumber samples. Metrics go to NetKet's ``JsonLog``
+    driver's step count (so a resumed run continues the schedule). The driver is
+    :class:`~nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's ``VMC_SR`` with a cheaper Gram
+    matrix); ``use_ntk=None`` lets NetKet choose minSR (NTK) when parameters outnumber samples.
+    ``jacobian_mode=None`` takes :func:`jacobian_mode_of` the model: ``"real"`` in fixed-sign
+    mode (the phase is a constant ``0`` or ``pi`` per configuration, so only ``Re log psi`` has a
+    gradient and the NTK is ``N_s x N_s`` instead of ``2 N_s x 2 N_s``: the same update at a
+    quarter of the cost), ``"complex"`` otherwise. Metrics go to NetKet's ``JsonLog``
     (``log_prefix + ".log"``); checkpoints to ``checkpoint``. Stops early on a non-finite energy
     (``InvalidLossStopping``) or after ``timeout`` seconds (``Timeout``).
 
@@ -335,7 +363,8 @@ def optimise(
         :class:`VMCResult`.
 
     Raises:
-        ValueError: non-positive ``lr``, ``diag_shift`` or ``n_iter`` < ``start_step``.
+        ValueError: non-positive ``lr``, ``diag_shift`` or ``n_iter`` < ``start_step``; unknown
+            ``jacobian_mode``.
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be positive, got {lr}")
@@ -343,6 +372,10 @@ def optimise(
         raise ValueError(f"diag_shift must be positive, got {diag_shift}, {diag_shift_final}")
     if n_iter < start_step:
         raise ValueError(f"n_iter = {n_iter} < {start_step} steps already done")
+    if jacobian_mode is None:
+        jacobian_mode = jacobian_mode_of(vstate.model)
+    elif jacobian_mode not in ("real", "complex"):
+        raise ValueError(f"jacobian_mode must be 'real', 'complex' or None, got {jacobian_mode!r}")
     if diag_shift_final is None or n_iter == 0:
         schedule = diag_shift
     else:
@@ -354,7 +387,10 @@ def optimise(
         )
         sr_mode = "SR (full sum)"
     else:
-        driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(lr), diag_shift=schedule, variational_state=vstate, use_ntk=use_ntk)
+        driver = VMC_MinSR(
+            hamiltonian, optax.sgd(lr), diag_shift=schedule, variational_state=vstate, use_ntk=use_ntk,
+            mode=jacobian_mode, on_the_fly=False,
+        )
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
     callbacks = [nk.callbacks.InvalidLossStopping()]
