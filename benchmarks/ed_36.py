@@ -1,14 +1,19 @@
 """Figures of the symmetric ED engine (not a test).
 
 Usage:
-    python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--skip-36]
-        [--skip-24] [--skip-netket] [--max-iter N] [--tol 1e-8]
+    python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--sweep-sector auto]
+        [--scratch DIR|none] [--skip-36] [--skip-24] [--skip-netket] [--max-iter N] [--tol 1e-8]
 
 * 36 sites (triangular-6x6), one J2, one sector, from nothing: wall time per phase (basis,
   structure, Lanczos), peak RSS, representatives, sector dimension, entries, matvec time,
   Lanczos iterations, E0 and E0/N (Pauli convention).
 * ``--sweep``: then, reusing the basis and structure, the ground state at every J2 of the list
-  or range with the sector search (``sector="auto"``), with the time of each point and in all.
+  or range with the sector search (``--sweep-sector auto``, default) or in one sector, each point
+  started from the previous one's vector, with the time of each point and in all.
+* The pass-1 Lanczos vectors of the single point go to ``--scratch`` (default the ED store
+  directory), so no second Lanczos pass is needed; ``--scratch none`` recomputes them (the
+  two-pass route). The sweep goes through ``ground_state`` and the store: new points are saved
+  (vectors kept in the store directory), stored ones loaded and marked.
 * 24 sites (triangular-4x6): the engine (auto sector search) vs ``nk.exact.lanczos_ed`` on the
   full Sz = 0 space (about 5 min) with the ratio.
 """
@@ -24,11 +29,14 @@ import numpy as np
 from nqs_dilated.cli.common import peak_rss_gib
 
 
-def bench_36(j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None) -> None:
+def bench_36(
+    j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None, scratch: str | None = None,
+    sweep_sector: str = "auto",
+) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
     from nqs_dilated.ed.lanczos import lanczos_ground_state
     from nqs_dilated.ed.operator import SymmetricStructure
-    from nqs_dilated.ed.symmetric import estimate_memory
+    from nqs_dilated.ed.symmetric import LANCZOS_MEMORY_BUDGET, estimate_memory
     from nqs_dilated.lattice import load_lattice
     from nqs_dilated.symmetry import space_group
 
@@ -65,13 +73,16 @@ def bench_36(j2: float, sector: str, tol: float, max_iter: int, sweep: str | Non
         if it % 10 == 0:
             print(f"[36]   it {it}: E={theta:.10f} res~{est_res:.2e} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
 
-    res = lanczos_ground_state(op.matvec, op.size, mask=op.mask, tol=tol, max_iter=max_iter, progress=cb)
+    res = lanczos_ground_state(
+        op.matvec, op.size, mask=op.mask, tol=tol, max_iter=max_iter, progress=cb,
+        memory_budget=LANCZOS_MEMORY_BUDGET, scratch_dir=scratch,
+    )
     t_lz = time.perf_counter() - t
     N = cluster.n_sites
     print(
         f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s "
         f"({t_lz / res.n_matvec:.2f} s per matvec with the vector updates), residual {res.residual:.2e} "
-        f"(converged={res.converged})\n"
+        f"(converged={res.converged}, Ritz vector from {res.ritz_from})\n"
         f"[36] E0 = {res.energy:.12f}, E0/N = {res.energy / N:.12f} (J2={j2}, sector {op.sector}, Pauli)\n"
         f"[36] total {t_basis + t_struct + t_lz:.1f} s (basis {t_basis:.1f} + structure {t_struct:.1f} + "
         f"Lanczos {t_lz:.1f}), peak RSS {peak_rss_gib():.2f} GiB",
@@ -81,21 +92,34 @@ def bench_36(j2: float, sector: str, tol: float, max_iter: int, sweep: str | Non
     if not sweep:
         return
     from nqs_dilated.config import j2_values
-    from nqs_dilated.ed.symmetric import symmetric_ground_state
+    from nqs_dilated.ed.ground import ground_state
 
     cache = {("symmetric-structure", cluster.content_hash): structure}
     t_sweep = time.perf_counter()
+    prev = None  # warm start from the previous J2's ground state
     for j2_ in j2_values(sweep) if "," in sweep or ":" in sweep else [float(sweep)]:
         t = time.perf_counter()
-        gs = symmetric_ground_state(cluster, j2_, tol=tol, structure_cache=cache, check_memory=False)
-        others = ", ".join(f"{k} {v:.6f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))
+        # through the store: points already stored are loaded (marked below), new ones are saved
+        gs = ground_state(cluster, j2_, sector=sweep_sector, structure_cache=cache, initial=prev, progress=_sweep_progress(t))
+        prev = gs
+        others = ", ".join(f"{k} {v:.8f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))
         print(
             f"[36 sweep] J2={j2_:g}: E0 = {gs.energy:.12f}, E0/N = {gs.energy / N:.12f}, sector {gs.info.sector}, "
-            f"residual {gs.residual:.1e}, {time.perf_counter() - t:.0f} s; sectors: {others}",
+            f"residual {gs.residual:.1e}, gap bound {gs.info.gap}, {time.perf_counter() - t:.0f} s"
+            f"{' (loaded from the store)' if gs.loaded else ''}; sectors: {others}",
             flush=True,
         )
         del gs
+    del prev
     print(f"[36 sweep] {sweep}: {time.perf_counter() - t_sweep:.0f} s in all (structure reused), peak RSS {peak_rss_gib():.2f} GiB", flush=True)
+
+
+def _sweep_progress(t0: float):
+    def cb(phase: str, value: float) -> None:
+        if phase.startswith("lanczos") and int(value) % 10 == 0:
+            print(f"[36 sweep]   {phase} it {int(value)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    return cb
 
 
 def bench_24(j2: float, skip_netket: bool) -> None:
@@ -130,6 +154,11 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-8)
     ap.add_argument("--max-iter", type=int, default=2000)
     ap.add_argument("--sweep", default=None, help="36 sites: J2 list/range solved after the single point (auto sector)")
+    ap.add_argument("--sweep-sector", default="auto", help="sector of the sweep points (default: the search)")
+    ap.add_argument(
+        "--scratch", default=None,
+        help="directory for the pass-1 Lanczos vectors (default: the ED store directory); 'none': recompute them",
+    )
     ap.add_argument("--skip-36", action="store_true")
     ap.add_argument("--skip-24", action="store_true")
     ap.add_argument("--skip-netket", action="store_true")
@@ -137,7 +166,10 @@ def main() -> None:
     if not args.skip_24:
         bench_24(args.j2, args.skip_netket)
     if not args.skip_36:
-        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep)
+        from nqs_dilated.ed.store import store_dir
+
+        scratch = None if args.scratch == "none" else (args.scratch or str(store_dir()))
+        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector)
 
 
 if __name__ == "__main__":

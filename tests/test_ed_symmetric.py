@@ -165,6 +165,53 @@ def test_tiled_layout_independent(block_bits, panel_rows):
         np.testing.assert_allclose(b.matvec(x), a.matvec(x), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("budget, use_disk", [(1 << 30, False), (0, True), (3 * 8 * 2000, True), (0, False)])
+def test_lanczos_kept_vectors_equal_pass2(tmp_path, budget, use_disk):
+    """The Ritz vector formed from the pass-1 vectors kept in memory, on disk, or both equals
+    the one of the two-pass route, with half the matvecs; no scratch file is left behind."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((2000, 2000))
+    A = (A + A.T) / 2
+    mv = lambda x, out: np.matmul(A, x, out=out)  # noqa: E731
+    ref = lanczos_ground_state(mv, 2000, tol=1e-9, memory_budget=0, scratch_dir=None)
+    res = lanczos_ground_state(mv, 2000, tol=1e-9, memory_budget=budget, scratch_dir=tmp_path if use_disk else None)
+    assert ref.ritz_from == "pass 2"
+    if budget == 0 and not use_disk:
+        assert res.ritz_from == "pass 2"
+        return
+    assert res.ritz_from == "kept"
+    assert res.n_matvec == res.n_iter + 1 < ref.n_matvec
+    assert res.converged and abs(res.energy - np.linalg.eigvalsh(A)[0]) < 1e-9
+    assert abs(abs(res.vector @ ref.vector) - 1) < 1e-12
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lanczos_disk_full_falls_back_to_pass2(tmp_path, monkeypatch):
+    """When the scratch disk has no room the vectors are dropped and pass 2 recomputes them."""
+    import nqs_dilated.ed.lanczos as lz
+
+    monkeypatch.setattr(lz, "DISK_MARGIN", 1 << 62)
+    A = np.diag(np.arange(300.0)) + 0.1
+    res = lz.lanczos_ground_state(lambda x, out: np.matmul(A, x, out=out), 300, tol=1e-9,
+                                  memory_budget=0, scratch_dir=tmp_path)
+    assert res.ritz_from == "pass 2" and res.converged
+    assert abs(res.energy - np.linalg.eigvalsh(A)[0]) < 1e-9
+
+
+def test_warm_start_from_nearby_j2():
+    """A state at a nearby J2 as the start vector gives the same ground state; a state of
+    another cluster is refused."""
+    cluster = load_lattice("triangular-4x6")
+    cache: dict = {}
+    g1 = symmetric_ground_state(cluster, 1.0, sector="A+", structure_cache=cache)
+    cold = symmetric_ground_state(cluster, 1.1, sector="A+", structure_cache=cache)
+    warm = symmetric_ground_state(cluster, 1.1, sector="A+", structure_cache=cache, initial=g1)
+    assert abs(warm.energy - cold.energy) < 1e-10
+    assert abs(abs(warm.coefficients @ cold.coefficients) - 1) < 1e-12
+    with pytest.raises(ValueError, match="same cluster"):
+        symmetric_ground_state(load_lattice("triangular-4x4"), 1.1, sector="A1+", initial=g1)
+
+
 def test_lanczos_dense_small():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((60, 60))

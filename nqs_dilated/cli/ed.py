@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LatticeError, ValueError) as err:
         return fail(str(err))
     structure_cache: dict = {}  # basis and structure built once for every J2 value
+    state = None  # the previous J2's state: Lanczos in its sector starts from it
     for j2 in values:
         progress = None if args.quiet else _Progress(f"J2={j2:g} ")
         t0 = time.perf_counter()
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 use_store=not args.no_store,
                 progress=progress,
                 structure_cache=structure_cache,
+                initial=state,
             )
         except (LatticeError, SymmetryError, ValueError, MemoryError) as err:
             return fail(str(err))

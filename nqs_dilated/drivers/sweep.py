@@ -305,11 +305,12 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
     cluster = load_lattice(ref.lattice)
     rows = []
     structure_cache: dict = {}
+    state = None  # the previous J2's state: Lanczos in its sector starts from it
     for j2 in plan.j2:
         if progress is not None:
             progress(f"exact ground state at J2/J1 = {j2:g}")
         state = ground_state(cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector,
-                             structure_cache=structure_cache)
+                             structure_cache=structure_cache, initial=state)
         info = state.info
         rows.append({
             "j2": float(j2), "j1": float(ref.j1), "lattice": cluster.name, "n_sites": cluster.n_sites,
@@ -320,7 +321,6 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
             "convention": info.convention,
             "store": Path(state.store_path).name if getattr(state, "store_path", None) else "",
         })
-        del state
     return rows
 
 

@@ -44,6 +44,7 @@ def ground_state(
     use_store: bool = True,
     progress=None,
     structure_cache: dict | None = None,
+    initial: GroundState | None = None,
 ) -> GroundState:
     """Exact ground state of the J1-J2 model, from the store when present.
 
@@ -60,6 +61,13 @@ def ground_state(
         structure_cache: Optional dict owned by the caller in which the symmetric engine keeps
             the J2-independent basis and Hamiltonian structure, so that a sweep over J2 builds
             them once (at 36 sites they take minutes and about 7 GiB).
+        initial: Optional symmetric ground state of the same cluster at a nearby J2 (the
+            previous point of a sweep): Lanczos in its sector starts from its vector. Ignored by
+            the NetKet route and when the state is loaded from the store.
+
+    The symmetric route keeps its Lanczos vectors beyond 256 MiB in an unnamed temporary file in
+    the store directory (about 0.25 GB per iteration at 36 sites), so the eigenvector costs no
+    second Lanczos pass.
 
     Returns:
         A :class:`~nqs_dilated.ed.state.GroundState`.
@@ -94,7 +102,9 @@ def ground_state(
         state = netket_ground_state(cluster, j2, j1)
     else:
         state = symmetric_ground_state(
-            cluster, j2, j1, sector=sector, progress=progress, structure_cache=structure_cache
+            cluster, j2, j1, sector=sector, progress=progress, structure_cache=structure_cache,
+            scratch_dir=store.store_dir(store_dir),
+            initial=initial if isinstance(initial, SymmetricGroundState) else None,
         )
     state.info.seconds = time.perf_counter() - t0
     if use_store:

@@ -7,8 +7,12 @@ vectors are kept.
 * Pass 1 runs the three-term recurrence from a deterministic (seeded) start vector, stores the
   tridiagonal matrix ``T_m`` and stops when the Ritz residual estimate ``beta_m |s_m|`` of the
   lowest Ritz pair is below ``tol / 4`` (or on an invariant subspace, or at ``max_iter``).
-* Pass 2 re-runs the same recurrence (same operations, so the same Lanczos vectors up to
-  rounding) and accumulates the Ritz vector ``psi = sum_j s_j v_j`` with the pass-1 ``s``.
+* The Ritz vector ``psi = sum_j s_j v_j`` (``s`` the lowest eigenvector of ``T_m``) is formed from
+  the pass-1 Lanczos vectors when they were kept: in memory up to ``memory_budget`` bytes, then
+  in a temporary file in ``scratch_dir`` (sequential writes and one sequential read, about
+  ``n * 8`` bytes of disk per iteration; at 36 sites 0.25 GB per iteration, far cheaper than a
+  matvec). Otherwise pass 2 re-runs the same recurrence (same operations, so the same Lanczos
+  vectors up to rounding) and accumulates ``psi``, doubling the matvecs.
 * The explicit residual ``||H psi - E psi||`` (``E`` the Rayleigh quotient of the normalised
   ``psi``) is measured with one more matvec; while it exceeds ``tol`` the procedure restarts from
   ``psi`` (at most ``max_restarts`` times).
@@ -21,6 +25,9 @@ and the explicit residual check guards the vector.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -46,6 +53,8 @@ class LanczosResult:
         second: Second-lowest Ritz value at the end of the last pass 1 (upper bound to the
             second eigenvalue reachable from the start vector), or ``None``.
         converged: Whether the residual reached ``tol``.
+        ritz_from: How the last Ritz vector was formed: ``"kept"`` (from the stored pass-1
+            vectors), ``"pass 2"`` (recomputed) or ``None`` (no vector requested).
     """
 
     energy: float
@@ -56,6 +65,68 @@ class LanczosResult:
     restarts: int
     second: float | None
     converged: bool
+    ritz_from: str | None = None
+
+
+#: Free disk space left untouched when Lanczos vectors are written to ``scratch_dir`` (bytes).
+DISK_MARGIN = 1 << 30
+
+
+class _KeptVectors:
+    """Pass-1 Lanczos vectors: in memory up to ``memory_budget`` bytes, then appended to a
+    temporary file in ``scratch_dir``. :attr:`ok` turns False (and everything is dropped) when
+    neither has room, and the caller falls back to pass 2."""
+
+    def __init__(self, n: int, memory_budget: int, scratch_dir: str | os.PathLike | None):
+        self.nbytes = 8 * n
+        self.memory_budget = memory_budget
+        self.scratch_dir = None if scratch_dir is None else os.fspath(scratch_dir)
+        self.mem: list[np.ndarray] = []
+        self.file = None
+        self.n_file = 0
+        self.ok = True
+
+    def append(self, v: np.ndarray) -> None:
+        if not self.ok:
+            return
+        if self.file is None and (len(self.mem) + 1) * self.nbytes <= self.memory_budget:
+            self.mem.append(v.copy())
+            return
+        if self.scratch_dir is None:
+            return self.drop()
+        if self.file is None:
+            os.makedirs(self.scratch_dir, exist_ok=True)
+            # unnamed temporary file: removed by the OS even if the process is killed
+            self.file = tempfile.TemporaryFile(dir=self.scratch_dir, prefix="lanczos-")
+        if shutil.disk_usage(self.scratch_dir).free < self.nbytes + DISK_MARGIN:
+            return self.drop()
+        v.tofile(self.file)
+        self.n_file += 1
+
+    def ritz(self, s: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
+        """``out = sum_j s_j v_j`` over the kept vectors (``buf`` is an ``(n,)`` work array)."""
+        out[:] = 0.0
+        for j, v in enumerate(self.mem):
+            _axpy(out, s[j], v)
+        if self.file is not None:
+            self.file.flush()
+            self.file.seek(0)
+            for j in range(len(self.mem), len(self.mem) + self.n_file):
+                if self.file.readinto(memoryview(buf).cast("B")) != self.nbytes:
+                    raise OSError("short read of the Lanczos vectors from the scratch file")
+                _axpy(out, s[j], buf)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.mem) + self.n_file
+
+    def drop(self) -> None:
+        self.ok = False
+        self.mem = []
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        self.n_file = 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -116,6 +187,8 @@ def lanczos_ground_state(
     max_restarts: int = 5,
     want_vector: bool = True,
     progress: Callable[[int, float, float], None] | None = None,
+    memory_budget: int = 256 << 20,
+    scratch_dir: str | os.PathLike | None = None,
 ) -> LanczosResult:
     """Lowest eigenpair of a real symmetric operator.
 
@@ -133,6 +206,11 @@ def lanczos_ground_state(
             (stopping on the Ritz residual estimate) and ``vector`` is ``None``.
         progress: Optional ``callback(iteration, lowest_ritz_value, residual_estimate)`` called
             every pass-1 iteration.
+        memory_budget: Bytes of memory for keeping pass-1 Lanczos vectors (default 256 MiB).
+        scratch_dir: Directory for the pass-1 vectors beyond ``memory_budget`` (an unnamed
+            temporary file, gone when the run ends). Must be on disk, not a RAM file system. If
+            ``None``, or when free space falls under the next vector plus 1 GiB, the vectors are
+            not kept and pass 2 recomputes them (same result, twice the matvecs).
 
     Returns:
         A :class:`LanczosResult`.
@@ -161,6 +239,9 @@ def lanczos_ground_state(
         vprev = np.zeros(n)
         w = np.empty(n)
         alphas, betas = [], []
+        kept = _KeptVectors(n, memory_budget, scratch_dir) if want_vector else None
+        if kept is not None:
+            kept.append(v)
         beta_prev = 0.0
         theta, second, est = np.inf, None, np.inf
         s = np.ones(1)
@@ -189,31 +270,23 @@ def lanczos_ground_state(
             v[:] = w
             _scal(v, 1.0 / beta)
             beta_prev = beta
+            if kept is not None:
+                kept.append(v)
         m = len(alphas)
         if not want_vector:
             return LanczosResult(theta, None, est, n_matvec, m, restarts, second, est <= tol)
-        # ---------------- pass 2: Ritz vector
-        psi = np.zeros(n)
-        v[:] = start
-        vprev[:] = 0.0
-        _axpy(psi, s[0], v)
-        beta_prev = 0.0
-        for j in range(m - 1):
-            # the same operations as pass 1 (alpha, beta recomputed, not taken from pass 1: a
-            # recurrence driven by stored coefficients amplifies rounding exponentially)
-            matvec(v, w)
-            n_matvec += 1
-            alpha = _dot(v, w)
-            _axpy2(w, alpha, v, beta_prev, vprev)
-            a2 = _dot(v, w)
-            _axpy(w, -a2, v)
-            beta = np.sqrt(_dot(w, w))
-            vprev, v = v, vprev
-            v[:] = w
-            _scal(v, 1.0 / beta)
-            beta_prev = beta
-            _axpy(psi, s[j + 1], v)
-        del vprev, v
+        if kept.ok and len(kept) == m:
+            del vprev
+            psi = kept.ritz(s, v, w)  # psi reuses v's memory
+            kept.drop()
+            del v
+            ritz_from = "kept"
+        else:
+            kept.drop()
+            psi = _pass2(matvec, start, s, m, v, vprev, w)
+            n_matvec += m - 1
+            del vprev, v
+            ritz_from = "pass 2"
         _scal(psi, 1.0 / np.sqrt(_dot(psi, psi)))
         matvec(psi, w)
         n_matvec += 1
@@ -221,6 +294,33 @@ def lanczos_ground_state(
         residual = float(np.sqrt(max(_resid2(w, energy, psi), 0.0)))
         del w
         if residual <= tol or restarts >= max_restarts:
-            return LanczosResult(float(energy), psi, residual, n_matvec, m, restarts, second, residual <= tol)
+            return LanczosResult(
+                float(energy), psi, residual, n_matvec, m, restarts, second, residual <= tol, ritz_from
+            )
         restarts += 1
         start = psi
+
+
+def _pass2(matvec, start, s, m, v, vprev, w):
+    """Pass 2: the Ritz vector ``sum_j s_j v_j`` with the Lanczos vectors recomputed
+    (``m - 1`` matvecs); ``v``, ``vprev``, ``w`` are ``(n,)`` work arrays."""
+    psi = np.zeros(start.shape[0])
+    v[:] = start
+    vprev[:] = 0.0
+    _axpy(psi, s[0], v)
+    beta_prev = 0.0
+    for j in range(m - 1):
+        # the same operations as pass 1 (alpha, beta recomputed, not taken from pass 1: a
+        # recurrence driven by stored coefficients amplifies rounding exponentially)
+        matvec(v, w)
+        alpha = _dot(v, w)
+        _axpy2(w, alpha, v, beta_prev, vprev)
+        a2 = _dot(v, w)
+        _axpy(w, -a2, v)
+        beta = np.sqrt(_dot(w, w))
+        vprev, v = v, vprev
+        v[:] = w
+        _scal(v, 1.0 / beta)
+        beta_prev = beta
+        _axpy(psi, s[j + 1], v)
+    return psi

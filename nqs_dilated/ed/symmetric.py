@@ -19,6 +19,7 @@ passes (Y. Saad, Numerical Methods for Large Eigenvalue Problems, SIAM 2011).
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable
 
@@ -33,7 +34,10 @@ from .lanczos import lanczos_ground_state
 from .operator import SymmetricStructure
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
-__all__ = ["SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
+__all__ = ["LANCZOS_MEMORY_BUDGET", "SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
+
+#: Bytes of memory for pass-1 Lanczos vectors; beyond it they go to ``scratch_dir``.
+LANCZOS_MEMORY_BUDGET = 256 << 20
 
 
 class SymmetricGroundState(GroundState):
@@ -185,7 +189,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # and one panel's row-major columns and codes (5 bytes per entry) while it is being tiled
     panel = min(R, 1 << 20)
     structure = int(nnz * 4 * 1.001) + 3 * R + int(panel * nnz / R) * 5
-    solver = 9 * 8 * R + R  # Lanczos vectors, scratch, weights, mask
+    # Lanczos vectors, scratch, weights, mask, and the pass-1 vectors kept in memory (the rest go
+    # to the scratch directory or are recomputed, see nqs_dilated.ed.lanczos)
+    solver = 9 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
     return {
         "representatives": R,
         "entries": nnz,
@@ -254,6 +260,8 @@ def symmetric_ground_state(
     seed: int = 0,
     max_iter: int = 2000,
     check_memory: bool = True,
+    scratch_dir: str | os.PathLike | None = None,
+    initial: SymmetricGroundState | None = None,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
 
@@ -277,6 +285,13 @@ def symmetric_ground_state(
         seed: Seed of the Lanczos start vector.
         max_iter: Maximum Lanczos iterations per pass.
         check_memory: Compare :func:`estimate_memory` with the available memory first.
+        scratch_dir: Directory (on disk) for the pass-1 Lanczos vectors that do not fit in
+            :data:`LANCZOS_MEMORY_BUDGET`, so the eigenvector needs no second Lanczos pass (about
+            ``8 R`` bytes per iteration, deleted at the end; see :mod:`nqs_dilated.ed.lanczos`).
+            ``None``: the vectors are recomputed (twice the matvecs, no disk).
+        initial: A ground state of the same cluster at a nearby J2 (e.g. the previous point of a
+            sweep). Lanczos in the sector of ``initial`` starts from its vector instead of a
+            random one, which saves iterations; the result does not depend on it beyond ``tol``.
 
     Returns:
         The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
@@ -302,14 +317,29 @@ def symmetric_ground_state(
     )
     basis = structure.basis
 
+    warm = None
+    if initial is not None:
+        if (
+            initial.cluster.content_hash != cluster.content_hash
+            or initial.basis.n_reps != basis.n_reps
+        ):
+            raise ValueError(
+                f"initial state is a state of {initial.cluster.name} with {initial.basis.n_reps:,} "
+                f"representatives, not of {cluster.name} ({basis.n_reps:,}): pass a state of the "
+                "same cluster"
+            )
+        warm = (str(initial.sector), initial.coefficients)
+
     def run(op, want_vector, tol_):
         cb = None
         if progress:
             label = f"lanczos {op.sector}"
             cb = lambda it, theta, est: progress(label, float(it))  # noqa: E731
+        v0 = warm[1] if warm is not None and warm[0] == str(op.sector) else None
         res = lanczos_ground_state(
-            op.matvec, op.size, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
-            want_vector=want_vector, progress=cb,
+            op.matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
+            want_vector=want_vector, progress=cb, memory_budget=LANCZOS_MEMORY_BUDGET,
+            scratch_dir=scratch_dir,
         )
         op.release()
         return res
