@@ -8,8 +8,8 @@ parameters, complex output). Each model is timed in two set-ups:
 
 * ``before``: the original path, float64 parameters, NetKet's ``Heisenberg`` operator (generic
   kernel: ``1 + n_bonds`` padded connected configurations per sample), ``chunk_size`` 1024;
-* ``after``: float32 parameters, :func:`nqs_dilated.local_energy.heisenberg_bonds` (only the
-  anti-aligned bonds are evaluated, in chunks of ``local_energy.DEFAULT_CHUNK``), no state chunking,
+* ``after``: float32 parameters, :func:`nqs_dilated.hamiltonian.bonds.heisenberg_bonds` (only the
+  anti-aligned bonds are evaluated, in chunks of ``hamiltonian.bonds.DEFAULT_CHUNK``), no state chunking,
   and :class:`nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's minSR step with the Gram matrix
   computed by symmetric blocks).
 
@@ -45,7 +45,7 @@ from nqs_dilated.drivers.minsr import GRAM_BLOCKS, VMC_MinSR
 from nqs_dilated.drivers.vmc import make_state, make_wavefunction
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
-from nqs_dilated.local_energy import DEFAULT_CHUNK, heisenberg_bonds
+from nqs_dilated.hamiltonian.bonds import DEFAULT_CHUNK, heisenberg_bonds
 
 #: Set-ups: (parameter dtype, operator, MCState chunk size, driver).
 SETUPS = {

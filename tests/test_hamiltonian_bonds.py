@@ -12,7 +12,7 @@ from netket.vqs.mc import kernels
 from nqs_dilated.drivers.vmc import make_state, make_wavefunction
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian import heisenberg
-from nqs_dilated.local_energy import HeisenbergBonds, heisenberg_bonds, local_energy_kernel
+from nqs_dilated.hamiltonian.bonds import HeisenbergBonds, heisenberg_bonds, local_energy_kernel
 from nqs_dilated.models.wavefunction import bit_codes
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from nqs_dilated.drivers.minsr import VMC_MinSR, symmetric_gram
 from nqs_dilated.drivers.vmc import jacobian_mode_of, make_sign, make_state, make_wavefunction
-from nqs_dilated.local_energy import heisenberg_bonds
+from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 
 SMALL = dict(channels=(4, 4), dilations=(1, 2))
 

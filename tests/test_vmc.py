@@ -21,7 +21,7 @@ from nqs_dilated.drivers.vmc import (
     save_checkpoint,
 )
 from nqs_dilated.ed.ground import ground_state
-from nqs_dilated.local_energy import heisenberg_bonds
+from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes
 
 from conftest import marshall_sign

@@ -21,8 +21,9 @@ SR follows Sorella (1998); NetKet's ``VMC_SR`` switches automatically to the min
 (``use_ntk=None``); :func:`optimise` runs it as :class:`~nqs_dilated.drivers.minsr.VMC_MinSR`
 (dense Jacobian, Gram matrix by symmetric blocks) with the Jacobian in ``"real"`` mode in
 fixed-sign mode. Local energies come from the Hamiltonian's kernel: with
-:func:`nqs_dilated.local_energy.heisenberg_bonds` only anti-aligned bonds are evaluated. Energies are in the Pauli convention (4x the S.S energy). Nothing here prints
-(NetKet itself prints its automatic choices and an early stop).
+:func:`nqs_dilated.hamiltonian.bonds.heisenberg_bonds` only anti-aligned bonds are evaluated.
+Energies are in the Pauli convention (4x the S.S energy). Nothing here prints (NetKet itself
+prints its automatic choices and an early stop).
 """
 
 from __future__ import annotations

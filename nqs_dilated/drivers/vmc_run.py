@@ -1,7 +1,8 @@
 """One VMC run, from a configuration to a finished run directory (``--task vmc``).
 
-``config -> Hamiltonian (:func:`~nqs_dilated.local_energy.heisenberg_bonds`) + exact ground state (store) -> sign -> wave function -> MCState ->
-VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``. Used by
+``config -> Hamiltonian + exact ground state (store) -> sign -> wave function -> MCState ->
+VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``; the Hamiltonian is
+:func:`~nqs_dilated.hamiltonian.bonds.heisenberg_bonds` (fast local energies). Used by
 ``python -m nqs_dilated.fit --task vmc``; returns the summary and prints nothing itself.
 
 Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line at the start and
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 from ..config import FitConfig
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
-from ..local_energy import heisenberg_bonds
+from ..hamiltonian.bonds import heisenberg_bonds
 from ..models import n_params
 from ..rundir import RunDir
 from .sign_run import model_options
@@ -60,7 +61,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
     t0 = time.perf_counter()
     cluster = load_lattice(cfg.lattice)
-    hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)  # fast local energies (nqs_dilated.local_energy)
+    hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
     ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
     sign = make_sign(cfg.sign_source, cluster, ground) if cfg.mode == "fixed-sign" else None
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32

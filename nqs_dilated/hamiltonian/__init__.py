@@ -5,6 +5,11 @@
 with Pauli matrices (``sigma = 2 S``), so every energy is **four times** the S.S energy. On the
 triangular lattice J1 bonds run along a1 and a2 and J2 bonds along a2 - a1: J2 = 0 is the
 square-lattice Heisenberg model and J2 = J1 the isotropic triangular lattice.
+
+:mod:`nqs_dilated.hamiltonian.bonds` holds the same Hamiltonian as a bond list
+(:class:`~nqs_dilated.hamiltonian.bonds.HeisenbergBonds`) with a local-energy kernel for VMC; it is
+imported on demand (it registers NetKet dispatch rules), not from here. Layer: this package imports
+only :mod:`nqs_dilated.lattice`; ``ed``, ``models``, ``data`` and ``drivers`` import it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 
 import netket as nk
 
-from .lattice import Cluster
+from ..lattice import Cluster
 
 __all__ = ["CONVENTION", "check_couplings", "heisenberg", "sz0_hilbert"]
 

@@ -27,7 +27,6 @@ through the dispatch rules registered below.
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +37,8 @@ from netket.utils.dispatch import dispatch
 from netket.vqs import MCState
 from netket.vqs.mc import check_hilbert, get_local_kernel, get_local_kernel_arguments
 
-from .hamiltonian import check_couplings, sz0_hilbert
-from .lattice import Cluster
+from . import check_couplings, sz0_hilbert
+from ..lattice import Cluster
 
 __all__ = ["DEFAULT_CHUNK", "HeisenbergBonds", "heisenberg_bonds", "local_energy_kernel"]
 

@@ -1,0 +1,63 @@
+"""One-way imports: no module of the package imports from a layer above its own (STYLE.md, "The house")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nqs_dilated
+
+ROOT = Path(nqs_dilated.__file__).parent
+
+#: Layer of each top-level module or subpackage (lower = further upstream). Entry points
+#: (``fit.py``, ``ed/__main__.py``) only forward to ``cli`` and are not checked.
+LAYERS = {
+    "lattice": 0, "provenance": 0, "config": 0, "metrics": 0,
+    "symmetry": 1, "hamiltonian": 1,
+    "ed": 2, "rundir": 2, "models": 2,
+    "data": 3,
+    "drivers": 4,
+    "cli": 5,
+}
+ENTRY_POINTS = {"fit.py", "__main__.py"}
+
+
+def _imported_tops(path: Path) -> set[str]:
+    """Top-level package members that ``path`` imports (absolute or relative)."""
+    rel = path.relative_to(ROOT).with_suffix("").parts
+    package = list(rel[:-1])  # the package holding the file
+    tops = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                target = base + (node.module.split(".") if node.module else [])
+                names = target or [a.name for a in node.names]  # "from . import x" at the top
+                tops.add(names[0])
+            elif node.module and node.module.split(".")[0] == "nqs_dilated":
+                parts = node.module.split(".")[1:] or [a.name for a in node.names]
+                tops.add(parts[0])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                parts = a.name.split(".")
+                if parts[0] == "nqs_dilated" and len(parts) > 1:
+                    tops.add(parts[1])
+    return tops
+
+
+def test_every_module_has_a_layer():
+    tops = {p.relative_to(ROOT).parts[0].removesuffix(".py") for p in ROOT.rglob("*.py")}
+    tops -= {"__init__", "fit"}
+    assert tops <= set(LAYERS), f"modules without a layer in LAYERS: {sorted(tops - set(LAYERS))}"
+
+
+def test_no_upward_imports():
+    upward = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.name in ENTRY_POINTS or path.relative_to(ROOT) == Path("__init__.py"):
+            continue
+        own = path.relative_to(ROOT).parts[0].removesuffix(".py")
+        for top in _imported_tops(path) - {own}:
+            if LAYERS.get(top, -1) >= LAYERS[own]:
+                upward.append(f"{path.relative_to(ROOT)} imports {top} (layer {LAYERS.get(top)} >= {LAYERS[own]})")
+    assert not upward, "\n".join(upward)
