@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EPS_CONVENTIONS",
     "EXECUTORS",
     "FitConfig",
     "ConfigError",
@@ -34,6 +35,8 @@ MODELS = ("dilated", "cnn", "dense", "gcnn")
 TASKS = ("sign", "vmc")
 VMC_MODES = ("full", "fixed-sign")
 SIGN_SOURCES = ("exact", "marshall")
+#: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (see :mod:`nqs_dilated.data`).
+EPS_CONVENTIONS = ("sz0", "representatives")
 #: Defaults that differ by task (applied when the key is not given).
 TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
 
@@ -56,7 +59,10 @@ class FitConfig:
         dilations: Dilation per layer (``"dilated"``; ``"cnn"`` uses 1 everywhere).
         residual: Residual connections between layers of equal width (CNN models).
         hidden: Hidden layer sizes of the dense model.
-        eps: Training fraction: ``n_train = eps * D``, D the Sz = 0 dimension.
+        eps: Training fraction: ``n_train = eps * D_ref`` (:mod:`nqs_dilated.data`).
+        eps_relative_to: ``D_ref``: ``"sz0"`` (default, the Sz = 0 dimension C(N, N/2), as in
+            Westerhout et al.) or ``"representatives"`` (the orbit representatives of the
+            symmetric ED basis, about C(N, N/2) / 288 at 36 sites).
         epochs: Maximum number of epochs.
         patience: Early stopping: epochs without validation-loss improvement before stopping.
         batch_size: Mini-batch size.
@@ -94,6 +100,7 @@ class FitConfig:
     residual: bool = False
     hidden: tuple[int, ...] = (512,)
     eps: float = 0.01
+    eps_relative_to: str = "sz0"
     epochs: int = 40
     patience: int = 8
     batch_size: int = 1024
@@ -124,7 +131,8 @@ class FitConfig:
             sign = f"_{Path(self.sign_source).name}" if self.mode == "fixed-sign" else ""
             exact = "_exact" if self.exact else ""
             return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{exact}_seed={self.seed}"
-        return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}_seed={self.seed}"
+        rel = "" if self.eps_relative_to == "sz0" else f"-{self.eps_relative_to}"
+        return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}{rel}_seed={self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -206,6 +214,10 @@ def _validate(cfg: FitConfig) -> None:
         raise ConfigError(f"unknown model {cfg.model!r}; use one of {MODELS}")
     if not (0.0 < cfg.eps <= 1.0) or not math.isfinite(cfg.eps):
         raise ConfigError(f"eps must lie in (0, 1], got {cfg.eps}")
+    if cfg.eps_relative_to not in EPS_CONVENTIONS:
+        raise ConfigError(
+            f"unknown eps_relative_to {cfg.eps_relative_to!r}; use one of {EPS_CONVENTIONS}"
+        )
     if cfg.epochs < 0:
         raise ConfigError(f"epochs must be >= 0, got {cfg.epochs}")
     for key in ("batch_size", "kernel_size", "n_test"):

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import EPS_CONVENTIONS
 from .ed.bits import codes_to_configs, configs_to_codes
 from .ed.state import GroundState
 from .symmetry import SymmetryGroup, space_group
@@ -74,8 +75,6 @@ SIGN_CLASSES = (1, -1)
 #: Relative amplitude below which a configuration has no defined sign and is left out.
 ZERO_AMPLITUDE = 1e-12
 
-#: Accepted values of ``eps_relative_to``.
-EPS_CONVENTIONS = ("sz0", "representatives")
 
 _MAX_ROUNDS = 1000
 

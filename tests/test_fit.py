@@ -76,6 +76,7 @@ def test_rerun_same_config_is_skipped_and_other_config_refused(tmp_path, capsys)
         (["--epochs", "-1"], "epochs must be"),
         (["--lattice", "nope"], "unknown lattice"),
         (["--dilations", "1,9,1"], "dilation 9"),
+        (["--eps-relative-to", "orbits"], "unknown eps_relative_to"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, match):
@@ -95,3 +96,29 @@ def test_config_file_and_flag_override(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("epochz = 3\n")
     assert main([str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_eps_relative_to_representatives(tmp_path):
+    """``--eps-relative-to representatives``: n_train = eps * (number of orbit representatives of
+    the symmetric ED basis), counted here independently by NetKet's space-group orbits."""
+    import netket as nk
+
+    from nqs_dilated.ed.bits import configs_to_codes
+    from nqs_dilated.lattice import load_lattice
+    from nqs_dilated.symmetry import space_group
+
+    cluster = load_lattice("triangular-4x4")
+    codes = configs_to_codes(np.asarray(nk.hilbert.Spin(0.5, 16, total_sz=0).all_states()))
+    bits = ((codes[:, None] >> np.arange(16, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
+    perms = space_group(cluster).perms
+    images = bits[:, perms]  # (D, |G|, N): every group image of every configuration
+    images = np.concatenate([images, 1 - images], axis=1)  # and their spin inversions
+    smallest = (images << np.arange(16)).sum(axis=2).min(axis=1)
+    orbits = np.unique(smallest)
+    out = tmp_path / "reps"
+    args = FAST + ["--j2", "0.5", "--model", "dense", "--hidden", "8", "--epochs", "1", "--eps", "0.5",
+                   "--eps-relative-to", "representatives", "--sector", "A1+", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["eps_relative_to"] == "representatives"
+    assert summary["n_train"] == round(0.5 * len(orbits))

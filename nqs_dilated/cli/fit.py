@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None, help="residual connections")
     p.add_argument("--hidden", type=_int_list, help="hidden sizes of the dense model (default 512)")
     p.add_argument("--eps", type=float, help=f"training fraction of the Sz=0 dimension (default {d.eps})")
+    p.add_argument("--eps-relative-to", help="what eps is a fraction of: sz0 (default, C(N,N/2)) or representatives")
     p.add_argument("--epochs", type=int, help=f"maximum epochs (default {d.epochs})")
     p.add_argument("--patience", type=int, help=f"early-stopping patience (default {d.patience})")
     p.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d.batch_size})")

@@ -68,7 +68,9 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
     group = space_group(cluster)
-    datasets = make_datasets(state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test)
+    datasets = make_datasets(
+        state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test, eps_relative_to=cfg.eps_relative_to
+    )
 
     run.start()
     result = train_sign(
