@@ -198,3 +198,18 @@ def test_cli_json(cluster_4x4, tmp_path, capsys):
     assert out["energy_per_site"] == pytest.approx(out["energy"] / 16)
     assert main(["--lattice", "nope"]) == 2
     assert "unknown lattice" in capsys.readouterr().err
+
+
+def test_explicit_sector_served_by_stored_search(cluster_4x4, tmp_path):
+    """A stored sector search serves a request for the sector it found (same state), and only
+    that sector; the state agrees with a fresh computation in that sector."""
+    found = ground_state(cluster_4x4, 0.5, sector="auto", store_dir=tmp_path)
+    assert not found.loaded
+    same = ground_state(cluster_4x4, 0.5, sector=found.info.sector, store_dir=tmp_path)
+    assert same.loaded and same.store_path == found.store_path
+    fresh = ground_state(cluster_4x4, 0.5, sector=found.info.sector, use_store=False)
+    assert abs(fresh.energy - same.energy) < 1e-10
+    other = next(s for s in found.info.sector_energies if s != found.info.sector)
+    third = ground_state(cluster_4x4, 0.5, sector=other, store_dir=tmp_path)
+    assert not third.loaded and third.info.sector == other
+    assert third.energy > same.energy

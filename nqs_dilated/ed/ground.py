@@ -15,6 +15,7 @@ import time
 
 from ..hamiltonian import check_couplings
 from ..lattice import Cluster, load_lattice
+from ..symmetry import space_group
 from . import store
 from .full import FullSpaceGroundState, netket_ground_state
 from .state import GroundState
@@ -69,6 +70,10 @@ def ground_state(
     the store directory (about 0.25 GB per iteration at 36 sites), so the eigenvector costs no
     second Lanczos pass.
 
+    A request for an explicit sector is also served by a stored sector search (``"auto"``) at
+    the same couplings whose ground state lies in that sector: it is the same state, converged
+    to the same tolerance.
+
     Returns:
         A :class:`~nqs_dilated.ed.state.GroundState`.
 
@@ -91,11 +96,19 @@ def ground_state(
         sector = str(sector)
     path = store.store_path(cluster, j1, j2, sector, name, store_dir)
     if use_store:
-        loaded = store.load_arrays(path, cluster, j1, j2, sector, name)
-        if loaded is not None:
+        candidates = [(path, sector)]
+        if name == "symmetric" and sector != "auto":
+            # a sector search that found this very sector holds the same state (same tol)
+            candidates.append((store.store_path(cluster, j1, j2, "auto", name, store_dir), "auto"))
+        for p, request in candidates:
+            loaded = store.load_arrays(p, cluster, j1, j2, request, name)
+            if loaded is None:
+                continue
             info, arrays = loaded
+            if request != sector and info.sector != str(space_group(cluster).parse_sector(sector)):
+                continue
             state = _ROUTES[name].from_arrays(cluster, info, arrays)
-            state.store_path, state.loaded = path, True
+            state.store_path, state.loaded = p, True
             return state
     t0 = time.perf_counter()
     if name == "netket":
