@@ -190,11 +190,11 @@ def _matvec_tiled(tile_ptr, entries, nblk, panel_rows, block_bits, code_bits, co
 
 #: Bits of the row increment in a structure entry.
 DELTA_BITS = 6
-#: Default column block (``2**BLOCK_BITS`` representatives, 512 KiB of float64: half the 1 MiB L2
-#: of a Zen 4 core, the rest left to the streamed entries and output rows). On a 30-site cluster
-#: (1.3M representatives, 2 cores) 16 bits gave a 0.63 G entries/s matvec against 0.42-0.52 with
-#: 18 bits (2 MiB blocks, which spill to L3).
-BLOCK_BITS = 16
+#: Default column block (``2**BLOCK_BITS`` representatives, 2 MiB of float64). Measured at 36 sites
+#: (2 cores, Zen 4 with 1 MiB L2 and 32 MiB L3): 4.05 s per matvec with 18 bits against 4.92 s with
+#: 16 bits (512 KiB blocks: four times as many tiles touch each output row's cache line, and the
+#: escapes grow the entries from 6.66 to 7.13 GiB), although 16 bits won on a 30-site cluster.
+BLOCK_BITS = 18
 #: Default row panel (rows per task of the parallel matvec; 8 MiB of float64 output).
 PANEL_ROWS = 1 << 20
 
@@ -206,7 +206,7 @@ class SymmetricStructure:
     columns into blocks of ``2**block_bits``; the entries of one (panel, block) tile are stored
     in row order as uint32 words packing the row increment, the class code
     ``fam * 2P + z * P + p`` and the column within the block. The matvec reads the tiles of a
-    panel block by block, so its random reads fall in a 512 KiB slice of the input vector that
+    panel block by block, so its random reads fall in a 2 MiB slice of the input vector that
     stays in the core's cache instead of in the whole vector (252 MB at 36 sites).
 
     Attributes:
