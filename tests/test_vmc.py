@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -254,3 +255,72 @@ def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys):
     (b / "checkpoint.msgpack").write_bytes(b"not a checkpoint")
     assert main(base + ["--channels", "6,4", "--out", str(b)]) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- step control (issue 5: J2 = 1 NaN / freeze)
+
+@pytest.fixture(scope="module")
+def gs1(cluster_4x4):
+    return ground_state(cluster_4x4, 1.0)
+
+
+def _j2_1_state(cluster, gs1, mode):
+    """Float32, 128 samples < 198 parameters (minSR/NTK path), as in the 4x6 table runs."""
+    sign = make_sign("exact", cluster, gs1) if mode == "fixed-sign" else None
+    model = make_wavefunction(cluster, mode, sign, param_dtype=jnp.float32, **SMALL)
+    ham = heisenberg_bonds(cluster, 1.0)
+    return ham, make_state(ham, cluster, model, n_samples=128, n_chains=16, seed=0)
+
+
+@pytest.mark.parametrize("mode", ["fixed-sign", "full"])
+def test_step_bound_keeps_j2_1_finite_and_moving(cluster_4x4, gs1, mode):
+    """A small diagonal shift at J2 = 1 once gave NaN energies (fixed exact sign) and a state
+    frozen on single configurations (full mode; E = -24 on 4x6, zero variance). Without the step
+    bound both happen here within 15 steps; with the default bound neither does."""
+    ham, vs = _j2_1_state(cluster_4x4, gs1, mode)
+    e0 = energy_report(vs, ham)["energy"]
+    res = optimise(ham, vs, n_iter=15, lr=0.05, diag_shift=1e-3)
+    rep = energy_report(vs, ham, gs1)
+    assert res.status == "finished" and res.restored_step is None
+    assert np.isfinite(rep["energy"]) and rep["variance"] > 1.0, rep  # not frozen
+    assert rep["energy"] < e0 - 5.0 and rep["fidelity"] > 0.2, (e0, rep)
+
+    ham, vs = _j2_1_state(cluster_4x4, gs1, mode)
+    res = optimise(ham, vs, n_iter=15, lr=0.05, diag_shift=1e-3, max_step=None)
+    rep = energy_report(vs, ham, gs1)
+    failed = res.status == "invalid_loss" or rep["variance"] < 1e-3 or rep["fidelity"] < 0.05
+    assert failed, (res, rep)  # the failure this bound prevents still reproduces without it
+
+
+def test_max_step_bounds_the_parameter_change(cluster_4x4, gs1):
+    from jax.flatten_util import ravel_pytree
+
+    ham, vs = _j2_1_state(cluster_4x4, gs1, "fixed-sign")
+    before = ravel_pytree(vs.parameters)[0]
+    optimise(ham, vs, n_iter=1, lr=0.05, diag_shift=1e-3, max_step=0.01)
+    assert float(jnp.linalg.norm(ravel_pytree(vs.parameters)[0] - before)) <= 0.01 * (1 + 1e-4)
+    with pytest.raises(ValueError, match="max_step"):
+        optimise(ham, vs, n_iter=2, lr=0.05, max_step=0.0)
+
+
+def test_non_finite_energy_restores_last_finite_parameters(cluster_4x4, gs1, monkeypatch):
+    """When the energy turns non-finite (here forced at step 3), the run stops with status
+    invalid_loss and the state is reset to the parameters whose energy was last finite (step 2),
+    so the report is not NaN."""
+    from nqs_dilated.drivers.minsr import VMC_MinSR
+
+    ham, vs = _j2_1_state(cluster_4x4, gs1, "fixed-sign")
+    seen = {}
+    original = VMC_MinSR.compute_loss_and_update
+
+    def nan_at_step_3(self):
+        seen[self.step_count] = self.state.parameters
+        stats, dp = original(self)
+        return (stats.replace(mean=jnp.nan) if self.step_count == 3 else stats), dp
+
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", nan_at_step_3)
+    res = optimise(ham, vs, n_iter=10, lr=0.05, diag_shift=1e-3)
+    assert res.status == "invalid_loss" and res.steps == 3 and res.restored_step == 2, res
+    for a, b in zip(jax.tree_util.tree_leaves(vs.parameters), jax.tree_util.tree_leaves(seen[2])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert np.isfinite(energy_report(vs, ham, gs1)["energy"])

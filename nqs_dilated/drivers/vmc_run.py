@@ -8,7 +8,9 @@ VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``; the Hami
 Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line at the start and
 one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iteration),
 ``checkpoint.msgpack`` (variables + step count; a rerun of the same configuration resumes from
-it), ``params.msgpack`` (final variables) and ``summary.json`` (written last).
+it), ``params.msgpack`` (final variables) and ``summary.json`` (written last; ``max_step`` is
+the bound on one step's parameter change, ``restored_step`` the step whose parameters a run that
+ended on a non-finite energy was reset to, else null).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..hamiltonian.bonds import heisenberg_bonds
 from ..models import n_params
 from ..rundir import RunDir
 from .sign_run import model_options
-from .vmc import energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise
+from .vmc import MAX_STEP, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise
 
 __all__ = ["checkpoint_meta", "run_vmc"]
 
@@ -109,6 +111,8 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         "resumed_from": start,
         "status": result.status,
         "sr_mode": result.sr_mode,
+        "max_step": MAX_STEP,
+        "restored_step": result.restored_step,
         "seconds_per_iter": result.seconds_per_iter,
         **report,
         "ed_method": ground.info.method,
