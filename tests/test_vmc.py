@@ -12,6 +12,7 @@ import pytest
 from nqs_dilated.cli.fit import main
 from nqs_dilated.config import ConfigError, resolve
 from nqs_dilated.drivers.vmc import (
+    GUARD_MAX_REJECTIONS,
     CheckpointError,
     energy_report,
     load_checkpoint,
@@ -286,10 +287,10 @@ def test_step_bound_keeps_j2_1_finite_and_moving(cluster_4x4, gs1, mode):
     assert rep["energy"] < e0 - 5.0 and rep["fidelity"] > 0.2, (e0, rep)
 
     ham, vs = _j2_1_state(cluster_4x4, gs1, mode)
-    res = optimise(ham, vs, n_iter=15, lr=0.05, diag_shift=1e-3, max_step=None)
+    res = optimise(ham, vs, n_iter=15, lr=0.05, diag_shift=1e-3, max_step=None, guard_steps=False)
     rep = energy_report(vs, ham, gs1)
     failed = res.status == "invalid_loss" or rep["variance"] < 1e-3 or rep["fidelity"] < 0.05
-    assert failed, (res, rep)  # the failure this bound prevents still reproduces without it
+    assert failed, (res, rep)  # the failure still reproduces without the bound and the guard
 
 
 def test_max_step_bounds_the_parameter_change(cluster_4x4, gs1):
@@ -320,7 +321,39 @@ def test_non_finite_energy_restores_last_finite_parameters(cluster_4x4, gs1, mon
 
     monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", nan_at_step_3)
     res = optimise(ham, vs, n_iter=10, lr=0.05, diag_shift=1e-3)
+    # the guard first retries step 3 from the parameters of step 2, then gives up
     assert res.status == "invalid_loss" and res.steps == 3 and res.restored_step == 2, res
+    assert res.rejected_steps == GUARD_MAX_REJECTIONS
     for a, b in zip(jax.tree_util.tree_leaves(vs.parameters), jax.tree_util.tree_leaves(seen[2])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert np.isfinite(energy_report(vs, ham, gs1)["energy"])
+
+
+def test_step_guard_undoes_a_blow_up_and_retries_smaller(cluster_4x4, gs1, monkeypatch):
+    """A step after which the variance explodes (forced once, at step 3) is undone: the update is
+    recomputed from the parameters of step 2 and applied at a quarter of its size, then half."""
+    from jax.flatten_util import ravel_pytree
+
+    from nqs_dilated.drivers.minsr import VMC_MinSR
+
+    ham, vs = _j2_1_state(cluster_4x4, gs1, "fixed-sign")
+    seen, calls = {}, []
+    original = VMC_MinSR.compute_loss_and_update
+
+    def blow_up_once_at_3(self):
+        seen.setdefault(self.step_count, []).append(self.state.parameters)
+        stats, dp = original(self)
+        calls.append(self.step_count)
+        if self.step_count == 3 and calls.count(3) == 1:
+            stats = stats.replace(variance=1e6 * stats.variance)
+        return stats, dp
+
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", blow_up_once_at_3)
+    res = optimise(ham, vs, n_iter=6, lr=0.05, diag_shift=1e-3)
+    assert res.status == "finished" and res.steps == 6 and res.rejected_steps == 1, res
+    assert calls == [0, 1, 2, 3, 3, 4, 5]
+    flat = lambda p: np.asarray(ravel_pytree(p)[0])  # noqa: E731
+    np.testing.assert_array_equal(flat(seen[3][1]), flat(seen[2][0]))  # step 3 retried from step 2's parameters
+    step2 = np.linalg.norm(flat(seen[3][0]) - flat(seen[2][0]))  # a full step
+    retried = np.linalg.norm(flat(seen[4][0]) - flat(seen[3][1]))  # a quarter step
+    assert retried < 0.5 * step2, (retried, step2)

@@ -9,8 +9,9 @@ Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line
 one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iteration),
 ``checkpoint.msgpack`` (variables + step count; a rerun of the same configuration resumes from
 it), ``params.msgpack`` (final variables) and ``summary.json`` (written last; ``max_step`` is
-the bound on one step's parameter change, ``restored_step`` the step whose parameters a run that
-ended on a non-finite energy was reset to, else null).
+the bound on one step's parameter change, ``rejected_steps`` how many steps the step guard undid
+and retried smaller, ``restored_step`` the step whose parameters a run that ended on a non-finite
+energy was reset to, else null).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         "sr_mode": result.sr_mode,
         "max_step": MAX_STEP,
         "restored_step": result.restored_step,
+        "rejected_steps": result.rejected_steps,
         "seconds_per_iter": result.seconds_per_iter,
         **report,
         "ed_method": ground.info.method,
