@@ -213,3 +213,33 @@ def test_explicit_sector_served_by_stored_search(cluster_4x4, tmp_path):
     third = ground_state(cluster_4x4, 0.5, sector=other, store_dir=tmp_path)
     assert not third.loaded and third.info.sector == other
     assert third.energy > same.energy
+
+
+def test_sector_search_starts_from_stored_sector(cluster_4x4, tmp_path):
+    """A sector search starts Lanczos in an already stored sector from the stored vector: that
+    sector needs a few iterations instead of dozens, and the result equals a search without
+    the store to 1e-10 (energies of every sector, same ground-state sector)."""
+    fresh = ground_state(cluster_4x4, 1.0, sector="auto", use_store=False)
+    ground_state(cluster_4x4, 1.0, sector=fresh.info.sector, store_dir=tmp_path)
+    iters: dict[str, float] = {}
+
+    def progress(phase, value):
+        if phase.startswith("lanczos "):
+            iters[phase] = max(iters.get(phase, 0), value)
+
+    cold_iters: dict[str, float] = {}
+
+    def cold_progress(phase, value):
+        if phase.startswith("lanczos "):
+            cold_iters[phase] = max(cold_iters.get(phase, 0), value)
+
+    ground_state(cluster_4x4, 1.0, sector="auto", use_store=False, progress=cold_progress)
+    warm = ground_state(cluster_4x4, 1.0, sector="auto", store_dir=tmp_path, progress=progress)
+    assert not warm.loaded and warm.info.sector == fresh.info.sector
+    assert abs(warm.energy - fresh.energy) < 1e-10
+    for key, e in fresh.info.sector_energies.items():
+        assert abs(warm.info.sector_energies[key] - e) < 1e-8
+    label = f"lanczos {fresh.info.sector}"
+    assert iters[label] <= 3 < cold_iters[label]
+    codes, amps = fresh.enumerate_codes()
+    assert np.max(np.abs(warm.amplitude_codes(codes) - amps)) < 1e-7
