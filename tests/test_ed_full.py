@@ -243,3 +243,22 @@ def test_sector_search_starts_from_stored_sector(cluster_4x4, tmp_path):
     assert iters[label] <= 3 < cold_iters[label]
     codes, amps = fresh.enumerate_codes()
     assert np.max(np.abs(warm.amplitude_codes(codes) - amps)) < 1e-7
+
+
+def test_local_energies_with_netket_operator(cluster_4x4):
+    """Local energies of the exact state under NetKet's operator are all E0; a perturbed state's
+    spread (the check used on 36-site states, which cannot be listed)."""
+    from nqs_dilated.ed.symmetric import SymmetricGroundState
+    from nqs_dilated.hamiltonian import heisenberg
+
+    gs = ground_state(cluster_4x4, 1.3, sector="auto", use_store=False)
+    H = heisenberg(cluster_4x4, 1.3)
+    configs, _ = gs.sample(200, np.random.default_rng(0))
+    eloc = gs.local_energies(H, configs)
+    assert np.max(np.abs(eloc - gs.energy)) < 1e-8
+    rng = np.random.default_rng(1)
+    c = gs.coefficients + 1e-3 * rng.standard_normal(gs.coefficients.shape)
+    bad = SymmetricGroundState(gs.basis, gs.sector, c, gs.info)
+    assert np.max(np.abs(bad.local_energies(H, configs) - gs.energy)) > 1e-4
+    with pytest.raises(ValueError, match="non-zero amplitude"):
+        gs.local_energies(H, np.ones((1, 16), dtype=np.int8))  # all up: not in Sz = 0

@@ -166,6 +166,33 @@ class GroundState(abc.ABC):
         codes = self.sample_codes(int(n), rng)
         return codes_to_configs(codes, self.n_sites), self.amplitude_codes(codes)
 
+    def local_energies(self, operator, configs: np.ndarray) -> np.ndarray:
+        """Local energies ``E_loc(s) = sum_s' <s|O|s'> psi(s') / psi(s)`` of a NetKet operator.
+
+        For an exact eigenstate of ``O`` every ``E_loc(s)`` equals the eigenvalue, whatever ``s``;
+        with configurations from :meth:`sample` this checks a state that cannot be listed (36
+        sites) against NetKet's own operator, independently of the engine that produced it.
+
+        Args:
+            operator: A NetKet discrete operator on this cluster's Hilbert space (e.g.
+                :func:`nqs_dilated.hamiltonian.heisenberg`, Pauli convention).
+            configs: int8 ±1 configurations ``(B, N)`` with non-zero amplitude.
+
+        Returns:
+            float64 ``(B,)``.
+
+        Raises:
+            ValueError: wrong shape, or a configuration whose amplitude is 0.
+        """
+        configs = np.asarray(configs, dtype=np.int8)
+        psi = self.amplitude(configs)
+        if np.any(psi == 0):
+            raise ValueError("local energies need configurations with non-zero amplitude (use sample())")
+        conn, mels = operator.get_conn_padded(configs)
+        B, C, N = conn.shape
+        psi_conn = self.amplitude(conn.reshape(B * C, N)).reshape(B, C)
+        return np.real((mels * psi_conn).sum(axis=1)) / psi
+
     def enumerate(self) -> tuple[np.ndarray, np.ndarray]:
         """The whole Sz = 0 space: int8 configurations ``(D, N)`` and amplitudes ``(D,)``.
 
