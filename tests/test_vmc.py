@@ -140,7 +140,13 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
     # an interrupted run (no summary) resumes from its checkpoint
     (out / "summary.json").unlink()
     assert main(args) == 0
-    assert json.loads((out / "summary.json").read_text())["resumed_from"] == 3
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["resumed_from"] == 3
+    # the time of the 3 steps of the first invocation is carried in the checkpoint (the resumed
+    # invocation has no step left, so its total is the first one's)
+    first = summary["optimisation_seconds_total"]
+    assert first > 0
+    assert resumed["optimisation_seconds_total"] == pytest.approx(first, rel=0.2, abs=0.5)
     assert main(args[:-1] + [str(tmp_path / "bad"), "--n-samples", "100"]) == 2
     assert "not a multiple" in capsys.readouterr().err
 

@@ -58,6 +58,7 @@ from ..rundir import write_atomic
 from .minsr import VMC_MinSR
 
 __all__ = [
+    "checkpoint_seconds",
     "GUARD_ENERGY_Z",
     "GUARD_MAX_REJECTIONS",
     "GUARD_VARIANCE_RATIO",
@@ -245,18 +246,34 @@ def make_state(
 
 # ---------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path: str | Path, vstate, step: int, meta: dict) -> None:
-    """Write ``{step, meta, variables}`` (flax msgpack) atomically to ``path``.
+def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: float = 0.0) -> None:
+    """Write ``{step, seconds, meta, variables}`` (flax msgpack) atomically to ``path``.
 
-    ``step`` is the number of completed optimisation steps; ``meta`` a JSON-able description of
-    the model and configuration, checked on :func:`load_checkpoint`.
+    ``step`` is the number of completed optimisation steps; ``seconds`` the wall seconds those
+    steps took, over every invocation (read back by :func:`checkpoint_seconds`); ``meta`` a
+    JSON-able description of the model and configuration, checked on :func:`load_checkpoint`.
     """
     payload = {
         "step": int(step),
+        "seconds": float(seconds),
         "meta": json.dumps(meta, sort_keys=True),
         "variables": flax.serialization.to_state_dict(jax.device_get(vstate.variables)),
     }
     write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
+
+
+def checkpoint_seconds(path: str | Path) -> float:
+    """Wall seconds of the optimisation steps stored in a checkpoint (0 for checkpoints written
+    before this was recorded).
+
+    Raises:
+        CheckpointError: unreadable file.
+    """
+    try:
+        payload = flax.serialization.msgpack_restore(Path(path).read_bytes())
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    return float(payload.get("seconds", 0.0))
 
 
 def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
@@ -293,22 +310,29 @@ class _Checkpointer(nk.callbacks.AbstractCallback, mutable=True):
     path: Path = struct.field(pytree_node=False)
     meta: dict = struct.field(pytree_node=False)
     every: int = struct.field(pytree_node=False)
+    seconds_before: float = struct.field(pytree_node=False, default=0.0)
+    t0: float = struct.field(pytree_node=False, serialize=False, default=0.0)
     last_finite: bool = struct.field(pytree_node=False, serialize=False, default=True)
 
-    def __init__(self, path: Path, meta: dict, every: int):
+    def __init__(self, path: Path, meta: dict, every: int, seconds_before: float = 0.0):
         self.path, self.meta, self.every = path, meta, every
+        self.seconds_before = float(seconds_before)
+        self.t0 = time.perf_counter()
         self.last_finite = True
+
+    def _seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.t0
 
     def on_step_end(self, step, log_data, driver):
         stats = driver._loss_stats
         self.last_finite = stats is None or bool(np.all(np.isfinite(np.real(stats.mean))))
         done = driver.step_count + 1
         if self.every > 0 and done % self.every == 0 and self.last_finite:
-            save_checkpoint(self.path, driver.state, done, self.meta)
+            save_checkpoint(self.path, driver.state, done, self.meta, self._seconds())
 
     def on_run_end(self, step, driver):
         if self.last_finite:
-            save_checkpoint(self.path, driver.state, driver.step_count, self.meta)
+            save_checkpoint(self.path, driver.state, driver.step_count, self.meta, self._seconds())
 
 
 #: Step guard (:func:`optimise`): a step is rejected when the energy rises by more than
@@ -438,6 +462,7 @@ def optimise(
     max_step: float | None = MAX_STEP,
     guard_steps: bool = True,
     show_progress: bool = False,
+    seconds_before: float = 0.0,
 ) -> VMCResult:
     """Run ``n_iter - start_step`` VMC_SR steps with an SGD step of size ``lr``.
 
@@ -468,7 +493,8 @@ def optimise(
     :data:`GUARD_VARIANCE_RATIO`-fold or it became non-finite, and retries it smaller
     (:class:`_StepGuard`; ``VMCResult.rejected_steps``); a run that still ends on a non-finite
     energy is reset to the parameters of the last step with a finite one
-    (``VMCResult.restored_step``).
+    (``VMCResult.restored_step``). ``seconds_before``: wall seconds of the ``start_step`` steps
+    already done (from :func:`checkpoint_seconds`), added to the time stored in new checkpoints.
 
     Returns:
         :class:`VMCResult`.
@@ -514,7 +540,7 @@ def optimise(
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))
     if checkpoint is not None:
-        callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every))
+        callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every, seconds_before))
     loggers = []
     if log_prefix is not None:
         mode = "append" if start_step > 0 else "write"

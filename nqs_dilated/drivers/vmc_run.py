@@ -31,7 +31,9 @@ from ..hamiltonian.bonds import heisenberg_bonds
 from ..models import n_params
 from ..rundir import RunDir
 from .sign_run import model_options
-from .vmc import MAX_STEP, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise
+from .vmc import (
+    MAX_STEP, checkpoint_seconds, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise,
+)
 
 __all__ = ["checkpoint_meta", "run_vmc"]
 
@@ -78,9 +80,10 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
     )
     meta = checkpoint_meta(cfg)
     ckpt = out / "checkpoint.msgpack"
-    start = 0
+    start, seconds_before = 0, 0.0
     if ckpt.exists():
         start = load_checkpoint(ckpt, vstate, meta)
+        seconds_before = checkpoint_seconds(ckpt)
     else:
         run.start()
         run.log({"stage": "start", "step": 0, **energy_report(vstate, hamiltonian, ground, fidelity=False)})
@@ -88,7 +91,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
         diag_shift_final=cfg.diag_shift_final or None, start_step=start, log_prefix=out / "vmc",
         checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
-        timeout=cfg.timeout or None, show_progress=progress,
+        timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before,
     )
     report = energy_report(vstate, hamiltonian, ground)
     run.log({"stage": "end", "step": result.steps, "status": result.status, **report})
@@ -116,6 +119,9 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         "restored_step": result.restored_step,
         "rejected_steps": result.rejected_steps,
         "seconds_per_iter": result.seconds_per_iter,
+        # wall seconds of the optimisation steps behind the final state, over every invocation
+        # (earlier ones up to their last checkpoint); "seconds" is this invocation alone
+        "optimisation_seconds_total": seconds_before + result.seconds,
         **report,
         "ed_method": ground.info.method,
         "ed_sector": ground.info.sector,
