@@ -219,21 +219,19 @@ def test_sector_search_starts_from_stored_sector(cluster_4x4, tmp_path):
     """A sector search starts Lanczos in an already stored sector from the stored vector: that
     sector needs a few iterations instead of dozens, and the result equals a search without
     the store to 1e-10 (energies of every sector, same ground-state sector)."""
-    fresh = ground_state(cluster_4x4, 1.0, sector="auto", use_store=False)
+    def iteration_counter():
+        counts: dict[str, float] = {}
+
+        def progress(phase, value):
+            if phase.startswith("lanczos "):
+                counts[phase] = max(counts.get(phase, 0), value)
+
+        return counts, progress
+
+    cold_iters, cold_progress = iteration_counter()
+    fresh = ground_state(cluster_4x4, 1.0, sector="auto", use_store=False, progress=cold_progress)
     ground_state(cluster_4x4, 1.0, sector=fresh.info.sector, store_dir=tmp_path)
-    iters: dict[str, float] = {}
-
-    def progress(phase, value):
-        if phase.startswith("lanczos "):
-            iters[phase] = max(iters.get(phase, 0), value)
-
-    cold_iters: dict[str, float] = {}
-
-    def cold_progress(phase, value):
-        if phase.startswith("lanczos "):
-            cold_iters[phase] = max(cold_iters.get(phase, 0), value)
-
-    ground_state(cluster_4x4, 1.0, sector="auto", use_store=False, progress=cold_progress)
+    iters, progress = iteration_counter()
     warm = ground_state(cluster_4x4, 1.0, sector="auto", store_dir=tmp_path, progress=progress)
     assert not warm.loaded and warm.info.sector == fresh.info.sector
     assert abs(warm.energy - fresh.energy) < 1e-10

@@ -262,6 +262,13 @@ def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: fl
     write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
 
 
+def _read_checkpoint(path: Path) -> dict:
+    try:
+        return flax.serialization.msgpack_restore(path.read_bytes())
+    except Exception as err:  # noqa: BLE001 - msgpack/flax raise various types
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+
+
 def checkpoint_seconds(path: str | Path) -> float:
     """Wall seconds of the optimisation steps stored in a checkpoint (0 for checkpoints written
     before this was recorded).
@@ -269,11 +276,7 @@ def checkpoint_seconds(path: str | Path) -> float:
     Raises:
         CheckpointError: unreadable file.
     """
-    try:
-        payload = flax.serialization.msgpack_restore(Path(path).read_bytes())
-    except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
-    return float(payload.get("seconds", 0.0))
+    return float(_read_checkpoint(Path(path)).get("seconds", 0.0))
 
 
 def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
@@ -284,10 +287,7 @@ def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
             or variables whose structure or shapes do not match ``vstate``'s model.
     """
     path = Path(path)
-    try:
-        payload = flax.serialization.msgpack_restore(path.read_bytes())
-    except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    payload = _read_checkpoint(path)
     stored = json.loads(payload.get("meta", "{}"))
     if stored != json.loads(json.dumps(meta, sort_keys=True)):
         diff = sorted(k for k in set(stored) | set(meta) if stored.get(k) != meta.get(k))

@@ -135,9 +135,7 @@ def _stored_sector_state(cluster: Cluster, j1: float, j2: float, store_dir) -> S
     """A stored explicit-sector symmetric ground state at these couplings, or ``None``."""
     for sec in space_group(cluster).sectors():
         p = store.store_path(cluster, j1, j2, str(sec), "symmetric", store_dir)
-        if not p.exists():
-            continue
-        loaded = store.load_arrays(p, cluster, j1, j2, str(sec), "symmetric")
+        loaded = store.load_arrays(p, cluster, j1, j2, str(sec), "symmetric")  # None if absent
         if loaded is not None:
             info, arrays = loaded
             return SymmetricGroundState.from_arrays(cluster, info, arrays)
