@@ -29,6 +29,7 @@ is ``chi_irrep(p) * parity**z``.
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from .lattice import Cluster
 
-__all__ = ["Sector", "SymmetryError", "SymmetryGroup", "is_automorphism", "space_group"]
+__all__ = ["MomentumSector", "Sector", "SymmetryError", "SymmetryGroup", "is_automorphism", "space_group"]
 
 
 class SymmetryError(ValueError):
@@ -60,6 +61,8 @@ _IRREP_NAMES = {
         (1, -1, -1, 1): "B2",
     },
     ("E", "C2"): {(1, 1): "A", (1, -1): "B"},
+    ("E", "sigma"): {(1, 1): "A'", (1, -1): "A''"},
+    ("E", "sigma'"): {(1, 1): "A'", (1, -1): "A''"},
     ("E",): {(1,): "A"},
 }
 
@@ -78,6 +81,31 @@ class Sector:
 
     def __str__(self) -> str:
         return f"{self.irrep}{'+' if self.spin_parity > 0 else '-'}"
+
+
+@dataclass(frozen=True, order=True)
+class MomentumSector:
+    """A sector at lattice momentum ``k``: a one-dimensional irrep of the little group of ``k``
+    and the spin-inversion parity.
+
+    The momentum is given by integers ``(m1, m2)`` with ``k . (d1 a1 + d2 a2) = 2 pi (m1 d1 / L1
+    + m2 d2 / L2)``; the character of ``g`` = (spin flip ``z``, then point element ``p`` of the
+    little group, then translation ``(d1, d2)``) is ``exp(-i k.d) chi_irrep(p) parity**z``.
+    Written ``"k=m1,m2:IRREP+"`` (e.g. ``"k=3,0:A+"``).
+
+    Attributes:
+        momentum: ``(m1, m2)``, ``0 <= m_i < L_i``.
+        irrep: Name of the one-dimensional irrep of the little group.
+        spin_parity: ``+1`` or ``-1``.
+    """
+
+    momentum: tuple[int, int]
+    irrep: str
+    spin_parity: int
+
+    def __str__(self) -> str:
+        m1, m2 = self.momentum
+        return f"k={m1},{m2}:{self.irrep}{'+' if self.spin_parity > 0 else '-'}"
 
 
 def is_automorphism(perm: np.ndarray, cluster: Cluster) -> bool:
@@ -174,6 +202,136 @@ class SymmetryGroup:
         chi_p = self.point_irreps[sector.irrep]
         chi = np.tile(chi_p, self.n_translations)
         return np.stack([chi, sector.spin_parity * chi])
+
+
+    # ---------------------------------------------------------------------------------------
+    # non-zero momenta
+
+    def momenta(self) -> list[tuple[int, int]]:
+        """All lattice momenta ``(m1, m2)`` of the torus (see :class:`MomentumSector`)."""
+        L1, L2 = self.cluster.extent
+        return [(m1, m2) for m1 in range(L1) for m2 in range(L2)]
+
+    def _check_momentum(self, momentum) -> tuple[int, int]:
+        L1, L2 = self.cluster.extent
+        try:
+            m1, m2 = (int(v) for v in momentum)
+        except (TypeError, ValueError):
+            raise SymmetryError(f"momentum must be two integers (m1, m2), got {momentum!r}") from None
+        if not (0 <= m1 < L1 and 0 <= m2 < L2):
+            raise SymmetryError(f"momentum ({m1}, {m2}) is outside 0 <= m1 < {L1}, 0 <= m2 < {L2}")
+        return m1, m2
+
+    def _transform_momentum(self, momentum: tuple[int, int], matrix: np.ndarray) -> tuple[int, int]:
+        """``k'`` with ``k'.d = k.(M d)`` for every lattice vector ``d``, as integers ``(m1', m2')``.
+
+        Raises:
+            SymmetryError: ``M`` does not map the momentum lattice of the torus onto itself.
+        """
+        L = self.cluster.extent
+        out = []
+        for j in range(2):
+            num = sum(Fraction(momentum[i] * int(matrix[i, j]), L[i]) for i in range(2)) * L[j]
+            if num.denominator != 1:
+                raise SymmetryError(f"point element {matrix.tolist()} does not preserve the momenta of the torus")
+            out.append(int(num) % L[j])
+        return out[0], out[1]
+
+    def little_group(self, momentum) -> tuple[int, ...]:
+        """Indices ``p`` of the point elements that leave ``k`` invariant (``k.(M_p d) = k.d``
+        modulo ``2 pi`` for every ``d``); ``0`` (the identity) first."""
+        m = self._check_momentum(momentum)
+        return tuple(p for p in range(self.n_point) if self._transform_momentum(m, self.point_matrices[p]) == m)
+
+    def little_irreps(self, momentum) -> dict[str, np.ndarray]:
+        """Real one-dimensional irreps of the little group of ``k``: name -> float64 characters
+        on the elements :meth:`little_group` lists."""
+        idx = self.little_group(momentum)
+        table = _multiplication_table(self.point_perms[list(idx)])
+        names = tuple(self.point_names[p] for p in idx)
+        irreps = {}
+        for signs in itertools.product((1, -1), repeat=len(idx) - 1):
+            chi = np.array((1,) + signs)
+            if np.all(chi[:, None] * chi[None, :] == chi[table]):
+                irreps[_irrep_name(names, chi)] = chi.astype(np.float64)
+        return irreps
+
+    def momentum_star(self, momentum) -> list[tuple[int, int]]:
+        """Momenta with the same spectrum as ``k``: its images under the point group and ``-k``
+        (time reversal: H is real), sorted."""
+        m = self._check_momentum(momentum)
+        L1, L2 = self.cluster.extent
+        star = set()
+        for M in self.point_matrices:
+            k = self._transform_momentum(m, M)
+            star.add(k)
+            star.add(((-k[0]) % L1, (-k[1]) % L2))
+        return sorted(star)
+
+    def momentum_stars(self) -> list[tuple[int, int]]:
+        """One momentum per star (the smallest), ``(0, 0)`` first."""
+        seen, out = set(), []
+        for k in self.momenta():
+            if k not in seen:
+                star = self.momentum_star(k)
+                seen.update(star)
+                out.append(star[0])
+        return out
+
+    def momentum_sectors(self, momentum) -> list[MomentumSector]:
+        """Sectors at momentum ``k``: irreps of its little group times spin parity."""
+        m = self._check_momentum(momentum)
+        return [MomentumSector(m, name, parity) for name in self.little_irreps(m) for parity in (1, -1)]
+
+    def parse_momentum_sector(self, label: "str | MomentumSector") -> MomentumSector:
+        """Turn ``"k=m1,m2:IRREP+"`` into a :class:`MomentumSector`.
+
+        Raises:
+            SymmetryError: the label is not of that form, or the momentum or irrep does not exist.
+        """
+        if isinstance(label, MomentumSector):
+            sector = label
+        else:
+            text = str(label).strip()
+            head, sep, tail = text.partition(":")
+            try:
+                if not (sep and head.startswith("k=") and len(tail) >= 2 and tail[-1] in "+-"):
+                    raise ValueError
+                m = tuple(int(v) for v in head[2:].split(","))
+                if len(m) != 2:
+                    raise ValueError
+            except ValueError:
+                raise SymmetryError(
+                    f"bad momentum-sector label {text!r}: write k=m1,m2:IRREP followed by the spin-inversion "
+                    f"parity, e.g. 'k=1,0:A+' (momentum 2 pi (m1/L1, m2/L2) in the reciprocal basis)"
+                ) from None
+            sector = MomentumSector(m, tail[:-1], 1 if tail[-1] == "+" else -1)
+        m = self._check_momentum(sector.momentum)
+        irreps = self.little_irreps(m)
+        if sector.irrep not in irreps or sector.spin_parity not in (1, -1):
+            raise SymmetryError(
+                f"sector {label!s} does not exist for {self.cluster.name}: the little group of k={m[0]},{m[1]} "
+                f"({', '.join(self.point_names[p] for p in self.little_group(m))}) has the irreps "
+                f"{sorted(irreps)}; choose one of {[str(s) for s in self.momentum_sectors(m)]}"
+            )
+        return MomentumSector(m, sector.irrep, sector.spin_parity)
+
+    def subgroup(self, point_indices) -> "SymmetryGroup":
+        """Translations times the point elements ``point_indices`` (the identity first), e.g. the
+        little group of a momentum; same layout ``g = t * P' + p'``."""
+        idx = [int(p) for p in point_indices]
+        if not idx or idx[0] != 0:
+            raise SymmetryError("a subgroup must list the identity (point element 0) first")
+        pperms = self.point_perms[idx]
+        perms = np.array([t[p] for t in self.translations for p in pperms])
+        return SymmetryGroup(
+            cluster=self.cluster,
+            point_names=tuple(self.point_names[p] for p in idx),
+            point_matrices=self.point_matrices[idx],
+            translations=self.translations,
+            point_perms=pperms,
+            perms=perms,
+        )
 
 
 def _multiplication_table(perms: np.ndarray) -> np.ndarray:

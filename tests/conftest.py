@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nqs_dilated.lattice import load_lattice
@@ -52,3 +53,16 @@ def marshall_sign(cluster, configs):
     sub_a = (cluster.grid.sum(axis=1) % 2) == 0
     n_up_a = ((np.asarray(configs) > 0) & sub_a).sum(axis=-1)
     return np.where(n_up_a % 2 == 0, 1, -1)
+
+
+def brute_images(codes, group):
+    """All images (2 |G|, D) of the codes under G x Z2 via group.perms (independent route)."""
+    N = group.cluster.n_sites
+    bits = ((codes[:, None] >> np.arange(N, dtype=np.uint64)) & np.uint64(1)).astype(np.uint64)
+    full = np.uint64((1 << N) - 1)
+    out = []
+    for perm in np.asarray(group.perms):
+        im = (bits << perm.astype(np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
+        out.append(im)
+        out.append(im ^ full)
+    return np.array(out)

@@ -25,6 +25,8 @@ from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.symmetry import SymmetryError, SymmetryGroup, space_group
 
+from conftest import brute_images
+
 
 @lru_cache(maxsize=None)
 def _setup(name):
@@ -47,19 +49,6 @@ def _sz0_codes_sorted(n):
     )
 
 
-def _brute_images(codes, group):
-    """All images (2 |G|, D) of the codes under G x Z2 via group.perms (independent route)."""
-    N = group.cluster.n_sites
-    bits = ((codes[:, None] >> np.arange(N, dtype=np.uint64)) & np.uint64(1)).astype(np.uint64)
-    full = np.uint64((1 << N) - 1)
-    out = []
-    for perm in np.asarray(group.perms):
-        im = (bits << perm.astype(np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
-        out.append(im)
-        out.append(im ^ full)
-    return np.array(out)
-
-
 # ------------------------------------------------------------------------------------------
 # Basis: representatives, stabilizers, representative search vs brute force over group.perms
 
@@ -68,7 +57,7 @@ def _brute_images(codes, group):
 def test_basis_matches_brute_force(name):
     cluster, group, basis, _ = _setup(name)
     codes = _sz0_codes_sorted(cluster.n_sites)
-    images = _brute_images(codes, group)
+    images = brute_images(codes, group)
     mins = images.min(axis=0)
     reps = np.unique(mins)
     np.testing.assert_array_equal(basis.representatives, reps)
@@ -101,7 +90,7 @@ def test_bit_group_action_matches_perms(name):
     rng = np.random.default_rng(1)
     N = cluster.n_sites
     codes = np.array([int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(50)], dtype=np.uint64)
-    images = _brute_images(codes, group)
+    images = brute_images(codes, group)
     L1, L2 = cluster.extent
     P = group.n_point
     for t in range(len(group.translations)):
@@ -234,7 +223,7 @@ def _projected_sector_energies(cluster, group, j2):
     H = heisenberg(cluster, j2).to_sparse().tocsr()
     hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
     codes = configs_to_codes(np.asarray(hi.all_states()))
-    images = _brute_images(codes, group)  # (2|G|, D), in NetKet's state order
+    images = brute_images(codes, group)  # (2|G|, D), in NetKet's state order
     sorter = np.argsort(codes)
     pos = sorter[np.searchsorted(codes, images, sorter=sorter)]  # positions of g(code_i)
     D = len(codes)

@@ -6,6 +6,12 @@ where the state is stored. ``--json`` prints one JSON object per J2 value instea
 ``--j2`` takes one value, a list ``0,0.5,1.0`` or a range ``0:1.4:0.1``; the values are solved in
 one process that builds the symmetric basis and Hamiltonian structure once. Progress bars for
 the long phases (basis, structure, Lanczos iterations per sector) go to stderr.
+
+Non-zero momenta (energies only, clusters up to about 30 sites): ``--sector k=1,0:A+`` gives the
+lowest energy of one sector at momentum ``k``; ``--momenta all`` with ``--sector auto`` adds the
+lowest energy of every sector at non-zero momentum (one momentum per star) under
+``momentum_sector_energies`` and says whether the zero-momentum ground state is the ground state
+of the cluster (``ground_state_at_zero_momentum``), with a warning on stderr when it is not.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 from tqdm.auto import tqdm
 
 from ..ed.ground import METHODS, ground_state
+from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError
 from ..config import j2_values
@@ -67,7 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--j1", type=float, default=1.0, help="J1 coupling (default 1)")
     p.add_argument("--method", choices=METHODS, default="auto", help="ED route (default auto)")
-    p.add_argument("--sector", default="auto", help="'auto' (search all zero-momentum sectors) or e.g. 'A1+'")
+    p.add_argument(
+        "--sector", default="auto",
+        help="'auto' (search all zero-momentum sectors), e.g. 'A1+', or a non-zero-momentum sector "
+        "'k=m1,m2:IRREP+' (energy only)",
+    )
+    p.add_argument(
+        "--momenta", choices=("zero", "all"), default="zero",
+        help="with --sector auto: 'all' also computes every sector at non-zero momentum (one momentum "
+        "per star; up to about 30 sites) and reports whether the ground state has zero momentum",
+    )
     p.add_argument("--store", default=None, help="store directory (default $NQS_DILATED_STORE or ~/.cache/nqs_dilated/ed)")
     p.add_argument("--no-store", action="store_true", help="neither read nor write the store")
     p.add_argument("--json", action="store_true", help="print one JSON object per J2 value")
@@ -83,6 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         cluster = load_lattice(args.lattice)
     except (LatticeError, ValueError) as err:
         return fail(str(err))
+    if args.sector.strip().startswith("k="):
+        return _momentum_sector(cluster, values, args)
+    if args.momenta == "all" and args.sector.strip().lower() != "auto":
+        return fail(f"--momenta all needs --sector auto (got --sector {args.sector})")
+    if args.momenta == "all":
+        try:
+            check_momenta_memory(cluster)  # before the zero-momentum search, not after it
+        except MemoryError as err:
+            return fail(str(err))
+    momentum_structures: dict = {}
     structure_cache: dict = {}  # basis and structure built once for every J2 value
     state = None  # the previous J2's state: Lanczos in its sector starts from it
     for j2 in values:
@@ -101,16 +127,52 @@ def main(argv: list[str] | None = None) -> int:
                 structure_cache=structure_cache,
                 initial=state,
             )
+            others = None
+            if args.momenta == "all":
+                others = momentum_sector_energies(
+                    cluster, j2, args.j1, progress=progress, structures=momentum_structures
+                )
         except (LatticeError, SymmetryError, ValueError, MemoryError) as err:
             return fail(str(err))
         finally:
             if progress is not None:
                 progress.close()
-        _report(cluster, state, time.perf_counter() - t0, args.json)
+        _report(cluster, state, time.perf_counter() - t0, args.json, others)
     return 0
 
 
-def _report(cluster, state, seconds: float, as_json: bool) -> None:
+def _momentum_sector(cluster, values, args) -> int:
+    """``--sector k=...``: the lowest energy of one non-zero-momentum sector per J2 value."""
+    structure = None
+    for j2 in values:
+        t0 = time.perf_counter()
+        try:
+            if structure is None:
+                from ..symmetry import space_group
+
+                group = space_group(cluster)
+                sector = group.parse_momentum_sector(args.sector)
+                structure = MomentumStructure(cluster, sector.momentum, group)
+            res = momentum_sector_energy(cluster, j2, sector, args.j1, group=group, structure=structure)
+        except (SymmetryError, ValueError, MemoryError) as err:
+            return fail(str(err))
+        n = cluster.n_sites
+        result = {
+            "lattice": cluster.name, "n_sites": n, "j1": args.j1, "j2": j2, "convention": "pauli",
+            "sector": str(res.sector), "energy": res.energy, "energy_per_site": res.energy / n,
+            "energy_ss": res.energy / 4, "energy_per_site_ss": res.energy / 4 / n, "residual": res.residual,
+            "dimension": res.dimension, "seconds": time.perf_counter() - t0, "peak_rss_gib": peak_rss_gib(),
+        }
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            print(f"{cluster.name}  N = {n}  J1 = {args.j1:g}  J2 = {j2:g}  (sector {res.sector}, dim {res.dimension:,})")
+            print(f"  E_min  = {res.energy:.12f}   E_min/N = {res.energy / n:.12f}   (Pauli, sigma.sigma)")
+            print(f"  residual ||H psi - E psi|| = {res.residual:.3e}; wall time {result['seconds']:.2f} s")
+    return 0
+
+
+def _report(cluster, state, seconds: float, as_json: bool, others: dict | None = None) -> None:
     info = state.info
     n = cluster.n_sites
     result = {
@@ -135,6 +197,20 @@ def _report(cluster, state, seconds: float, as_json: bool) -> None:
         "store_path": str(state.store_path) if getattr(state, "store_path", None) else None,
         "peak_rss_gib": peak_rss_gib(),
     }
+    if others is not None:
+        result["momentum_sector_energies"] = {k: r.energy for k, r in others.items()}
+        lowest = min(others, key=lambda k: others[k].energy, default=None)
+        result["lowest_momentum_sector"] = lowest
+        # below E0 by more than the accuracy of both energies (residual tol 1e-8 squared / gap)
+        at_zero = lowest is None or others[lowest].energy >= info.energy - 1e-9
+        result["ground_state_at_zero_momentum"] = at_zero
+        if not at_zero:
+            print(
+                f"warning: {cluster.name} at J2 = {info.j2:g}: sector {lowest} has E = {others[lowest].energy:.12f}, "
+                f"below the zero-momentum ground state ({info.sector}, E0 = {info.energy:.12f}); the ground state "
+                "of the cluster has non-zero momentum",
+                file=sys.stderr,
+            )
     if as_json:
         print(json.dumps(result), flush=True)
         return
@@ -145,6 +221,10 @@ def _report(cluster, state, seconds: float, as_json: bool) -> None:
         print(f"  gap    = {info.gap:.6g} (Pauli, same space)")
     for label, e in sorted(info.sector_energies.items(), key=lambda kv: kv[1]):
         print(f"  sector {label:>5}: {e:.12f}")
+    if others is not None:
+        for label, e in sorted(result["momentum_sector_energies"].items(), key=lambda kv: kv[1])[:5]:
+            print(f"  sector {label:>12}: {e:.12f}")
+        print(f"  ground state at zero momentum: {result['ground_state_at_zero_momentum']}")
     print(f"  residual ||H psi - E0 psi|| = {info.residual:.3e}")
     loaded = " (loaded from store)" if result["loaded_from_store"] else ""
     print(f"  wall time {seconds:.2f} s{loaded}, peak RSS {result['peak_rss_gib']:.2f} GiB")

@@ -21,7 +21,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["cttz64", "make_tables", "popcount64"]
+__all__ = ["cttz64", "find_rep", "find_rep_element", "make_tables", "popcount64"]
 
 
 @intrinsic
@@ -119,13 +119,15 @@ def translate(y, d1, d2, T):
     return y
 
 
-@nb.njit(cache=True)
-def find_rep(x, T):
-    """Smallest image of ``x`` under translations x point group x spin inversion.
+@nb.njit(inline="always", cache=True)
+def find_rep_element(x, T):
+    """Smallest image of ``x`` under translations x point group x spin inversion, and a group
+    element reaching it.
 
     Returns:
-        ``(rep, p, z)``: the representative and the point element / spin flip of a group
-        element mapping ``x`` to it (the translation part is not needed at zero momentum).
+        ``(rep, p, z, d1, d2)``: the representative, and spin flip ``z``, point element ``p`` and
+        translation ``d1 a1 + d2 a2`` of an element ``h`` with ``h(x) = rep`` (as
+        :func:`apply_element` composes them).
     """
     L1 = T[1]
     L2 = T[2]
@@ -138,6 +140,8 @@ def find_rep(x, T):
     best = x
     bp = 0
     bz = 0
+    bd1 = 0
+    bd2 = 0
     for p in range(P):
         yp = apply_point(x, p, T) if p > 0 else x
         for z in range(2):
@@ -161,6 +165,21 @@ def find_rep(x, T):
                             best = img
                             bp = p
                             bz = z
+                            bd1 = d1
+                            bd2 = c
+    return best, bp, bz, bd1, bd2
+
+
+@nb.njit(cache=True)
+def find_rep(x, T):
+    """Smallest image of ``x`` under translations x point group x spin inversion.
+
+    Returns:
+        ``(rep, p, z)``: the representative and the point element / spin flip of a group
+        element mapping ``x`` to it (the translation part is not needed at zero momentum; see
+        :func:`find_rep_element`).
+    """
+    best, bp, bz, _, _ = find_rep_element(x, T)
     return best, bp, bz
 
 
