@@ -90,8 +90,9 @@ class MomentumSector:
 
     The momentum is given by integers ``(m1, m2)`` with ``k . (d1 a1 + d2 a2) = 2 pi (m1 d1 / L1
     + m2 d2 / L2)``; the character of ``g`` = (spin flip ``z``, then point element ``p`` of the
-    little group, then translation ``(d1, d2)``) is ``exp(-i k.d) chi_irrep(p) parity**z``.
-    Written ``"k=m1,m2:IRREP+"`` (e.g. ``"k=3,0:A+"``).
+    little group, then translation ``(d1, d2)``) is ``exp(-i k.d) chi_irrep(p) parity**z``, and the
+    states of the sector satisfy ``psi(g sigma) = chi(g) psi(sigma)`` (as at zero momentum; ``k``
+    and ``-k`` have the same spectrum). Written ``"k=m1,m2:IRREP+"`` (e.g. ``"k=3,0:A+"``).
 
     Attributes:
         momentum: ``(m1, m2)``, ``0 <= m_i < L_i``.

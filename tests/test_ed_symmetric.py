@@ -154,6 +154,28 @@ def test_tiled_layout_independent(block_bits, panel_rows):
         np.testing.assert_allclose(b.matvec(x), a.matvec(x), rtol=0, atol=1e-12)
 
 
+def test_tiled_layout_same_for_any_number_of_threads():
+    """The row chunks of a panel are tiled in parallel: the packed entries must not depend on the
+    number of chunks (threads), escapes across chunk boundaries included."""
+    import numba as nb
+
+    if nb.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    _, _, basis, _ = _setup("triangular-4x6")
+    old = nb.get_num_threads()
+    built = []
+    try:
+        for threads in (1, 2):
+            nb.set_num_threads(threads)
+            s = SymmetricStructure(basis, block_bits=8, panel_rows=4096)
+            built.append((s.entries.copy(), s.tile_ptr.copy()))
+    finally:
+        nb.set_num_threads(old)
+    assert built[0][0].shape[0] > SymmetricStructure(basis, block_bits=8, panel_rows=4096).nnz  # escapes
+    np.testing.assert_array_equal(built[0][0], built[1][0])
+    np.testing.assert_array_equal(built[0][1], built[1][1])
+
+
 @pytest.mark.parametrize("budget, use_disk", [(1 << 30, False), (0, True), (3 * 8 * 2000, True), (0, False)])
 def test_lanczos_kept_vectors_equal_pass2(tmp_path, budget, use_disk):
     """The Ritz vector formed from the pass-1 vectors kept in memory, on disk, or both equals

@@ -6,7 +6,7 @@ vectors are kept.
 
 * Pass 1 runs the three-term recurrence from a deterministic (seeded) start vector, stores the
   tridiagonal matrix ``T_m`` and stops when the Ritz residual estimate ``beta_m |s_m|`` of the
-  lowest Ritz pair is below ``tol / 4`` (or on an invariant subspace, or at ``max_iter``).
+  lowest Ritz pair is below ``STOP_FRACTION * tol`` (or on an invariant subspace, or at ``max_iter``).
 * The Ritz vector ``psi = sum_j s_j v_j`` (``s`` the lowest eigenvector of ``T_m``) is formed from
   the pass-1 Lanczos vectors when they were kept: in memory up to ``memory_budget`` bytes, then
   in a temporary file in ``scratch_dir`` (sequential writes and one sequential read, about
@@ -69,6 +69,13 @@ class LanczosResult:
     converged: bool
     ritz_from: str | None = None
 
+
+#: Pass 1 stops when the Ritz residual estimate is below this fraction of ``tol``; the explicit
+#: residual is then measured and a restart follows if it exceeds ``tol``. With the Ritz vector
+#: formed from the kept pass-1 vectors the estimate and the explicit residual agree closely (36
+#: sites: estimate < 2.5e-9, explicit 2.21e-9), so a factor 2 of margin suffices; each halving of
+#: the fraction costs about 2 iterations at 36 sites (the residual falls ~20x per 10 iterations).
+STOP_FRACTION = 0.5
 
 #: Free disk space left untouched when Lanczos vectors are written to ``scratch_dir`` (bytes).
 DISK_MARGIN = 1 << 30
@@ -287,7 +294,7 @@ def lanczos_ground_state(
             if progress:
                 progress(it + 1, theta, est)
             scale = max(1.0, abs(theta))
-            if est < 0.25 * tol or beta < 1e-13 * scale:
+            if est < STOP_FRACTION * tol or beta < 1e-13 * scale:
                 break
             _lanczos_next(vprev, w, v, a2, 1.0 / beta)  # the old vprev is no longer needed
             vprev, v = v, vprev

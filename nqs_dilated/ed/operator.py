@@ -108,23 +108,51 @@ def _fill_panel(r0, r1, reps, bi, bj, nb1, T, table, shift, offsets, cols, codes
             cols[k0 + k] = np.uint32(l_)
 
 
-@nb.njit(cache=True)
-def _tile_counts(r0, r1, offsets, cols, block_bits, nblk, delta_max, counts):
-    """Entries per column block of panel ``[r0, r1)``, escapes for long row gaps included."""
-    last = np.full(nblk, r0, dtype=np.int64)
-    counts[:] = 0
+@nb.njit(parallel=True, cache=True)
+def _tile_counts(r0, r1, offsets, cols, block_bits, nblk, delta_max, nchunks, counts, first, init_last):
+    """Entries per column block of panel ``[r0, r1)``, escapes for long row gaps included.
+
+    The panel's rows are cut into ``nchunks`` consecutive chunks counted in parallel:
+    ``counts[j, b]`` and ``first[j, b]`` (the first row of chunk ``j`` with an entry in block
+    ``b``, or -1). The row gap before each chunk's first entry depends on the chunks before it,
+    so it is added afterwards, and ``init_last[j, b]`` receives the row the fill of chunk ``j``
+    measures its first increment from.
+    """
     base = offsets[0]
-    for a in range(r0, r1):
-        for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
-            b = cols[k] >> block_bits
-            counts[b] += 1 + (a - last[b]) // delta_max
-            last[b] = a
+    n = r1 - r0
+    for j in nb.prange(nchunks):
+        ra = r0 + j * n // nchunks
+        rb = r0 + (j + 1) * n // nchunks
+        last = np.full(nblk, -1, dtype=np.int64)
+        for b in range(nblk):
+            counts[j, b] = 0
+            first[j, b] = -1
+        for a in range(ra, rb):
+            for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
+                b = cols[k] >> block_bits
+                if last[b] < 0:
+                    first[j, b] = a
+                    counts[j, b] += 1
+                else:
+                    counts[j, b] += 1 + (a - last[b]) // delta_max
+                last[b] = a
+        for b in range(nblk):
+            init_last[j, b] = last[b]  # the chunk's last row in b, turned into the start row below
+    for b in range(nblk):
+        prev = r0
+        for j in range(nchunks):
+            last_j = init_last[j, b]
+            init_last[j, b] = prev
+            if first[j, b] >= 0:
+                counts[j, b] += (first[j, b] - prev) // delta_max
+                prev = last_j
     return counts
 
 
-@nb.njit(cache=True)
-def _tile_fill(r0, r1, offsets, cols, codes, block_bits, nblk, delta_max, code_bits, null_code, starts, out):
-    """Write panel ``[r0, r1)`` tile by tile (column block ``b`` at ``out[starts[b]:]``).
+@nb.njit(parallel=True, cache=True)
+def _tile_fill(r0, r1, offsets, cols, codes, block_bits, nblk, delta_max, code_bits, null_code, nchunks, starts, init_last, out):
+    """Write panel ``[r0, r1)`` tile by tile, its row chunks in parallel (chunk ``j`` of column
+    block ``b`` at ``out[starts[j, b]:]``, after the chunks before it; see :func:`_tile_counts`).
 
     Entry layout (uint32, high to low): row increment (``32 - code_bits - col_bits`` bits), class
     code (``code_bits``), column within the block (``col_bits``). A row gap of ``delta_max`` or
@@ -133,22 +161,26 @@ def _tile_fill(r0, r1, offsets, cols, codes, block_bits, nblk, delta_max, code_b
     col_bits = np.uint32(32 - code_bits - 6)
     dsh = np.uint32(32 - 6)
     colmask = np.uint32((1 << block_bits) - 1)
-    last = np.full(nblk, r0, dtype=np.int64)
-    pos = starts.copy()
     base = offsets[0]
     esc = (np.uint32(delta_max) << dsh) | (np.uint32(null_code) << col_bits)
-    for a in range(r0, r1):
-        for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
-            c = cols[k]
-            b = c >> block_bits
-            d = a - last[b]
-            while d >= delta_max:
-                out[pos[b]] = esc
+    n = r1 - r0
+    for j in nb.prange(nchunks):
+        ra = r0 + j * n // nchunks
+        rb = r0 + (j + 1) * n // nchunks
+        last = init_last[j].copy()
+        pos = starts[j].copy()
+        for a in range(ra, rb):
+            for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
+                c = cols[k]
+                b = c >> block_bits
+                d = a - last[b]
+                while d >= delta_max:
+                    out[pos[b]] = esc
+                    pos[b] += 1
+                    d -= delta_max
+                out[pos[b]] = (np.uint32(d) << dsh) | (np.uint32(codes[k]) << col_bits) | (c & colmask)
                 pos[b] += 1
-                d -= delta_max
-            out[pos[b]] = (np.uint32(d) << dsh) | (np.uint32(codes[k]) << col_bits) | (c & colmask)
-            pos[b] += 1
-            last[b] = a
+                last[b] = a
 
 
 @nb.njit(parallel=True, cache=True)
@@ -276,7 +308,10 @@ class SymmetricStructure:
         reserve = npan * nblk * (self.panel_rows // delta_max + 1)
         entries = np.empty(self.nnz + reserve, dtype=np.uint32)
         self.tile_ptr = np.zeros(npan * nblk + 1, dtype=np.int64)
-        tc = np.empty(nblk, dtype=np.int64)
+        nchunks = max(1, nb.get_num_threads())
+        tc = np.empty((nchunks, nblk), dtype=np.int64)
+        first = np.empty((nchunks, nblk), dtype=np.int64)
+        init_last = np.empty((nchunks, nblk), dtype=np.int64)
         pos = 0
         if progress:
             progress("structure", 0.0)
@@ -287,11 +322,16 @@ class SymmetricStructure:
             cols = np.empty(offsets[-1], dtype=np.uint32)
             codes = np.empty(offsets[-1], dtype=np.uint8)
             _fill_panel(r0, r1, reps, bi, bj, self.n_j1, basis.T, basis._start, basis._shift, offsets, cols, codes, 2 * P, P)
-            _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, tc)
-            starts = pos + np.concatenate([[0], np.cumsum(tc)])
-            _tile_fill(r0, r1, offsets, cols, codes, self.block_bits, nblk, delta_max, self.code_bits, self.n_codes, starts[:-1], entries)
-            self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = starts[1:]
-            pos = int(starts[-1])
+            _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, nchunks, tc, first, init_last)
+            # tile b of the panel holds chunk 0's entries of block b, then chunk 1's, ...
+            ends = pos + np.cumsum(tc.T.ravel()).reshape(nblk, nchunks)  # end of (b, j)
+            starts = (ends - tc.T).T.copy()  # (nchunks, nblk)
+            _tile_fill(
+                r0, r1, offsets, cols, codes, self.block_bits, nblk, delta_max, self.code_bits, self.n_codes,
+                nchunks, starts, init_last, entries,
+            )
+            self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = ends[:, -1]
+            pos = int(ends[-1, -1])
             del offsets, cols, codes
             if progress:
                 progress("structure", (p + 1) / npan)
