@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..lattice import LatticeError, load_lattice
-from ..symmetry import SymmetryError
+from ..symmetry import SymmetryError, space_group
 from ..config import j2_values
 from .common import fail, peak_rss_gib
 
@@ -148,8 +148,6 @@ def _momentum_sector(cluster, values, args) -> int:
         t0 = time.perf_counter()
         try:
             if structure is None:
-                from ..symmetry import space_group
-
                 group = space_group(cluster)
                 sector = group.parse_momentum_sector(args.sector)
                 structure = MomentumStructure(cluster, sector.momentum, group)
