@@ -157,15 +157,9 @@ class SymmetryGroup:
 
     @cached_property
     def point_irreps(self) -> dict[str, np.ndarray]:
-        """Real one-dimensional irreps of the point group: name -> characters, float64 ``(P,)``."""
-        P = self.n_point
-        table = _multiplication_table(self.point_perms)
-        irreps = {}
-        for signs in itertools.product((1, -1), repeat=P - 1):
-            chi = np.array((1,) + signs)
-            if np.all(chi[:, None] * chi[None, :] == chi[table]):
-                irreps[_irrep_name(self.point_names, chi)] = chi.astype(np.float64)
-        return irreps
+        """Real one-dimensional irreps of the point group: name -> characters, float64 ``(P,)``
+        (the little group of k = 0 is the whole point group)."""
+        return self.little_irreps((0, 0))
 
     def sectors(self) -> list[Sector]:
         """All zero-momentum sectors: point-group irreps times spin parity ``(+1, -1)``."""

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-import psutil
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..hamiltonian import check_couplings
@@ -40,7 +39,8 @@ from ..lattice import Cluster
 from ..symmetry import MomentumSector, SymmetryGroup, space_group
 from ._bitops import apply_element, find_rep_element
 from .basis import SymmetricBasis, _lookup, check_cluster
-from .operator import _count_rows
+from .operator import bond_endpoints, row_counts
+from .symmetric import estimate_counts, require_memory
 
 __all__ = [
     "MomentumSectorResult", "MomentumStructure", "check_momenta_memory", "estimate_momentum_memory", "momentum_sector_energies",
@@ -102,11 +102,6 @@ def _matvec_rows(indptr, cols, codes, coef, diag, inv_w, u, x, y):
         y[a] = diag[a] * x[a] + iw * s
 
 
-def _little(group: SymmetryGroup, sector) -> tuple[MomentumSector, SymmetryGroup]:
-    sector = group.parse_momentum_sector(sector)
-    return sector, group.subgroup(group.little_group(sector.momentum))
-
-
 def estimate_momentum_memory(cluster: Cluster, momentum, group: SymmetryGroup | None = None) -> dict[str, int]:
     """Estimated peak memory (bytes) of :func:`momentum_sector_energy` at ``momentum``.
 
@@ -121,26 +116,20 @@ def estimate_momentum_memory(cluster: Cluster, momentum, group: SymmetryGroup | 
     check_cluster(cluster)
     if group is None:
         group = space_group(cluster)
-    N = cluster.n_sites
-    order = 2 * N * len(group.little_group(momentum))
-    R = int(1.05 * math.comb(N, N // 2) / order) + 1000
-    n_bonds = len(cluster.bonds("J1")) + len(cluster.bonds("J2"))
-    nnz = int(R * n_bonds * N / (2 * (N - 1)))
     P = len(group.little_group(momentum))
+    R, nnz = estimate_counts(cluster, 2 * cluster.n_sites * P)
     total = R * (8 + 2 * P + 16 + 8 + 16 + 2) + 6 * nnz + 16 * R * 26
     return {"representatives": R, "entries": nnz, "total": total}
 
 
 def _check_memory(cluster: Cluster, momentum: tuple[int, int], group: SymmetryGroup) -> None:
     est = estimate_momentum_memory(cluster, momentum, group)
-    avail = psutil.virtual_memory().available
-    if est["total"] > avail:
-        raise MemoryError(
-            f"the k={momentum[0]},{momentum[1]} sectors of {cluster.name} need about "
-            f"{est['total'] / 2**30:.1f} GiB (~{est['representatives']:,} representatives, "
-            f"~{est['entries']:,} entries) but only {avail / 2**30:.1f} GiB are available; "
-            "non-zero momenta are computed with a stored structure, which fits up to about 30 sites"
-        )
+    require_memory(
+        est["total"],
+        f"the k={momentum[0]},{momentum[1]} sectors of {cluster.name} need",
+        f"~{est['representatives']:,} representatives, ~{est['entries']:,} entries",
+        "; non-zero momenta are computed with a stored structure, which fits up to about 30 sites",
+    )
 
 
 class MomentumStructure:
@@ -174,23 +163,16 @@ class MomentumStructure:
             _check_memory(cluster, self.momentum, group)
         self.little = group.subgroup(group.little_group(self.momentum))
         self.basis = SymmetricBasis(cluster, self.little, check=True)
-        b1 = cluster.bonds("J1")
-        b2 = cluster.bonds("J2")
-        bonds = np.concatenate([b1, b2]).astype(np.uint64)
-        bi = np.ascontiguousarray(bonds[:, 0])
-        bj = np.ascontiguousarray(bonds[:, 1])
+        bi, bj, n_j1, _ = bond_endpoints(cluster)
         reps = self.basis.representatives
         R = reps.shape[0]
-        counts = np.empty(R, dtype=np.uint8)
-        self.d1 = np.empty(R, dtype=np.int8)
-        self.d2 = np.empty(R, dtype=np.int8)
-        _count_rows(reps, bi, bj, len(b1), counts, self.d1, self.d2)
+        counts, self.d1, self.d2 = row_counts(reps, bi, bj, n_j1)
         self.indptr = np.zeros(R + 1, dtype=np.int64)
         np.cumsum(counts, out=self.indptr[1:], dtype=np.int64)
         nnz = int(self.indptr[-1])
         self.cols = np.empty(nnz, dtype=np.int32)
         self.codes = np.empty(nnz, dtype=np.int16)
-        _fill_rows(reps, bi, bj, len(b1), self.basis.T, self.basis._start, self.basis._shift, self.indptr, self.cols, self.codes)
+        _fill_rows(reps, bi, bj, n_j1, self.basis.T, self.basis._start, self.basis._shift, self.indptr, self.cols, self.codes)
         self.seconds = time.perf_counter() - t0
 
     def characters(self, sector: MomentumSector) -> np.ndarray:

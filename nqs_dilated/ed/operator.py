@@ -60,6 +60,32 @@ def _count_rows(reps, bi, bj, nb1, counts, d1, d2):
         d2[a] = s2
 
 
+def bond_endpoints(cluster) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Bond endpoints as uint64 ``(B,)`` arrays ``(bi, bj)``, the J1 bonds first, and the numbers
+    of J1 and J2 bonds.
+
+    Raises:
+        ValueError: more than 255 bonds (rows count their entries in uint8).
+    """
+    b1 = cluster.bonds("J1")
+    b2 = cluster.bonds("J2")
+    bonds = np.concatenate([b1, b2]).astype(np.uint64)
+    if len(bonds) > 255:
+        raise ValueError(f"{cluster.name} has {len(bonds)} bonds; the structure counts at most 255 per row")
+    return np.ascontiguousarray(bonds[:, 0]), np.ascontiguousarray(bonds[:, 1]), len(b1), len(b2)
+
+
+def row_counts(reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per representative: the number of anti-aligned bonds (uint8, the off-diagonal entries of
+    its row) and ``d1``, ``d2`` (int8, aligned minus anti-aligned J1 / J2 bonds)."""
+    R = reps.shape[0]
+    counts = np.empty(R, dtype=np.uint8)  # at most one entry per bond (< 256)
+    d1 = np.empty(R, dtype=np.int8)
+    d2 = np.empty(R, dtype=np.int8)
+    _count_rows(reps, bi, bj, n_j1, counts, d1, d2)
+    return counts, d1, d2
+
+
 @nb.njit(parallel=True, cache=True)
 def _fill_panel(r0, r1, reps, bi, bj, nb1, T, table, shift, offsets, cols, codes, twoP, P):
     """Columns and class codes of rows ``[r0, r1)``, row-major at ``offsets - offsets[0]``.
@@ -274,15 +300,7 @@ class SymmetricStructure:
         t0 = time.perf_counter()
         self.basis = basis
         cluster = basis.cluster
-        b1 = cluster.bonds("J1")
-        b2 = cluster.bonds("J2")
-        bonds = np.concatenate([b1, b2]).astype(np.uint64)
-        self.n_j1 = len(b1)
-        self.n_j2 = len(b2)
-        if len(bonds) > 255:
-            raise ValueError(f"{cluster.name} has {len(bonds)} bonds; the structure counts at most 255 per row")
-        bi = np.ascontiguousarray(bonds[:, 0])
-        bj = np.ascontiguousarray(bonds[:, 1])
+        bi, bj, self.n_j1, self.n_j2 = bond_endpoints(cluster)
         reps = basis.representatives
         R = reps.shape[0]
         if R >= 2**32:
@@ -295,10 +313,7 @@ class SymmetricStructure:
         if panel_rows is None:
             panel_rows = max(1 << 12, min(PANEL_ROWS, -(-R // (4 * max(1, nb.get_num_threads())))))
         self.panel_rows = int(panel_rows)
-        counts = np.empty(R, dtype=np.uint8)  # at most one entry per bond (< 256)
-        self.d1 = np.empty(R, dtype=np.int8)
-        self.d2 = np.empty(R, dtype=np.int8)
-        _count_rows(reps, bi, bj, self.n_j1, counts, self.d1, self.d2)
+        counts, self.d1, self.d2 = row_counts(reps, bi, bj, self.n_j1)
         self.nnz = int(counts.sum(dtype=np.int64))
         nblk = max(1, -(-R // (1 << self.block_bits)))
         npan = max(1, -(-R // self.panel_rows))

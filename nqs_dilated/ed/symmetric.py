@@ -179,10 +179,7 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     if group is None:
         group = space_group(cluster)
     N = cluster.n_sites
-    G = 2 * len(group)
-    R = int(1.05 * math.comb(N, N // 2) / G) + 1000
-    n_bonds = len(cluster.bonds("J1")) + len(cluster.bonds("J2"))
-    nnz = int(R * n_bonds * N / (2 * (N - 1)))
+    R, nnz = estimate_counts(cluster, 2 * len(group))
     P = group.n_point
     basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
     # packed entries (+ the escape reserve), d1/d2, per-representative counts during the build,
@@ -202,16 +199,37 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     }
 
 
+def estimate_counts(cluster: Cluster, group_order: int) -> tuple[int, int]:
+    """Estimated numbers of orbit representatives and of off-diagonal structure entries.
+
+    ``R ~ 1.05 * C(N, N/2) / group_order`` (+1000 for small clusters); ``nnz ~ R * n_bonds * N /
+    (2 (N - 1))``, the mean number of anti-aligned bonds of a random Sz = 0 configuration.
+    """
+    N = cluster.n_sites
+    R = int(1.05 * math.comb(N, N // 2) / group_order) + 1000
+    n_bonds = len(cluster.bonds("J1")) + len(cluster.bonds("J2"))
+    return R, int(R * n_bonds * N / (2 * (N - 1)))
+
+
+def require_memory(total: int, what: str, detail: str, hint: str = "") -> None:
+    """Raise ``MemoryError("<what> about X GiB (<detail>) but only Y GiB are available<hint>")``
+    when ``total`` bytes exceed the available memory (``what`` ends with its verb, e.g.
+    ``"symmetric ED of triangular-6x6 needs"``)."""
+    avail = psutil.virtual_memory().available
+    if total > avail:
+        raise MemoryError(
+            f"{what} about {total / 2**30:.1f} GiB ({detail}) but only {avail / 2**30:.1f} GiB are available{hint}"
+        )
+
+
 def _check_memory(cluster: Cluster, group: SymmetryGroup) -> None:
     est = estimate_memory(cluster, group)
-    avail = psutil.virtual_memory().available
-    if est["total"] > avail:
-        raise MemoryError(
-            f"symmetric ED of {cluster.name} needs about {est['total'] / 2**30:.1f} GiB "
-            f"(basis {est['basis'] / 2**30:.1f}, structure {est['structure'] / 2**30:.1f}, solver "
-            f"{est['solver'] / 2**30:.1f}; ~{est['representatives']:,} representatives, "
-            f"~{est['entries']:,} entries) but only {avail / 2**30:.1f} GiB are available"
-        )
+    require_memory(
+        est["total"],
+        f"symmetric ED of {cluster.name} needs",
+        f"basis {est['basis'] / 2**30:.1f}, structure {est['structure'] / 2**30:.1f}, solver "
+        f"{est['solver'] / 2**30:.1f}; ~{est['representatives']:,} representatives, ~{est['entries']:,} entries",
+    )
 
 
 def build_structure(
