@@ -10,8 +10,8 @@ vectors are kept.
 * The Ritz vector ``psi = sum_j s_j v_j`` (``s`` the lowest eigenvector of ``T_m``) is formed from
   the pass-1 Lanczos vectors when they were kept: in memory up to ``memory_budget`` bytes, then
   in a temporary file in ``scratch_dir`` (sequential writes and one sequential read, about
-  ``n * 8`` bytes of disk per iteration; at 36 sites 0.25 GB per iteration, far cheaper than a
-  matvec). Otherwise pass 2 re-runs the same recurrence (same operations, so the same Lanczos
+  ``n * 8`` bytes of disk per iteration; at 36 sites 0.25 GB per iteration, written on a
+  background thread while the next matvec runs). Otherwise pass 2 re-runs the same recurrence (same operations, so the same Lanczos
   vectors up to rounding) and accumulates ``psi``, doubling the matvecs.
 * The explicit residual ``||H psi - E psi||`` (``E`` the Rayleigh quotient of the normalised
   ``psi``) is measured with one more matvec; while it exceeds ``tol`` the procedure restarts from
@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -81,10 +82,21 @@ STOP_FRACTION = 0.5
 DISK_MARGIN = 1 << 30
 
 
+def _write(v: np.ndarray, file) -> None:
+    """Append ``v`` to ``file`` (numpy releases the GIL during the write)."""
+    v.tofile(file)
+
+
 class _KeptVectors:
     """Pass-1 Lanczos vectors: in memory up to ``memory_budget`` bytes, then appended to a
     temporary file in ``scratch_dir``. :attr:`ok` turns False (and everything is dropped) when
-    neither has room, and the caller falls back to pass 2."""
+    neither has room, and the caller falls back to pass 2.
+
+    File writes run on a background thread, overlapping the next matvec (the kernels release the
+    GIL); at most one write is outstanding. A vector handed to :meth:`append` must therefore stay
+    unmodified until the next :meth:`append`, :meth:`ritz` or :meth:`drop`, which wait for it.
+    The Lanczos loop satisfies this: the buffer of ``v_k`` is next written when ``v_{k+2}`` is
+    formed, after ``v_{k+1}`` has been appended."""
 
     def __init__(self, n: int, memory_budget: int, scratch_dir: str | os.PathLike | None):
         self.nbytes = 8 * n
@@ -94,6 +106,14 @@ class _KeptVectors:
         self.file = None
         self.n_file = 0
         self.ok = True
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+
+    def _wait(self) -> None:
+        """Wait for the outstanding write; its error (e.g. a full disk) is raised here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def append(self, v: np.ndarray) -> None:
         if not self.ok:
@@ -107,13 +127,16 @@ class _KeptVectors:
             os.makedirs(self.scratch_dir, exist_ok=True)
             # unnamed temporary file: removed by the OS even if the process is killed
             self.file = tempfile.TemporaryFile(dir=self.scratch_dir, prefix="lanczos-")
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="lanczos-writer")
+        self._wait()
         if shutil.disk_usage(self.scratch_dir).free < self.nbytes + DISK_MARGIN:
             return self.drop()
-        v.tofile(self.file)
+        self._pending = self._writer.submit(_write, v, self.file)
         self.n_file += 1
 
     def ritz(self, s: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
         """``out = sum_j s_j v_j`` over the kept vectors (``buf`` is an ``(n,)`` work array)."""
+        self._wait()
         out[:] = 0.0
         for j, v in enumerate(self.mem):
             _axpy(out, s[j], v)
@@ -132,13 +155,20 @@ class _KeptVectors:
     def drop(self) -> None:
         self.ok = False
         self.mem = []
+        try:
+            self._wait()
+        except OSError:
+            pass  # the vectors are being discarded anyway
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
         if self.file is not None:
             self.file.close()
             self.file = None
         self.n_file = 0
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _dot(a, b):
     s = 0.0
     for i in nb.prange(a.shape[0]):
@@ -146,7 +176,7 @@ def _dot(a, b):
     return s
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _lanczos_update(w, v, vprev, alpha, beta_prev):
     """``w -= alpha v + beta_prev vprev`` and, in the same pass, ``(<v, w>, <w, w>)`` of the result."""
     vw = 0.0
@@ -159,7 +189,7 @@ def _lanczos_update(w, v, vprev, alpha, beta_prev):
     return vw, ww
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _lanczos_next(out, w, v, a2, inv_beta):
     """``out = (w - a2 v) * inv_beta``: the next Lanczos vector after the local
     re-orthogonalisation against ``v``."""
@@ -179,20 +209,20 @@ def _step(matvec, v, vprev, w, beta_prev):
     return alpha + a2, a2, beta
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _axpy(y, a, x):
     """``y += a x``."""
     for i in nb.prange(y.shape[0]):
         y[i] += a * x[i]
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _scal(y, a):
     for i in nb.prange(y.shape[0]):
         y[i] *= a
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _resid2(w, e, x):
     """``||w - e x||^2``."""
     s = 0.0
@@ -224,6 +254,7 @@ def lanczos_ground_state(
     progress: Callable[[int, float, float], None] | None = None,
     memory_budget: int = 256 << 20,
     scratch_dir: str | os.PathLike | None = None,
+    stop: Callable[[float, float], bool] | None = None,
 ) -> LanczosResult:
     """Lowest eigenpair of a real symmetric operator.
 
@@ -246,13 +277,19 @@ def lanczos_ground_state(
             temporary file, gone when the run ends). Must be on disk, not a RAM file system. If
             ``None``, or when free space falls under the next vector plus 1 GiB, the vectors are
             not kept and pass 2 recomputes them (same result, twice the matvecs).
+        stop: Energy-only runs (``want_vector=False``): ``stop(lowest_ritz_value,
+            residual_estimate)`` is called every iteration and ends the run when it returns True
+            (e.g. once the Ritz value is known to lie above an energy found elsewhere); the
+            result then has ``converged=False`` unless the estimate also reached ``tol``.
 
     Returns:
         A :class:`LanczosResult`.
 
     Raises:
-        ValueError: a zero start vector (e.g. an empty mask).
+        ValueError: a zero start vector (e.g. an empty mask), or ``stop`` with ``want_vector``.
     """
+    if stop is not None and want_vector:
+        raise ValueError("stop= ends an energy-only run early; pass want_vector=False with it")
     if v0 is None:
         rng = np.random.default_rng(seed)
         v0 = rng.standard_normal(n)
@@ -295,6 +332,8 @@ def lanczos_ground_state(
                 progress(it + 1, theta, est)
             scale = max(1.0, abs(theta))
             if est < STOP_FRACTION * tol or beta < 1e-13 * scale:
+                break
+            if stop is not None and stop(theta, est):
                 break
             _lanczos_next(vprev, w, v, a2, 1.0 / beta)  # the old vprev is no longer needed
             vprev, v = v, vprev

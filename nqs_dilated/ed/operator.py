@@ -209,13 +209,13 @@ def _tile_fill(r0, r1, offsets, cols, codes, block_bits, nblk, delta_max, code_b
                 last[b] = a
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _scale(w, x, u):
     for i in nb.prange(x.shape[0]):
         u[i] = w[i] * x[i]
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _matvec_tiled(tile_ptr, entries, nblk, panel_rows, block_bits, code_bits, coef, d1, d2, j1, j2, inv_w, u, x, y):
     """``y = D x + inv_w * sum_tiles coef * u[col]``; parallel over row panels, column blocks
     inner so that the block of ``u`` stays in cache while a tile is read."""

@@ -69,6 +69,9 @@ class GroundStateInfo:
         dimension: Dimension of the space diagonalised (sector or Sz = 0 space).
         gap: ``E1 - E0`` in the same space when computed, else ``None``.
         sector_energies: Lowest energy of each sector from a sector search (may be empty).
+        sector_residuals: Ritz residual of each entry of :attr:`sector_energies`; a sector
+            excluded early has a residual above the search tolerance and its energy is an upper
+            bound (see :func:`nqs_dilated.ed.symmetric.symmetric_ground_state`).
         seconds: Wall time of the computation (not of loading).
     """
 
@@ -83,6 +86,7 @@ class GroundStateInfo:
     dimension: int = 0
     gap: float | None = None
     sector_energies: dict[str, float] = field(default_factory=dict)
+    sector_residuals: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     convention: str = CONVENTION
 

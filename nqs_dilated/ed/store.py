@@ -28,9 +28,13 @@ import numpy as np
 from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
 from ..provenance import package_versions
+from ..rundir import write_atomic
 from .state import GroundStateInfo
 
-__all__ = ["StoreWarning", "load_arrays", "save_arrays", "store_dir", "store_path"]
+__all__ = [
+    "StoreWarning", "clear_search", "load_arrays", "load_search", "save_arrays", "save_search", "search_path",
+    "store_dir", "store_path",
+]
 
 _FORMAT = 1
 
@@ -153,3 +157,64 @@ def load_arrays(
         )
         return None
     return GroundStateInfo(**meta["info"]), arrays
+
+
+def search_path(path: Path) -> Path:
+    """Checkpoint of an unfinished sector search whose result goes to the store file ``path``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".search.json")
+
+
+def _search_meta(cluster: Cluster, j1: float, j2: float, method: str, search_tol: float, seed: int) -> dict:
+    return {"key": _key(cluster, j1, j2, "auto", method), "search_tol": float(search_tol), "seed": int(seed)}
+
+
+def save_search(
+    path: Path, cluster: Cluster, j1: float, j2: float, method: str, search_tol: float, seed: int,
+    energies: dict[str, tuple[float, float]],
+) -> Path:
+    """Write (atomically) the sector energies found so far by a sector search.
+
+    Args:
+        path: The store file of the search's result (from :func:`store_path` with sector ``"auto"``).
+        cluster, j1, j2, method: The request.
+        search_tol, seed: The search's Lanczos settings; a checkpoint is reused only with the same.
+        energies: Sector label -> ``(energy, residual)`` found so far (Pauli units).
+
+    Returns:
+        The checkpoint path (:func:`search_path`).
+    """
+    meta = _search_meta(cluster, j1, j2, method, search_tol, seed)
+    meta["energies"] = {str(k): [float(e), float(r)] for k, (e, r) in energies.items()}
+    target = search_path(path)
+    write_atomic(target, json.dumps(meta, sort_keys=True, indent=1))
+    return target
+
+
+def load_search(
+    path: Path, cluster: Cluster, j1: float, j2: float, method: str, search_tol: float, seed: int
+) -> dict[str, tuple[float, float]]:
+    """Sector ``(energy, residual)`` of an interrupted search for this request (empty if none).
+
+    A checkpoint that cannot be read or was written for other couplings, geometry or search
+    settings raises a :class:`StoreWarning` and is ignored (the search starts over).
+    """
+    target = search_path(path)
+    if not target.exists():
+        return {}
+    try:
+        data = json.loads(target.read_text())
+        energies = {str(k): (float(e), float(r)) for k, (e, r) in data["energies"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        warnings.warn(f"{target}: unreadable search checkpoint ({err}); starting over", StoreWarning, stacklevel=3)
+        return {}
+    expected = _search_meta(cluster, j1, j2, method, search_tol, seed)
+    if any(data.get(k) != v for k, v in expected.items()):
+        warnings.warn(f"{target}: checkpoint of another search; starting over", StoreWarning, stacklevel=3)
+        return {}
+    return energies
+
+
+def clear_search(path: Path) -> None:
+    """Remove the search checkpoint of the store file ``path`` (after the result is saved)."""
+    search_path(path).unlink(missing_ok=True)

@@ -222,6 +222,10 @@ def require_memory(total: int, what: str, detail: str, hint: str = "") -> None:
         )
 
 
+#: Default Ritz residual at which a sector search ranks the sectors (see ``search_tol``).
+SEARCH_TOL = 1e-4
+
+
 def _check_memory(cluster: Cluster, group: SymmetryGroup) -> None:
     est = estimate_memory(cluster, group)
     require_memory(
@@ -274,12 +278,15 @@ def symmetric_ground_state(
     structure_cache: dict | None = None,
     group: SymmetryGroup | None = None,
     tol: float = 1e-8,
-    search_tol: float = 1e-4,
+    search_tol: float = SEARCH_TOL,
     seed: int = 0,
     max_iter: int = 2000,
     check_memory: bool = True,
     scratch_dir: str | os.PathLike | None = None,
     initial: SymmetricGroundState | None = None,
+    exact_sector_energies: bool = False,
+    known_energies: dict[str, float | tuple[float, float]] | None = None,
+    on_sector_energy: Callable[[str, float, float], None] | None = None,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
 
@@ -294,12 +301,20 @@ def symmetric_ground_state(
         structure_cache: Optional dict reused across calls (other J2, other sectors).
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
-        search_tol: With ``sector="auto"``: every sector's lowest energy is first computed
-            without its vector, stopping at a Ritz residual estimate of ``search_tol`` (energy
-            error about ``search_tol**2 / gap``); every sector whose energy lies within
-            ``sqrt(search_tol)`` of the lowest is then converged to ``tol`` with its vector, and the
-            lowest of those is the ground state, so a near-degenerate sector is never ranked on a
-            loose estimate.
+        search_tol: With ``sector="auto"`` (a sector search, Westerhout-style ED practice with
+            the ranking below): the likely ground-state sector (that of ``initial``, else the
+            group's first, A1+) is converged first, with its vector. Every other sector runs
+            Lanczos without its vector until either its Ritz residual estimate ``r`` reaches
+            ``search_tol`` (energy error about ``r**2 / gap``) or its Ritz interval
+            ``[theta - r, theta + r]``, which holds an eigenvalue, lies more than
+            ``sqrt(search_tol)`` above the lowest energy found so far: that sector is then
+            excluded, and its reported energy is the Ritz value ``theta`` (an upper bound to the
+            sector's lowest energy) with ``r`` in ``info.sector_residuals``. Every sector that is
+            not excluded is converged to ``tol`` with its vector, and the lowest is the ground
+            state. The exclusion assumes, as every Lanczos ranking does, that the lowest Ritz
+            value approximates the sector's lowest eigenvalue (true for a random start vector).
+        exact_sector_energies: With ``sector="auto"``: no exclusion; every sector's energy is
+            converged to ``search_tol`` (slower; at 36 sites about three times the iterations).
         seed: Seed of the Lanczos start vector.
         max_iter: Maximum Lanczos iterations per pass.
         check_memory: Compare :func:`estimate_memory` with the available memory first.
@@ -310,6 +325,13 @@ def symmetric_ground_state(
         initial: A ground state of the same cluster at a nearby J2 (e.g. the previous point of a
             sweep). Lanczos in the sector of ``initial`` starts from its vector instead of a
             random one, which saves iterations; the result does not depend on it beyond ``tol``.
+        known_energies: With ``sector="auto"``: search results (label -> ``(energy,
+            residual)``, or an energy with residual 0; Pauli units) already computed for these
+            couplings, ``search_tol`` and ``seed`` by an interrupted search (see
+            :func:`nqs_dilated.ed.ground.ground_state`); those sectors are not searched again.
+            Unknown labels raise.
+        on_sector_energy: With ``sector="auto"``: ``callback(label, energy, residual)`` called
+            after each sector's search, e.g. to checkpoint a long search.
 
     Returns:
         The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
@@ -348,7 +370,7 @@ def symmetric_ground_state(
             )
         warm = (str(initial.sector), initial.coefficients)
 
-    def run(op, want_vector, tol_):
+    def run(op, want_vector, tol_, stop=None):
         cb = None
         if progress:
             label = f"lanczos {op.sector}"
@@ -357,38 +379,81 @@ def symmetric_ground_state(
         res = lanczos_ground_state(
             op.matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
             want_vector=want_vector, progress=cb, memory_budget=LANCZOS_MEMORY_BUDGET,
-            scratch_dir=scratch_dir,
+            scratch_dir=scratch_dir, stop=stop,
         )
         op.release()
         return res
 
-    # sector operators are made one at a time (each holds three R-vectors: weights and mask)
+    search = len(sectors) > 1
+    stol = max(tol, search_tol)
+    margin = math.sqrt(stol)
     energies: dict[str, float] = {}
+    residuals: dict[str, float] = {}
+    if known_energies and search:
+        for k, v in known_energies.items():
+            e, r = (v, 0.0) if np.isscalar(v) else v
+            energies[str(group.parse_sector(k))] = float(e)
+            residuals[str(group.parse_sector(k))] = float(r)
+    if search:
+        # the likely ground-state sector first (that of ``initial``, else the group's first, A1+):
+        # it is converged with its vector and its energy bounds the others from the start
+        labels = [str(sec) for sec in sectors]
+        if warm is not None and warm[0] in labels:
+            labels.remove(warm[0])
+            labels.insert(0, warm[0])
+        sectors = [group.parse_sector(k) for k in labels]
+    converged: dict[str, tuple] = {}  # label -> (LanczosResult with vector, dimension)
+    best = [min((e for k, e in energies.items() if residuals[k] <= stol), default=math.inf)]
     nonempty = []
+    # sector operators are made one at a time (each holds three R-vectors: weights and mask)
     for sec in sectors:
+        key = str(sec)
+        if key in energies:
+            nonempty.append(key)
+            continue
         op = structure.sector_operator(sec, j2, j1)
         if op.dimension == 0:
             continue
-        nonempty.append(str(sec))
-        if len(sectors) > 1:
-            energies[str(sec)] = float(run(op, False, max(tol, search_tol)).energy)
+        nonempty.append(key)
+        if search:
+            if not math.isfinite(best[0]):
+                r = run(op, True, tol)
+                converged[key] = (r, op.dimension)
+            elif exact_sector_energies:
+                r = run(op, False, stol)
+            else:
+                # the Ritz value is an upper bound to the sector's lowest energy and an eigenvalue
+                # lies within the residual estimate of it: once that interval is above the best
+                # energy (plus the margin), the sector cannot hold the ground state
+                r = run(op, False, stol, stop=lambda theta, est: theta - est > best[0] + margin)
+            energies[key] = float(r.energy)
+            residuals[key] = float(r.residual)
+            if r.residual <= stol:
+                best[0] = min(best[0], energies[key])
+            if on_sector_energy is not None:
+                on_sector_energy(key, energies[key], residuals[key])
         del op
     if not nonempty:
         raise RuntimeError(f"no sector of {cluster.name} has states")
-    if energies:
-        e_min = min(energies.values())
-        margin = math.sqrt(max(tol, search_tol))
-        candidates = sorted((k for k in energies if energies[k] <= e_min + margin), key=energies.get)
+    if search:
+        # every sector not excluded by its interval is converged with its vector
+        candidates = sorted((k for k in energies if energies[k] - residuals[k] <= best[0] + margin), key=energies.get)
     else:
         candidates = nonempty
-    res, best, dimension = None, None, 0
+    res, best_key, dimension = None, None, 0
     for key in candidates:
-        op = structure.sector_operator(key, j2, j1)
-        r = run(op, True, tol)
-        energies[key] = float(r.energy)
+        if key in converged:
+            r, dim = converged.pop(key)
+        else:
+            op = structure.sector_operator(key, j2, j1)
+            r, dim = run(op, True, tol), op.dimension
+            del op
+        if search:
+            energies[key], residuals[key] = float(r.energy), float(r.residual)
         if res is None or r.energy < res.energy:
-            res, best, dimension = r, key, op.dimension
-        del op, r
+            res, best_key, dimension = r, key, dim
+        del r
+    converged.clear()
     info = GroundStateInfo(
         lattice=cluster.name,
         n_sites=cluster.n_sites,
@@ -397,10 +462,11 @@ def symmetric_ground_state(
         energy=float(res.energy),
         residual=float(res.residual),
         method="symmetric",
-        sector=best,
+        sector=best_key,
         dimension=dimension,
         gap=None if res.second is None else float(res.second - res.energy),
         sector_energies=energies,
+        sector_residuals=residuals,
         seconds=time.perf_counter() - t0,
     )
-    return SymmetricGroundState(basis, best, res.vector, info)
+    return SymmetricGroundState(basis, best_key, res.vector, info)
