@@ -31,7 +31,7 @@ from ..lattice import Cluster
 from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
 from .lanczos import lanczos_ground_state
-from .operator import SymmetricStructure
+from .operator import SymmetricStructure, default_panel_rows
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
 __all__ = ["LANCZOS_MEMORY_BUDGET", "SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
@@ -184,7 +184,7 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
     # packed entries (+ the escape reserve), d1/d2, per-representative counts during the build,
     # and one panel's row-major columns and codes (5 bytes per entry) while it is being tiled
-    panel = min(R, 1 << 20)
+    panel = min(R, default_panel_rows(R))
     structure = int(nnz * 4 * 1.001) + 3 * R + int(panel * nnz / R) * 5
     # Lanczos vectors, scratch, weights, mask, and the pass-1 vectors kept in memory (the rest go
     # to the scratch directory or are recomputed, see nqs_dilated.ed.lanczos)
