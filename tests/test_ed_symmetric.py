@@ -176,6 +176,21 @@ def test_tiled_layout_same_for_any_number_of_threads():
     np.testing.assert_array_equal(built[0][1], built[1][1])
 
 
+def test_structure_fill_in_row_slices_is_identical(monkeypatch):
+    """Filling a panel in row slices (the progress steps) gives the same structure as one call."""
+    import nqs_dilated.ed.operator as op_mod
+
+    cluster = load_lattice("triangular-4x6")
+    basis = SymmetricBasis(cluster, space_group(cluster))
+    whole = SymmetricStructure(basis, block_bits=10, panel_rows=1 << 14)
+    monkeypatch.setattr(op_mod, "FILL_ROWS", 1000)
+    steps = []
+    sliced = SymmetricStructure(basis, block_bits=10, panel_rows=1 << 14, progress=lambda ph, f: steps.append(f))
+    np.testing.assert_array_equal(whole.entries, sliced.entries)
+    np.testing.assert_array_equal(whole.tile_ptr, sliced.tile_ptr)
+    assert len(steps) > basis.n_reps // 1000 and steps == sorted(steps) and steps[-1] == 1.0
+
+
 @pytest.mark.parametrize("budget, use_disk", [(1 << 30, False), (0, True), (3 * 8 * 2000, True), (0, False)])
 def test_lanczos_kept_vectors_equal_pass2(tmp_path, budget, use_disk):
     """The Ritz vector formed from the pass-1 vectors kept in memory, on disk, or both equals
@@ -372,3 +387,27 @@ def test_cli_j2_list_one_process(tmp_path, capsys):
     assert all(json.loads(line)["loaded_from_store"] for line in capsys.readouterr().out.splitlines())
     assert main(["--lattice", "triangular-4x4", "--j2", "1:0:0.5"]) == 2
     assert "stop >= start" in capsys.readouterr().err
+
+
+def test_memory_guard_refuses_before_allocating(monkeypatch):
+    """With less available memory than the estimate, the engine stops before building anything,
+    naming the estimate and the available amount; the estimate bounds what the build holds."""
+    import nqs_dilated.ed.basis as basis_mod
+    import nqs_dilated.ed.symmetric as sym
+
+    cluster = load_lattice("triangular-4x6")
+    est = estimate_memory(cluster)
+
+    class Tight:
+        available = est["total"] // 2
+
+    monkeypatch.setattr(sym.psutil, "virtual_memory", lambda: Tight)
+    built = []
+    monkeypatch.setattr(sym, "SymmetricBasis", lambda *a, **k: built.append(1))
+    with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB \(basis .*\) but only [\d.]+ GiB are available"):
+        symmetric_ground_state(cluster, 0.5, sector="A+")
+    assert not built
+    monkeypatch.undo()
+    structure = SymmetricStructure(basis_mod.SymmetricBasis(cluster, space_group(cluster)))
+    assert structure.nbytes <= est["structure"]
+    assert structure.basis.n_reps <= est["representatives"] < 1.1 * structure.basis.n_reps

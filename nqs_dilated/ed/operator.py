@@ -261,6 +261,9 @@ BLOCK_BITS = 18
 #: build then holds one panel's row-major columns and codes, 2.3 GB at 2^23.
 PANEL_ROWS = 1 << 23
 
+#: Rows per call of the structure fill (a progress step).
+FILL_ROWS = 1 << 20
+
 
 def default_panel_rows(n_reps: int) -> int:
     """Rows per panel: at most :data:`PANEL_ROWS`, and at least two panels per thread so that
@@ -301,7 +304,8 @@ class SymmetricStructure:
 
         Args:
             basis: The symmetric basis.
-            progress: Optional ``callback(phase, fraction)`` called after each row panel.
+            progress: Optional ``callback(phase, fraction)`` called after each slice of
+                :data:`FILL_ROWS` rows.
             block_bits: log2 of the column block size.
             panel_rows: Rows per panel (default :func:`default_panel_rows`).
 
@@ -347,7 +351,16 @@ class SymmetricStructure:
             np.cumsum(counts[r0:r1], dtype=np.int64, out=offsets[1:])
             cols = np.empty(offsets[-1], dtype=np.uint32)
             codes = np.empty(offsets[-1], dtype=np.uint8)
-            _fill_panel(r0, r1, reps, bi, bj, self.n_j1, basis.T, basis._start, basis._shift, offsets, cols, codes, 2 * P, P)
+            # filled in slices of rows so that progress moves within a (tall) panel
+            for s0 in range(r0, r1, FILL_ROWS):
+                s1 = min(r1, s0 + FILL_ROWS)
+                o = offsets[s0 - r0 : s1 - r0 + 1]
+                _fill_panel(
+                    s0, s1, reps, bi, bj, self.n_j1, basis.T, basis._start, basis._shift, o, cols[o[0] :],
+                    codes[o[0] :], 2 * P, P,
+                )
+                if progress:
+                    progress("structure", s1 / R)
             _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, nchunks, tc, first, init_last)
             # tile b of the panel holds chunk 0's entries of block b, then chunk 1's, ...
             ends = pos + np.cumsum(tc.T.ravel()).reshape(nblk, nchunks)  # end of (b, j)
@@ -359,8 +372,6 @@ class SymmetricStructure:
             self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = ends[:, -1]
             pos = int(ends[-1, -1])
             del offsets, cols, codes
-            if progress:
-                progress("structure", (p + 1) / npan)
         del counts
         self.entries = entries[:pos]  # a view; the untouched reserve pages are never allocated
         del entries

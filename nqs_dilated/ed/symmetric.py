@@ -172,8 +172,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     off-diagonal entries (mean number of anti-aligned bonds of a random Sz = 0 configuration).
 
     Returns:
-        ``{"representatives": R, "entries": nnz, "basis": ..., "structure": ..., "solver": ...,
-        "total": ...}`` (counts and bytes).
+        ``{"representatives": R, "entries": nnz, "basis": ..., "structure": ..., "build": ...,
+        "solver": ..., "total": ...}`` (counts and bytes); the build scratch and the solver are not
+        held at the same time, so ``total = basis + structure + max(build, solver)``.
     """
     check_cluster(cluster)
     if group is None:
@@ -182,10 +183,12 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     R, nnz = estimate_counts(cluster, 2 * len(group))
     P = group.n_point
     basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
-    # packed entries (+ the escape reserve), d1/d2, per-representative counts during the build,
-    # and one panel's row-major columns and codes (5 bytes per entry) while it is being tiled
+    # packed entries (+ the escape reserve) and d1/d2
+    structure = int(nnz * 4 * 1.001) + 2 * R
+    # during the build only: per-representative counts and one panel's row-major columns and
+    # codes (5 bytes per entry) while it is being tiled
     panel = min(R, default_panel_rows(R))
-    structure = int(nnz * 4 * 1.001) + 3 * R + int(panel * nnz / R) * 5
+    build = R + int(panel * nnz / R) * 5
     # Lanczos vectors, scratch, weights, mask, and the pass-1 vectors kept in memory (the rest go
     # to the scratch directory or are recomputed, see nqs_dilated.ed.lanczos)
     solver = 9 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
@@ -194,8 +197,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
         "entries": nnz,
         "basis": basis,
         "structure": structure,
+        "build": build,
         "solver": solver,
-        "total": basis + structure + solver,
+        "total": basis + structure + max(build, solver),
     }
 
 
@@ -231,8 +235,9 @@ def _check_memory(cluster: Cluster, group: SymmetryGroup) -> None:
     require_memory(
         est["total"],
         f"symmetric ED of {cluster.name} needs",
-        f"basis {est['basis'] / 2**30:.1f}, structure {est['structure'] / 2**30:.1f}, solver "
-        f"{est['solver'] / 2**30:.1f}; ~{est['representatives']:,} representatives, ~{est['entries']:,} entries",
+        f"basis {est['basis'] / 2**30:.1f}, structure {est['structure'] / 2**30:.1f}, build scratch "
+        f"{est['build'] / 2**30:.1f} or solver {est['solver'] / 2**30:.1f}; "
+        f"~{est['representatives']:,} representatives, ~{est['entries']:,} entries",
     )
 
 
