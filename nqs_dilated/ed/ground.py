@@ -46,7 +46,6 @@ def ground_state(
     progress=None,
     structure_cache: dict | None = None,
     initial: GroundState | None = None,
-    exact_sector_energies: bool = False,
 ) -> GroundState:
     """Exact ground state of the J1-J2 model, from the store when present.
 
@@ -66,10 +65,6 @@ def ground_state(
         initial: Optional symmetric ground state of the same cluster at a nearby J2 (the
             previous point of a sweep): Lanczos in its sector starts from its vector. Ignored by
             the NetKet route and when the state is loaded from the store.
-        exact_sector_energies: A sector search converges every sector's energy instead of
-            excluding sectors early (see
-            :func:`~nqs_dilated.ed.symmetric.symmetric_ground_state`); a stored search with
-            excluded sectors is then not used.
 
     The symmetric route keeps its Lanczos vectors beyond 256 MiB in an unnamed temporary file in
     the store directory (about 0.25 GB per iteration at 36 sites), so the eigenvector costs no
@@ -120,8 +115,6 @@ def ground_state(
             info, arrays = loaded
             if request != sector and info.sector != str(space_group(cluster).parse_sector(sector)):
                 continue
-            if exact_sector_energies and request == "auto" and _has_excluded(info):
-                continue
             state = _ROUTES[name].from_arrays(cluster, info, arrays)
             state.store_path, state.loaded = p, True
             return state
@@ -135,8 +128,6 @@ def ground_state(
         if use_store and sector == "auto":
             search = (cluster, j1, j2, name, SEARCH_TOL, 0)
             known = store.load_search(path, *search)
-            if exact_sector_energies:  # sectors excluded early are searched again
-                known = {k: (e, r) for k, (e, r) in known.items() if r <= SEARCH_TOL}
             done = dict(known)
 
             def checkpoint(label: str, energy: float, residual: float) -> None:
@@ -148,7 +139,6 @@ def ground_state(
             scratch_dir=store.store_dir(store_dir),
             initial=initial if isinstance(initial, SymmetricGroundState) else None,
             search_tol=SEARCH_TOL, seed=0, known_energies=known, on_sector_energy=checkpoint,
-            exact_sector_energies=exact_sector_energies,
         )
     state.info.seconds = time.perf_counter() - t0
     if use_store:
@@ -156,11 +146,6 @@ def ground_state(
         store.clear_search(path)
     state.store_path, state.loaded = (path if use_store else None), False
     return state
-
-
-def _has_excluded(info) -> bool:
-    """Whether a stored sector search excluded some sector early (energy only an upper bound)."""
-    return any(r > SEARCH_TOL for r in info.sector_residuals.values())
 
 
 def _stored_sector_state(cluster: Cluster, j1: float, j2: float, store_dir) -> SymmetricGroundState | None:

@@ -256,7 +256,6 @@ def lanczos_ground_state(
     progress: Callable[[int, float, float], None] | None = None,
     memory_budget: int = 256 << 20,
     scratch_dir: str | os.PathLike | None = None,
-    stop: Callable[[float, float], bool] | None = None,
 ) -> LanczosResult:
     """Lowest eigenpair of a real symmetric operator.
 
@@ -279,19 +278,13 @@ def lanczos_ground_state(
             temporary file, gone when the run ends). Must be on disk, not a RAM file system. If
             ``None``, or when free space falls under the next vector plus 1 GiB, the vectors are
             not kept and pass 2 recomputes them (same result, twice the matvecs).
-        stop: Energy-only runs (``want_vector=False``): ``stop(lowest_ritz_value,
-            residual_estimate)`` is called every iteration and ends the run when it returns True
-            (e.g. once the Ritz value is known to lie above an energy found elsewhere); the
-            result then has ``converged=False`` unless the estimate also reached ``tol``.
 
     Returns:
         A :class:`LanczosResult`.
 
     Raises:
-        ValueError: a zero start vector (e.g. an empty mask), or ``stop`` with ``want_vector``.
+        ValueError: a zero start vector (e.g. an empty mask).
     """
-    if stop is not None and want_vector:
-        raise ValueError("stop= ends an energy-only run early; pass want_vector=False with it")
     if v0 is None:
         rng = np.random.default_rng(seed)
         v0 = rng.standard_normal(n)
@@ -334,8 +327,6 @@ def lanczos_ground_state(
                 progress(it + 1, theta, est)
             scale = max(1.0, abs(theta))
             if est < STOP_FRACTION * tol or beta < 1e-13 * scale:
-                break
-            if stop is not None and stop(theta, est):
                 break
             _lanczos_next(vprev, w, v, a2, 1.0 / beta)  # the old vprev is no longer needed
             vprev, v = v, vprev

@@ -69,9 +69,8 @@ class GroundStateInfo:
         dimension: Dimension of the space diagonalised (sector or Sz = 0 space).
         gap: ``E1 - E0`` in the same space when computed, else ``None``.
         sector_energies: Lowest energy of each sector from a sector search (may be empty).
-        sector_residuals: Ritz residual of each entry of :attr:`sector_energies`; a sector
-            excluded early has a residual above the search tolerance and its energy is an upper
-            bound (see :func:`nqs_dilated.ed.symmetric.symmetric_ground_state`).
+        sector_residuals: Residual of each entry of :attr:`sector_energies` (the Ritz estimate
+            of an energy-only search, or the explicit residual of a converged sector).
         seconds: Wall time of the computation (not of loading).
     """
 

@@ -289,7 +289,6 @@ def symmetric_ground_state(
     check_memory: bool = True,
     scratch_dir: str | os.PathLike | None = None,
     initial: SymmetricGroundState | None = None,
-    exact_sector_energies: bool = False,
     known_energies: dict[str, float | tuple[float, float]] | None = None,
     on_sector_energy: Callable[[str, float, float], None] | None = None,
 ) -> SymmetricGroundState:
@@ -306,20 +305,14 @@ def symmetric_ground_state(
         structure_cache: Optional dict reused across calls (other J2, other sectors).
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
-        search_tol: With ``sector="auto"`` (a sector search, Westerhout-style ED practice with
-            the ranking below): the likely ground-state sector (that of ``initial``, else the
-            group's first, A1+) is converged first, with its vector. Every other sector runs
-            Lanczos without its vector until either its Ritz residual estimate ``r`` reaches
-            ``search_tol`` (energy error about ``r**2 / gap``) or its Ritz interval
-            ``[theta - r, theta + r]``, which holds an eigenvalue, lies more than
-            ``sqrt(search_tol)`` above the lowest energy found so far: that sector is then
-            excluded, and its reported energy is the Ritz value ``theta`` (an upper bound to the
-            sector's lowest energy) with ``r`` in ``info.sector_residuals``. Every sector that is
-            not excluded is converged to ``tol`` with its vector, and the lowest is the ground
-            state. The exclusion assumes, as every Lanczos ranking does, that the lowest Ritz
-            value approximates the sector's lowest eigenvalue (true for a random start vector).
-        exact_sector_energies: With ``sector="auto"``: no exclusion; every sector's energy is
-            converged to ``search_tol`` (slower; at 36 sites about three times the iterations).
+        search_tol: With ``sector="auto"`` (a sector search): the likely ground-state sector
+            (that of ``initial``, else the group's first, A1+) is converged first, with its
+            vector; every other sector's lowest energy is then computed without its vector,
+            stopping at a Ritz residual estimate of ``search_tol`` (energy error about
+            ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
+            of the lowest is converged to ``tol`` with its vector (unless it already is), and the
+            lowest of those is the ground state, so a near-degenerate sector is never ranked on a
+            loose estimate.
         seed: Seed of the Lanczos start vector.
         max_iter: Maximum Lanczos iterations per pass.
         check_memory: Compare :func:`estimate_memory` with the available memory first.
@@ -375,7 +368,7 @@ def symmetric_ground_state(
             )
         warm = (str(initial.sector), initial.coefficients)
 
-    def run(op, want_vector, tol_, stop=None):
+    def run(op, want_vector, tol_):
         cb = None
         if progress:
             label = f"lanczos {op.sector}"
@@ -384,7 +377,7 @@ def symmetric_ground_state(
         res = lanczos_ground_state(
             op.matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
             want_vector=want_vector, progress=cb, memory_budget=LANCZOS_MEMORY_BUDGET,
-            scratch_dir=scratch_dir, stop=stop,
+            scratch_dir=scratch_dir,
         )
         op.release()
         return res
@@ -400,15 +393,14 @@ def symmetric_ground_state(
             energies[str(group.parse_sector(k))] = float(e)
             residuals[str(group.parse_sector(k))] = float(r)
     if search:
-        # the likely ground-state sector first (that of ``initial``, else the group's first, A1+):
-        # it is converged with its vector and its energy bounds the others from the start
+        # the likely ground-state sector first (that of ``initial``, else the group's first, A1+),
+        # converged with its vector: when it is the ground-state sector it needs no second run
         labels = [str(sec) for sec in sectors]
         if warm is not None and warm[0] in labels:
             labels.remove(warm[0])
             labels.insert(0, warm[0])
         sectors = [group.parse_sector(k) for k in labels]
     converged: dict[str, tuple] = {}  # label -> (LanczosResult with vector, dimension)
-    best = [min((e for k, e in energies.items() if residuals[k] <= stol), default=math.inf)]
     nonempty = []
     # sector operators are made one at a time (each holds three R-vectors: weights and mask)
     for sec in sectors:
@@ -421,28 +413,23 @@ def symmetric_ground_state(
             continue
         nonempty.append(key)
         if search:
-            if not math.isfinite(best[0]):
+            if not energies:
                 r = run(op, True, tol)
                 converged[key] = (r, op.dimension)
-            elif exact_sector_energies:
-                r = run(op, False, stol)
             else:
-                # the Ritz value is an upper bound to the sector's lowest energy and an eigenvalue
-                # lies within the residual estimate of it: once that interval is above the best
-                # energy (plus the margin), the sector cannot hold the ground state
-                r = run(op, False, stol, stop=lambda theta, est: theta - est > best[0] + margin)
+                r = run(op, False, stol)
             energies[key] = float(r.energy)
             residuals[key] = float(r.residual)
-            if r.residual <= stol:
-                best[0] = min(best[0], energies[key])
             if on_sector_energy is not None:
                 on_sector_energy(key, energies[key], residuals[key])
         del op
     if not nonempty:
         raise RuntimeError(f"no sector of {cluster.name} has states")
     if search:
-        # every sector not excluded by its interval is converged with its vector
-        candidates = sorted((k for k in energies if energies[k] - residuals[k] <= best[0] + margin), key=energies.get)
+        # every sector within the margin of the lowest is converged with its vector, so a
+        # near-degenerate sector is never ranked on a search-tolerance estimate
+        e_min = min(energies.values())
+        candidates = sorted((k for k in energies if energies[k] <= e_min + margin), key=energies.get)
     else:
         candidates = nonempty
     res, best_key, dimension = None, None, 0
