@@ -189,9 +189,10 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # codes (5 bytes per entry) while it is being tiled
     panel = min(R, default_panel_rows(R))
     build = R + int(panel * nnz / R) * 5
-    # Lanczos vectors, scratch, weights, mask, and the pass-1 vectors kept in memory (the rest go
-    # to the scratch directory or are recomputed, see nqs_dilated.ed.lanczos)
-    solver = 9 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
+    # Lanczos vectors, scratch, weights, mask, a search's converged vectors (the first sector's and
+    # the best so far), and the pass-1 vectors kept in memory (the rest go to the scratch
+    # directory or are recomputed, see nqs_dilated.ed.lanczos)
+    solver = 10 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
     return {
         "representatives": R,
         "entries": nnz,
