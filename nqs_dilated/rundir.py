@@ -11,34 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .hamiltonian import CONVENTION
 from .provenance import git_revision, package_versions
 
-__all__ = ["RunDirError", "RunDir", "write_atomic"]
+__all__ = ["RunDirError", "RunDir"]
 
 
 class RunDirError(ValueError):
     """The output directory exists and holds something else."""
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunDir:

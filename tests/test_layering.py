@@ -12,7 +12,7 @@ ROOT = Path(nqs_dilated.__file__).parent
 #: Layer of each top-level module or subpackage (lower = further upstream). Entry points
 #: (``fit.py``, ``ed/__main__.py``) only forward to ``cli`` and are not checked.
 LAYERS = {
-    "lattice": 0, "provenance": 0, "config": 0, "metrics": 0,
+    "lattice": 0, "provenance": 0, "config": 0, "metrics": 0, "files": 0,
     "symmetry": 1, "hamiltonian": 1,
     "ed": 2, "rundir": 2, "models": 2,
     "data": 3,

@@ -43,7 +43,7 @@ from ..data import make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
 from ..models import make_model, n_params
-from ..rundir import write_atomic
+from ..files import write_atomic
 from ..symmetry import space_group
 from . import tables
 from .supervised import train_sign

@@ -50,7 +50,8 @@ from ..metrics import overlap
 from ..models import make_model
 from ..models.wavefunction import MarshallSign
 from ..provenance import git_revision, package_versions
-from ..rundir import RunDir, write_atomic
+from ..files import write_atomic
+from ..rundir import RunDir
 from . import tables
 from .executors import check_executor, make_pool, memory_per_run_gib
 from .sign_run import model_options

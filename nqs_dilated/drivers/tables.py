@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..rundir import write_atomic
+from ..files import write_atomic
 
 __all__ = [
     "ED_FILE",

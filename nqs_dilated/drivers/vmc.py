@@ -54,7 +54,7 @@ from ..models.wavefunction import (
     freeze_params,
     reinit_readout,
 )
-from ..rundir import write_atomic
+from ..files import write_atomic
 from .minsr import VMC_MinSR
 
 __all__ = [

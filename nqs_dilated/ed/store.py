@@ -28,7 +28,7 @@ import numpy as np
 from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
 from ..provenance import package_versions
-from ..rundir import write_atomic
+from ..files import write_atomic
 from .state import GroundStateInfo
 
 __all__ = [
