@@ -367,6 +367,8 @@ def test_cli_j2_list_one_process(tmp_path, capsys):
         e_nk = nk.exact.lanczos_ed(heisenberg(cluster, r["j2"]), k=1)[0]
         assert r["energy"] == pytest.approx(e_nk, abs=1e-9)
         assert r["method"] == "symmetric" and r["sector"] in r["sector_energies"]
+        assert set(r["sector_residuals"]) == set(r["sector_energies"])
+        assert max(r["sector_residuals"].values()) <= 1e-4
         assert r["residual"] < 1e-8 and not r["loaded_from_store"]
     assert main(argv) == 0  # second time: every point from the store
     assert all(json.loads(line)["loaded_from_store"] for line in capsys.readouterr().out.splitlines())
