@@ -142,13 +142,11 @@ class _KeptVectors:
             _axpy(out, s[j], v)
         if self.file is not None:
             self.file.flush()
-            # newest first: the vectors written last are the ones still in the page cache, and
-            # reading the oldest first would evict them before they are needed (LRU)
-            for i in reversed(range(self.n_file)):
-                self.file.seek(i * self.nbytes)
+            self.file.seek(0)
+            for j in range(len(self.mem), len(self.mem) + self.n_file):
                 if self.file.readinto(memoryview(buf).cast("B")) != self.nbytes:
                     raise OSError("short read of the Lanczos vectors from the scratch file")
-                _axpy(out, s[len(self.mem) + i], buf)
+                _axpy(out, s[j], buf)
         return out
 
     def __len__(self) -> int:
