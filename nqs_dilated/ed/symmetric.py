@@ -290,7 +290,7 @@ def symmetric_ground_state(
     check_memory: bool = True,
     scratch_dir: str | os.PathLike | None = None,
     initial: SymmetricGroundState | None = None,
-    known_energies: dict[str, float | tuple[float, float]] | None = None,
+    known_energies: dict[str, tuple[float, float]] | None = None,
     on_sector_energy: Callable[[str, float, float], None] | None = None,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
@@ -325,7 +325,7 @@ def symmetric_ground_state(
             sweep). Lanczos in the sector of ``initial`` starts from its vector instead of a
             random one, which saves iterations; the result does not depend on it beyond ``tol``.
         known_energies: With ``sector="auto"``: search results (label -> ``(energy,
-            residual)``, or an energy with residual 0; Pauli units) already computed for these
+            residual)``, Pauli units) already computed for these
             couplings, ``search_tol`` and ``seed`` by an interrupted search (see
             :func:`nqs_dilated.ed.ground.ground_state`); those sectors are not searched again.
             Unknown labels raise.
@@ -389,10 +389,9 @@ def symmetric_ground_state(
     energies: dict[str, float] = {}
     residuals: dict[str, float] = {}
     if known_energies and search:
-        for k, v in known_energies.items():
-            e, r = (v, 0.0) if np.isscalar(v) else v
-            energies[str(group.parse_sector(k))] = float(e)
-            residuals[str(group.parse_sector(k))] = float(r)
+        for k, (e, r) in known_energies.items():
+            label = str(group.parse_sector(k))
+            energies[label], residuals[label] = float(e), float(r)
     if search:
         # the likely ground-state sector first (that of ``initial``, else the group's first, A1+),
         # converged with its vector: when it is the ground-state sector it needs no second run
