@@ -63,7 +63,8 @@ def bench_36(
     t_struct = time.perf_counter() - t
     print(
         f"[36] structure: {structure.nnz:,} entries ({structure.nbytes / 2**30:.2f} GiB) in {t_struct:.1f} s "
-        f"(peak RSS {peak_rss_gib():.2f} GiB)",
+        f"(" + ", ".join(f"{k} {v:.1f} s" for k, v in structure.phase_seconds.items())
+        + f"; peak RSS {peak_rss_gib():.2f} GiB)",
         flush=True,
     )
     op = structure.sector_operator(sector, j2)
@@ -93,6 +94,9 @@ def bench_36(
         f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s "
         f"({t_lz / res.n_matvec:.2f} s per matvec with the vector updates), residual {res.residual:.2e} "
         f"(converged={res.converged}, Ritz vector from {res.ritz_from})\n"
+        f"[36] Lanczos split: iterations {t_lz - res.ritz_seconds:.1f} s "
+        f"({(t_lz - res.ritz_seconds) / res.n_matvec:.2f} s per matvec), "
+        f"Ritz vector {res.ritz_seconds:.1f} s\n"
         f"[36] E0 = {res.energy:.12f}, E0/N = {res.energy / N:.12f} (J2={j2}, sector {op.sector}, Pauli)\n"
         f"[36] total {t_basis + t_struct + t_lz:.1f} s (basis {t_basis:.1f} + structure {t_struct:.1f} + "
         f"Lanczos {t_lz:.1f}), peak RSS {peak_rss_gib():.2f} GiB",

@@ -101,6 +101,55 @@ def test_bit_group_action_matches_perms(name):
                 np.testing.assert_array_equal(got, images[2 * (t * P + p) + z])
 
 
+@pytest.mark.parametrize("name", ["triangular-4x6", "triangular-6x6"])
+def test_find_rep_flipped_matches_brute_force(name):
+    """The structure's representative search (XOR of precomputed bond images) against the
+    minimum over all group images by permutation, and the same (p, z) as ``find_rep``."""
+    import numba as nb
+
+    from nqs_dilated.ed._bitops import bond_images, find_rep, find_rep_flipped, image_width, make_tables
+    from nqs_dilated.ed._bitops import point_translation_images
+    from nqs_dilated.ed.operator import bond_endpoints
+
+    @nb.njit
+    def search(codes, bi, bj, T, bimg, W):
+        n = codes.shape[0] * bi.shape[0]
+        out = np.empty((2, n, 3), dtype=np.uint64)
+        images = np.empty((T[3], W), dtype=np.uint64)
+        one = np.uint64(1)
+        k = 0
+        for x in codes:
+            point_translation_images(x, T, images)
+            for e in range(bi.shape[0]):
+                r, p, z = find_rep_flipped(images, bimg[e], T)
+                out[0, k, 0], out[0, k, 1], out[0, k, 2] = r, p, z
+                r, p, z = find_rep(x ^ ((one << bi[e]) | (one << bj[e])), T)
+                out[1, k, 0], out[1, k, 1], out[1, k, 2] = r, p, z
+                k += 1
+        return out
+
+    cluster = load_lattice(name)
+    group = space_group(cluster)
+    T = make_tables(cluster.n_sites, cluster.extent, np.asarray(group.point_perms))
+    bi, bj, _, _ = bond_endpoints(cluster)
+    bimg = bond_images(bi, bj, T)
+    assert bimg.shape == (len(bi), group.n_point, image_width(T)) and image_width(T) % 8 == 0
+    rng = np.random.default_rng(7)
+    N = cluster.n_sites
+    codes = np.array([int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(40)], dtype=np.uint64)
+    got, ref = search(codes, bi, bj, T, bimg, image_width(T))
+    np.testing.assert_array_equal(got, ref)  # same representative and the same (p, z) as find_rep
+    flipped = (codes[:, None] ^ ((np.uint64(1) << bi) | (np.uint64(1) << bj))[None, :]).ravel()
+    images = brute_images(flipped, group)  # (2 |G|, n): element 2 g + z
+    np.testing.assert_array_equal(got[:, 0], images.min(axis=0))
+    P = group.n_point
+    g = np.arange(images.shape[0]) // 2
+    zs = np.arange(images.shape[0]) % 2
+    for k in range(0, len(flipped), 7):
+        hit = (g % P == got[k, 1]) & (zs == got[k, 2])
+        assert (images[hit, k] == got[k, 0]).any()  # an element of class (p, z) reaches it
+
+
 def test_find_representatives_outside_sz0():
     cluster, group, basis, _ = _setup("triangular-4x4")
     idx, _, _ = basis.find_representatives(np.array([0, 1, 2**16 - 1, 2**17 + 255], dtype=np.uint64))
@@ -222,9 +271,9 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch):
 
     real_write = lz._write
 
-    def slow_write(v, file):
+    def slow_write(*args):
         time.sleep(0.01)
-        real_write(v, file)
+        real_write(*args)
 
     monkeypatch.setattr(lz, "_write", slow_write)
     rng = np.random.default_rng(5)
@@ -235,6 +284,44 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch):
     res = lz.lanczos_ground_state(mv, 600, tol=1e-9, memory_budget=0, scratch_dir=tmp_path)
     assert res.ritz_from == "kept" and res.converged
     assert abs(abs(res.vector @ ref.vector) - 1) < 1e-12
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("n", [1, 511, 512, 1000, 70_001])
+def test_kept_vectors_file_round_trip(tmp_path, n, direct):
+    """Vectors appended to the scratch file (direct or buffered I/O, any length: whole 4 KiB
+    blocks plus a padded tail) come back exactly in the Ritz combination, and the file is gone
+    afterwards."""
+    import nqs_dilated.ed.lanczos as lz
+
+    rng = np.random.default_rng(n)
+    vs = [rng.standard_normal(n) for _ in range(5)]
+    kept = lz._KeptVectors(n, memory_budget=8 * n, scratch_dir=tmp_path, direct=direct)  # 1 in memory
+    bufs = [lz._aligned_empty(n) for _ in range(2)]
+    for j, v in enumerate(vs):
+        bufs[j % 2][:] = v  # the loop reuses two buffers, as the Lanczos loop does
+        kept.append(bufs[j % 2])
+    assert len(kept.mem) == 1 and kept.n_file == 4
+    if not direct:
+        assert not kept.direct
+    s = rng.standard_normal(5)
+    out, buf = lz._aligned_empty(n), lz._aligned_empty(n)
+    kept.ritz(s, out, buf)
+    np.testing.assert_allclose(out, sum(c * v for c, v in zip(s, vs)), rtol=0, atol=1e-12)
+    kept.drop()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kept_vectors_direct_io_needs_aligned_vectors(tmp_path):
+    import nqs_dilated.ed.lanczos as lz
+
+    kept = lz._KeptVectors(1024, memory_budget=0, scratch_dir=tmp_path)
+    v = lz._aligned_empty(1025)[1:]
+    kept.append(lz._aligned_empty(1024))
+    if kept.direct:  # the file system of tmp_path supports O_DIRECT
+        with pytest.raises(ValueError, match="aligned"):
+            kept.append(v)
+    kept.drop()
 
 
 def test_lanczos_disk_full_falls_back_to_pass2(tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ import numba as nb
 import numpy as np
 
 from ..hamiltonian import check_couplings
-from ._bitops import find_rep
+from ._bitops import bond_images, find_rep_flipped, point_translation_images
 from .basis import SymmetricBasis
 
 __all__ = ["SectorOperator", "SymmetricStructure", "default_panel_rows"]
@@ -87,12 +87,14 @@ def row_counts(reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int) -> t
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill_panel(r0, r1, reps, bi, bj, nb1, T, table, shift, offsets, cols, codes, twoP, P):
+def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, table, shift, offsets, cols, codes, twoP, P):
     """Columns and class codes of rows ``[r0, r1)``, row-major at ``offsets - offsets[0]``.
 
-    Per chunk of 512 rows: (1) representative search for every anti-aligned bond
-    (compute-bound), (2) the prefix-table loads and (3) the short binary searches, as separate
-    tight loops over independent entries so that the cache misses of the index lookup overlap.
+    Per chunk of 512 rows: (1) representative search for every anti-aligned bond from the
+    row's images under point group x translations and the bond images ``bimg``
+    (:func:`~nqs_dilated.ed._bitops.find_rep_flipped`, compute-bound), (2) the prefix-table
+    loads and (3) the short binary searches, as separate tight loops over independent entries
+    so that the cache misses of the index lookup overlap.
     """
     one = np.uint64(1)
     CH = 512
@@ -106,12 +108,14 @@ def _fill_panel(r0, r1, reps, bi, bj, nb1, T, table, shift, offsets, cols, codes
         rbuf = np.empty(nk, dtype=np.uint64)
         lo = np.empty(nk, dtype=np.int64)
         hi = np.empty(nk, dtype=np.int64)
+        images = np.empty((bimg.shape[1], bimg.shape[2]), dtype=np.uint64)
         k = 0
         for a in range(a0, a1):
             x = reps[a]
+            point_translation_images(x, T, images)
             for e in range(bi.shape[0]):
                 if ((x >> bi[e]) ^ (x >> bj[e])) & one:
-                    r, p, z = find_rep(x ^ ((one << bi[e]) | (one << bj[e])), T)
+                    r, p, z = find_rep_flipped(images, bimg[e], T)
                     rbuf[k] = r
                     fam = 0 if e < nb1 else 1
                     codes[k0 + k] = fam * twoP + z * P + p
@@ -290,6 +294,9 @@ class SymmetricStructure:
         nnz: Number of off-diagonal entries (anti-aligned bonds summed over representatives).
         block_bits, panel_rows, code_bits: The layout.
         seconds: Wall time of the build.
+        phase_seconds: Its split: ``"fill"`` (representative search and index lookup of every
+            entry), ``"tiles"`` (sorting the entries into tiles), ``"other"`` (row counts,
+            allocation).
     """
 
     def __init__(
@@ -329,6 +336,8 @@ class SymmetricStructure:
             panel_rows = default_panel_rows(R)
         self.panel_rows = int(panel_rows)
         counts, self.d1, self.d2 = row_counts(reps, bi, bj, self.n_j1)
+        t_fill = t_tiles = 0.0
+        bimg = bond_images(bi, bj, basis.T)
         self.nnz = int(counts.sum(dtype=np.int64))
         nblk = max(1, -(-R // (1 << self.block_bits)))
         npan = max(1, -(-R // self.panel_rows))
@@ -352,15 +361,18 @@ class SymmetricStructure:
             cols = np.empty(offsets[-1], dtype=np.uint32)
             codes = np.empty(offsets[-1], dtype=np.uint8)
             # filled in slices of rows so that progress moves within a (tall) panel
+            t = time.perf_counter()
             for s0 in range(r0, r1, FILL_ROWS):
                 s1 = min(r1, s0 + FILL_ROWS)
                 o = offsets[s0 - r0 : s1 - r0 + 1]
                 _fill_panel(
-                    s0, s1, reps, bi, bj, self.n_j1, basis.T, basis._start, basis._shift, o, cols[o[0] :],
+                    s0, s1, reps, bi, bj, self.n_j1, basis.T, bimg, basis._start, basis._shift, o, cols[o[0] :],
                     codes[o[0] :], 2 * P, P,
                 )
                 if progress:
                     progress("structure", s1 / R)
+            t_fill += time.perf_counter() - t
+            t = time.perf_counter()
             _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, nchunks, tc, first, init_last)
             # tile b of the panel holds chunk 0's entries of block b, then chunk 1's, ...
             ends = pos + np.cumsum(tc.T.ravel()).reshape(nblk, nchunks)  # end of (b, j)
@@ -371,11 +383,13 @@ class SymmetricStructure:
             )
             self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = ends[:, -1]
             pos = int(ends[-1, -1])
+            t_tiles += time.perf_counter() - t
             del offsets, cols, codes
         del counts
         self.entries = entries[:pos]  # a view; the untouched reserve pages are never allocated
         del entries
         self.seconds = time.perf_counter() - t0
+        self.phase_seconds = {"fill": t_fill, "tiles": t_tiles, "other": self.seconds - t_fill - t_tiles}
 
     @property
     def nbytes(self) -> int:
