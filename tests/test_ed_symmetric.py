@@ -261,13 +261,25 @@ def test_lanczos_kept_vectors_equal_pass2(tmp_path, budget, use_disk):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage", ["page cache", "direct", "both"])
+def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch, stage):
     """The scratch-file writes run on a background thread; a write that finishes long after the
     next matvec has started must still store the vector as it was appended (the loop does not
-    overwrite a buffer whose write is outstanding)."""
+    overwrite a buffer whose write is outstanding), whichever file stage it goes to."""
     import time
 
     import nqs_dilated.ed.lanczos as lz
+
+    if stage != "page cache":  # no memory left for the page-cache stage: all (or all but 3) direct
+        avail = lz.psutil.virtual_memory().available
+        monkeypatch.setattr(lz, "CACHE_MARGIN", avail + (1 << 40) if stage == "direct" else 0)
+        if stage == "both":
+            class VM:
+                available = 3 * (-(-8 * 600 // 4096) * 4096)
+            monkeypatch.setattr(lz.psutil, "virtual_memory", lambda: VM)
+    opened = []
+    real_open = lz._open_scratch
+    monkeypatch.setattr(lz, "_open_scratch", lambda d, direct: opened.append(direct) or real_open(d, direct))
 
     real_write = lz._write
 
@@ -284,27 +296,34 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch):
     res = lz.lanczos_ground_state(mv, 600, tol=1e-9, memory_budget=0, scratch_dir=tmp_path)
     assert res.ritz_from == "kept" and res.converged
     assert abs(abs(res.vector @ ref.vector) - 1) < 1e-12
+    assert opened == {"page cache": [False], "direct": [True], "both": [False, True]}[stage]
 
 
 @pytest.mark.parametrize("direct", [True, False])
-@pytest.mark.parametrize("n", [1, 511, 512, 1000, 70_001])
-def test_kept_vectors_file_round_trip(tmp_path, n, direct):
-    """Vectors appended to the scratch file (direct or buffered I/O, any length: whole 4 KiB
-    blocks plus a padded tail) come back exactly in the Ritz combination, and the file is gone
-    afterwards."""
+@pytest.mark.parametrize("cache_records", [0, 2, None])
+@pytest.mark.parametrize("n", [1, 511, 512, 70_001])
+def test_kept_vectors_file_round_trip(tmp_path, n, cache_records, direct):
+    """Vectors appended to the scratch files (the page-cache stage up to ``cache_budget``, then
+    direct or buffered I/O; any length: whole 4 KiB blocks plus a padded tail) come back exactly
+    in the Ritz combination, and the files are gone afterwards."""
     import nqs_dilated.ed.lanczos as lz
 
     rng = np.random.default_rng(n)
-    vs = [rng.standard_normal(n) for _ in range(5)]
-    kept = lz._KeptVectors(n, memory_budget=8 * n, scratch_dir=tmp_path, direct=direct)  # 1 in memory
+    vs = [rng.standard_normal(n) for _ in range(6)]
+    budget = None if cache_records is None else cache_records * (-(-8 * n // 4096) * 4096)
+    kept = lz._KeptVectors(n, memory_budget=8 * n, scratch_dir=tmp_path, direct=direct, cache_budget=budget)
     bufs = [lz._aligned_empty(n) for _ in range(2)]
     for j, v in enumerate(vs):
         bufs[j % 2][:] = v  # the loop reuses two buffers, as the Lanczos loop does
         kept.append(bufs[j % 2])
-    assert len(kept.mem) == 1 and kept.n_file == 4
+    assert len(kept.mem) == 1 and kept.n_file == 5
+    if cache_records is not None:
+        assert kept.counts == [cache_records, 5 - cache_records]
+    else:  # the default: all available memory but CACHE_MARGIN, far more than 5 small vectors
+        assert kept.counts == [5, 0]
     if not direct:
         assert not kept.direct
-    s = rng.standard_normal(5)
+    s = rng.standard_normal(6)
     out, buf = lz._aligned_empty(n), lz._aligned_empty(n)
     kept.ritz(s, out, buf)
     np.testing.assert_allclose(out, sum(c * v for c, v in zip(s, vs)), rtol=0, atol=1e-12)
@@ -315,7 +334,7 @@ def test_kept_vectors_file_round_trip(tmp_path, n, direct):
 def test_kept_vectors_direct_io_needs_aligned_vectors(tmp_path):
     import nqs_dilated.ed.lanczos as lz
 
-    kept = lz._KeptVectors(1024, memory_budget=0, scratch_dir=tmp_path)
+    kept = lz._KeptVectors(1024, memory_budget=0, scratch_dir=tmp_path, cache_budget=0)
     v = lz._aligned_empty(1025)[1:]
     kept.append(lz._aligned_empty(1024))
     if kept.direct:  # the file system of tmp_path supports O_DIRECT

@@ -38,6 +38,7 @@ from typing import Callable
 
 import numba as nb
 import numpy as np
+import psutil
 from scipy.linalg import eigh_tridiagonal
 
 __all__ = ["LanczosResult", "lanczos_ground_state"]
@@ -85,6 +86,9 @@ STOP_FRACTION = 0.5
 
 #: Free disk space left untouched when Lanczos vectors are written to ``scratch_dir`` (bytes).
 DISK_MARGIN = 1 << 30
+
+#: Available memory left out of the page-cache stage of the kept vectors (bytes).
+CACHE_MARGIN = 2 << 30
 
 
 #: Alignment in bytes of buffers, lengths and file offsets for direct (``O_DIRECT``) I/O.
@@ -153,18 +157,24 @@ def _open_scratch(directory: str, direct: bool) -> tuple[int, bool]:
 
 
 class _KeptVectors:
-    """Pass-1 Lanczos vectors: in memory up to ``memory_budget`` bytes, then in an unnamed
-    scratch file in ``scratch_dir``. :attr:`ok` turns False (and everything is dropped) when
-    neither has room, and the caller falls back to pass 2.
+    """Pass-1 Lanczos vectors: in memory up to ``memory_budget`` bytes, then in unnamed scratch
+    files in ``scratch_dir``. :attr:`ok` turns False (and everything is dropped) when neither has
+    room, and the caller falls back to pass 2.
 
-    The file is opened with direct I/O (``O_DIRECT``) where the file system allows it: the
-    writes then go from the vector to the disk by DMA, without a copy into the page cache, the
-    reclaim of older cached pages that this copy forces once memory is full, or the CPU time both
-    take from the matvec threads; the read-back reads the disk at its sequential speed. At 36
-    sites the vectors (21 GB) do not fit in the page cache beside the 8-10 GiB process anyway.
-    Vectors must then start on a :data:`DIRECT_ALIGN` boundary (:func:`_aligned_empty`); each
-    takes ``ceil(8 n / DIRECT_ALIGN)`` blocks of the file. Without direct I/O (e.g. tmpfs), each
-    vector's pages are dropped from the page cache once read back (:func:`_forget`).
+    The file part has two stages, read back in order:
+
+    1. Up to ``cache_budget`` bytes (default: the memory available when the first vector goes to
+       disk, less :data:`CACHE_MARGIN`) are written to a buffered file, whose pages stay in the
+       page cache (not the process's RSS) and come back at memory speed. Once read back, each
+       vector's pages are dropped (:func:`_forget`).
+    2. The rest goes to a second file by direct I/O (``O_DIRECT``) where the file system allows
+       it: from the vector to the disk by DMA, without a copy into a full page cache and the
+       reclaim of older cached pages (stage 1's vectors) that this copy would force, which took
+       0.38 s of CPU per 252 MB vector from the matvec threads (``benchmarks/lanczos_scratch_io.py``);
+       read back at the disk's speed (at 36 sites 160 MB/s on this VM, against GB/s for data
+       the host still caches). Vectors must then start on a :data:`DIRECT_ALIGN` boundary
+       (:func:`_aligned_empty`); each takes ``ceil(8 n / DIRECT_ALIGN)`` blocks of the file.
+       Without direct I/O (``direct=False``, or e.g. tmpfs) this file is buffered too.
 
     File writes run on a background thread, overlapping the next matvec (the kernels release the
     GIL); at most one write is outstanding. A vector handed to :meth:`append` must therefore stay
@@ -172,20 +182,33 @@ class _KeptVectors:
     The Lanczos loop satisfies this: the buffer of ``v_k`` is next written when ``v_{k+2}`` is
     formed, after ``v_{k+1}`` has been appended."""
 
-    def __init__(self, n: int, memory_budget: int, scratch_dir: str | os.PathLike | None, direct: bool = True):
+    def __init__(
+        self,
+        n: int,
+        memory_budget: int,
+        scratch_dir: str | os.PathLike | None,
+        direct: bool = True,
+        cache_budget: int | None = None,
+    ):
         self.nbytes = 8 * n
         self.record = -(-self.nbytes // DIRECT_ALIGN) * DIRECT_ALIGN
         self.memory_budget = memory_budget
+        self.cache_budget = cache_budget
         self.scratch_dir = None if scratch_dir is None else os.fspath(scratch_dir)
         self.want_direct = direct
-        self.direct = False
+        self.direct = False  # whether stage 2 uses direct I/O
         self.mem: list[np.ndarray] = []
-        self.fd: int | None = None
-        self.n_file = 0
+        self.fds: list[int | None] = [None, None]  # stage 1 (page cache), stage 2 (direct)
+        self.counts = [0, 0]
         self.ok = True
         self._tail = _aligned_empty(DIRECT_ALIGN // 8).view(np.uint8)
         self._writer: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
+
+    @property
+    def n_file(self) -> int:
+        """Vectors in the scratch files."""
+        return self.counts[0] + self.counts[1]
 
     def _wait(self) -> None:
         """Wait for the outstanding write; its error (e.g. a full disk) is raised here."""
@@ -193,38 +216,53 @@ class _KeptVectors:
             pending, self._pending = self._pending, None
             pending.result()
 
+    def _stage_fd(self) -> tuple[int, int]:
+        """``(stage, fd)`` for the next vector, opening the file on first use."""
+        if self._writer is None:
+            os.makedirs(self.scratch_dir, exist_ok=True)
+            if self.cache_budget is None:
+                self.cache_budget = max(0, int(psutil.virtual_memory().available) - CACHE_MARGIN)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="lanczos-writer")
+        stage = 0 if (self.counts[0] + 1) * self.record <= self.cache_budget and self.counts[1] == 0 else 1
+        if self.fds[stage] is None:
+            self.fds[stage], direct = _open_scratch(self.scratch_dir, self.want_direct and stage == 1)
+            if stage == 1:
+                self.direct = direct
+        return stage, self.fds[stage]
+
     def append(self, v: np.ndarray) -> None:
         if not self.ok:
             return
-        if self.fd is None and (len(self.mem) + 1) * self.nbytes <= self.memory_budget:
+        if self._writer is None and (len(self.mem) + 1) * self.nbytes <= self.memory_budget:
             self.mem.append(v.copy())
             return
         if self.scratch_dir is None:
             return self.drop()
-        if self.fd is None:
-            os.makedirs(self.scratch_dir, exist_ok=True)
-            self.fd, self.direct = _open_scratch(self.scratch_dir, self.want_direct)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="lanczos-writer")
-        if self.direct and v.ctypes.data % DIRECT_ALIGN:
+        stage, fd = self._stage_fd()
+        if stage == 1 and self.direct and v.ctypes.data % DIRECT_ALIGN:
             raise ValueError("direct I/O needs vectors aligned to DIRECT_ALIGN bytes (use _aligned_empty)")
         self._wait()
         if shutil.disk_usage(self.scratch_dir).free < self.record + DISK_MARGIN:
             return self.drop()
-        self._pending = self._writer.submit(_write, self.fd, v, self.n_file * self.record, self._tail)
-        self.n_file += 1
+        self._pending = self._writer.submit(_write, fd, v, self.counts[stage] * self.record, self._tail)
+        self.counts[stage] += 1
 
     def ritz(self, s: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
-        """``out = sum_j s_j v_j`` over the kept vectors (``buf`` is an ``(n,)`` work array,
-        aligned as :meth:`append` requires)."""
+        """``out = sum_j s_j v_j`` over the kept vectors, oldest first (``buf`` is an ``(n,)``
+        work array, aligned as :meth:`append` requires)."""
         self._wait()
         out[:] = 0.0
         for j, v in enumerate(self.mem):
             _axpy(out, s[j], v)
-        for k in range(self.n_file):
-            _read(self.fd, buf, k * self.record, self._tail)
-            _axpy(out, s[len(self.mem) + k], buf)
-            if not self.direct:
-                _forget(self.fd, k * self.record, self.record)
+        j = len(self.mem)
+        for stage in (0, 1):
+            fd = self.fds[stage]
+            for k in range(self.counts[stage]):
+                _read(fd, buf, k * self.record, self._tail)
+                _axpy(out, s[j], buf)
+                j += 1
+                if stage == 0 or not self.direct:
+                    _forget(fd, k * self.record, self.record)
         return out
 
     def __len__(self) -> int:
@@ -240,10 +278,11 @@ class _KeptVectors:
         if self._writer is not None:
             self._writer.shutdown()
             self._writer = None
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        self.n_file = 0
+        for stage, fd in enumerate(self.fds):
+            if fd is not None:
+                os.close(fd)
+            self.fds[stage] = None
+        self.counts = [0, 0]
 
 
 def _forget(fd: int, offset: int, length: int) -> None:
