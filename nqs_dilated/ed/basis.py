@@ -177,32 +177,42 @@ def _check_reps(reps, T):
     return bad
 
 
+@nb.njit(inline="always", cache=True)
+def bucket_rank(low, lo, hi, t):
+    """Number of entries of the sorted ``low[lo:hi]`` below ``t`` (a vectorized count: a bucket
+    is a few contiguous cache lines, so reading it whole beats the dependent reads of a bisection)."""
+    c = 0
+    for i in range(lo, hi):
+        c += np.int64(low[i]) < t
+    return c
+
+
 @nb.njit(cache=True)
-def _lookup(code, reps, start, shift):
-    """Index of ``code`` in the sorted ``reps`` or -1.
+def _lookup(code, low, start, shift):
+    """Index of ``code`` in the sorted representatives, or -1.
 
     ``start`` (uint32, length ``K + 1``) holds, for every key ``k = code >> shift < K``, the
-    first index of a representative with that key; the shift is chosen so that a bucket holds
-    about one representative, so a lookup costs about two cache misses.
+    first index of a representative with that key, and ``low`` the ``shift`` low bits of every
+    representative (uint16 or uint32, :meth:`SymmetricBasis._build_lookup`): the representatives
+    of a bucket differ only there. Representatives cluster in code space (at 36 sites 65 % of
+    them lie in buckets of 32 or more, up to 126, for 1.44 slots per representative), so the
+    position in the bucket is counted over ``low`` (2 bytes per entry) rather than bisected
+    over the 8-byte codes: about two cache misses per lookup.
     """
     key = code >> shift
     if key >= np.uint64(start.shape[0] - 1):
         return -1
     lo = np.int64(start[key])
     hi = np.int64(start[key + np.uint64(1)])
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if reps[mid] < code:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < np.int64(start[key + np.uint64(1)]) and reps[lo] == code:
-        return lo
+    t = np.int64(code & ((np.uint64(1) << shift) - np.uint64(1)))
+    i = lo + bucket_rank(low, lo, hi, t)
+    if i < hi and np.int64(low[i]) == t:
+        return i
     return -1
 
 
 @nb.njit(parallel=True, cache=True)
-def _find_many(codes, half, T, reps, start, shift, out_idx, out_p, out_z):
+def _find_many(codes, half, T, low, start, shift, out_idx, out_p, out_z):
     fullmask = T[5]
     for i in nb.prange(codes.shape[0]):
         x = codes[i]
@@ -212,7 +222,7 @@ def _find_many(codes, half, T, reps, start, shift, out_idx, out_p, out_z):
             out_z[i] = 0
             continue
         r, p, z = find_rep(x, T)
-        out_idx[i] = _lookup(r, reps, start, shift)
+        out_idx[i] = _lookup(r, low, start, shift)
         out_p[i] = p
         out_z[i] = z
 
@@ -360,7 +370,7 @@ class SymmetricBasis:
         p = np.empty(codes.shape, dtype=np.int64)
         z = np.empty(codes.shape, dtype=np.int64)
         if codes.size:
-            _find_many(codes, self.n_sites // 2, self.T, self.representatives, self._start, self._shift, idx, p, z)
+            _find_many(codes, self.n_sites // 2, self.T, self._low, self._start, self._shift, idx, p, z)
         return idx, p, z
 
     def apply(self, codes, d1, d2, p, z) -> np.ndarray:
@@ -389,6 +399,7 @@ class SymmetricBasis:
         start = np.zeros(nkeys + 1, dtype=np.uint32)
         np.cumsum(counts, out=start[1:], dtype=np.uint32) if R < 2**32 else None
         self._start = start
+        self._low = (reps & np.uint64((1 << shift) - 1)).astype(np.uint16 if shift <= 16 else np.uint32)
 
     def _units(self):
         """Prefix units: fixed top rows with the necklace / spin-flip filter."""

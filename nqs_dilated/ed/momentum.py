@@ -49,7 +49,7 @@ __all__ = [
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill_rows(reps, bi, bj, nb1, T, start, shift, indptr, cols, codes):
+def _fill_rows(reps, bi, bj, nb1, T, low, start, shift, indptr, cols, codes):
     """Columns and element codes ``(((fam * 2 + z) * P + p) * L1 + d1) * L2 + d2`` of every row."""
     one = np.uint64(1)
     L1 = T[1]
@@ -61,7 +61,7 @@ def _fill_rows(reps, bi, bj, nb1, T, start, shift, indptr, cols, codes):
         for e in range(bi.shape[0]):
             if ((x >> bi[e]) ^ (x >> bj[e])) & one:
                 r, p, z, d1, d2 = find_rep_element(x ^ ((one << bi[e]) | (one << bj[e])), T)
-                cols[k] = _lookup(r, reps, start, shift)
+                cols[k] = _lookup(r, low, start, shift)
                 fam = 0 if e < nb1 else 1
                 codes[k] = (((fam * 2 + z) * P + p) * L1 + d1) * L2 + d2
                 k += 1
@@ -172,7 +172,7 @@ class MomentumStructure:
         nnz = int(self.indptr[-1])
         self.cols = np.empty(nnz, dtype=np.int32)
         self.codes = np.empty(nnz, dtype=np.int16)
-        _fill_rows(reps, bi, bj, n_j1, self.basis.T, self.basis._start, self.basis._shift, self.indptr, self.cols, self.codes)
+        _fill_rows(reps, bi, bj, n_j1, self.basis.T, self.basis._low, self.basis._start, self.basis._shift, self.indptr, self.cols, self.codes)
         self.seconds = time.perf_counter() - t0
 
     def characters(self, sector: MomentumSector) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..hamiltonian import check_couplings
 from ._bitops import bond_images, find_rep_flipped, point_translation_images
-from .basis import SymmetricBasis
+from .basis import SymmetricBasis, bucket_rank
 
 __all__ = ["SectorOperator", "SymmetricStructure", "default_panel_rows"]
 
@@ -87,16 +87,18 @@ def row_counts(reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int) -> t
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, table, shift, offsets, cols, codes, twoP, P):
+def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, low, table, shift, offsets, cols, codes, twoP, P):
     """Columns and class codes of rows ``[r0, r1)``, row-major at ``offsets - offsets[0]``.
 
     Per chunk of 512 rows: (1) representative search for every anti-aligned bond from the
     row's images under point group x translations and the bond images ``bimg``
     (:func:`~nqs_dilated.ed._bitops.find_rep_flipped`, compute-bound), (2) the prefix-table
-    loads and (3) the short binary searches, as separate tight loops over independent entries
-    so that the cache misses of the index lookup overlap.
+    loads and (3) the rank in the bucket (:func:`~nqs_dilated.ed.basis.bucket_rank`), as
+    separate tight loops over independent entries so that the cache misses of the index lookup
+    overlap.
     """
     one = np.uint64(1)
+    lowmask = (one << shift) - one
     CH = 512
     base = offsets[0]
     nchunks = (r1 - r0 + CH - 1) // CH
@@ -125,17 +127,9 @@ def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, table, shift, offsets, cols,
             lo[k] = table[key]
             hi[k] = table[key + np.uint64(1)]
         for k in range(nk):
-            l_ = lo[k]
-            h_ = hi[k]
-            code = rbuf[k]
-            # the representative is known to exist, so a one-element bucket needs no read
-            while h_ - l_ > 1:
-                mid = (l_ + h_) >> 1
-                if reps[mid] <= code:
-                    l_ = mid
-                else:
-                    h_ = mid
-            cols[k0 + k] = np.uint32(l_)
+            # the representative is known to exist: its rank in its bucket is its position
+            t = np.int64(rbuf[k] & lowmask)
+            cols[k0 + k] = np.uint32(lo[k] + bucket_rank(low, lo[k], hi[k], t))
 
 
 @nb.njit(parallel=True, cache=True)
@@ -366,7 +360,7 @@ class SymmetricStructure:
                 s1 = min(r1, s0 + FILL_ROWS)
                 o = offsets[s0 - r0 : s1 - r0 + 1]
                 _fill_panel(
-                    s0, s1, reps, bi, bj, self.n_j1, basis.T, bimg, basis._start, basis._shift, o, cols[o[0] :],
+                    s0, s1, reps, bi, bj, self.n_j1, basis.T, bimg, basis._low, basis._start, basis._shift, o, cols[o[0] :],
                     codes[o[0] :], 2 * P, P,
                 )
                 if progress:
