@@ -182,7 +182,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     N = cluster.n_sites
     R, nnz = estimate_counts(cluster, 2 * len(group))
     P = group.n_point
-    basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2
+    # codes and stabilizer counts, the enumeration's prefix tables, and the index lookup (at most
+    # 2 R uint32 bucket starts and the uint16 low bits, see nqs_dilated.ed.basis._lookup)
+    basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2 + R * (2 * 4 + 2)
     # packed entries (+ the escape reserve) and d1/d2
     structure = int(nnz * 4 * 1.001) + 2 * R
     # during the build only: per-representative counts and one panel's row-major columns and
