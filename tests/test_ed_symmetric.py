@@ -150,6 +150,23 @@ def test_find_rep_flipped_matches_brute_force(name):
         assert (images[hit, k] == got[k, 0]).any()  # an element of class (p, z) reaches it
 
 
+@pytest.mark.parametrize("name", ["triangular-4x4", "triangular-4x6"])
+def test_index_lookup_every_code(name):
+    """``_lookup`` finds every representative at its index and returns -1 for every other Sz = 0
+    code (non-minimal orbit members share the representatives' buckets) and beyond the table."""
+    from nqs_dilated.ed.basis import _lookup
+
+    cluster, group, basis, _ = _setup(name)
+    codes = _sz0_codes_sorted(cluster.n_sites)
+    reps = basis.representatives
+    pos = {int(r): i for i, r in enumerate(reps)}
+    got = np.array([_lookup(c, basis._low, basis._start, basis._shift) for c in codes])
+    want = np.array([pos.get(int(c), -1) for c in codes])
+    np.testing.assert_array_equal(got, want)
+    assert (want >= 0).sum() == len(reps)
+    assert _lookup(np.uint64(2**cluster.n_sites - 1), basis._low, basis._start, basis._shift) == -1
+
+
 def test_find_representatives_outside_sz0():
     cluster, group, basis, _ = _setup("triangular-4x4")
     idx, _, _ = basis.find_representatives(np.array([0, 1, 2**16 - 1, 2**17 + 255], dtype=np.uint64))
