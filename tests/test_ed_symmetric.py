@@ -294,6 +294,9 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch, 
             class VM:
                 available = 3 * (-(-8 * 600 // 4096) * 4096)
             monkeypatch.setattr(lz.psutil, "virtual_memory", lambda: VM)
+    singles = []
+    real_single = lz._to_single
+    monkeypatch.setattr(lz, "_to_single", lambda x, out: singles.append(1) or real_single(x, out))
     opened = []
     real_open = lz._open_scratch
     monkeypatch.setattr(lz, "_open_scratch", lambda d, direct: opened.append(direct) or real_open(d, direct))
@@ -314,6 +317,7 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch, 
     assert res.ritz_from == "kept" and res.converged
     assert abs(abs(res.vector @ ref.vector) - 1) < 1e-12
     assert opened == {"page cache": [False], "direct": [True], "both": [False, True]}[stage]
+    assert 0 < len(singles) < res.n_iter  # the vectors after the estimate fell below 1e3 tol, in float32
 
 
 @pytest.mark.parametrize("direct", [True, False])
@@ -327,13 +331,15 @@ def test_kept_vectors_file_round_trip(tmp_path, n, cache_records, direct):
 
     rng = np.random.default_rng(n)
     vs = [rng.standard_normal(n) for _ in range(6)]
-    budget = None if cache_records is None else cache_records * (-(-8 * n // 4096) * 4096)
+    budget = None if cache_records is None else cache_records * (-(-8 * n // 4096) * 4096)  # float64 records
     kept = lz._KeptVectors(n, memory_budget=8 * n, scratch_dir=tmp_path, direct=direct, cache_budget=budget)
     bufs = [lz._aligned_empty(n) for _ in range(2)]
     for j, v in enumerate(vs):
         bufs[j % 2][:] = v  # the loop reuses two buffers, as the Lanczos loop does
-        kept.append(bufs[j % 2])
+        kept.append(bufs[j % 2], single=j >= 4)  # the last two in float32
     assert len(kept.mem) == 1 and kept.n_file == 5
+    assert [r[2] for r in kept.records] == [False, False, False, True, True]
+    vs[4:] = [v.astype(np.float32).astype(np.float64) for v in vs[4:]]
     if cache_records is not None:
         assert kept.counts == [cache_records, 5 - cache_records]
     else:  # the default: all available memory but CACHE_MARGIN, far more than 5 small vectors

@@ -10,8 +10,10 @@ vectors are kept.
 * The Ritz vector ``psi = sum_j s_j v_j`` (``s`` the lowest eigenvector of ``T_m``) is formed from
   the pass-1 Lanczos vectors when they were kept: in memory up to ``memory_budget`` bytes, then
   in an unnamed scratch file in ``scratch_dir`` (sequential writes and one sequential read,
-  about ``n * 8`` bytes of disk per iteration; at 36 sites 0.25 GB per iteration, written by
-  direct I/O on a background thread while the next matvec runs). Otherwise pass 2 re-runs the
+  about ``n * 8`` bytes of disk per iteration, ``n * 4`` once the Ritz residual estimate is
+  below :data:`SINGLE_BELOW` ``* tol``; at 36 sites 0.25 GB per iteration, written on a
+  background thread while the next matvec runs, through the page cache while memory lasts and
+  then by direct I/O, see :class:`_KeptVectors`). Otherwise pass 2 re-runs the
   same recurrence (same operations, so the same Lanczos vectors up to rounding) and accumulates
   ``psi``, doubling the matvecs.
 * The explicit residual ``||H psi - E psi||`` (``E`` the Rayleigh quotient of the normalised
@@ -86,6 +88,15 @@ STOP_FRACTION = 0.5
 
 #: Free disk space left untouched when Lanczos vectors are written to ``scratch_dir`` (bytes).
 DISK_MARGIN = 1 << 30
+
+#: A pass-1 vector formed once the Ritz residual estimate is below ``SINGLE_BELOW * tol`` is kept
+#: in float32 when it goes to a scratch file (half the bytes to write and read back). Its weight
+#: in the Ritz vector is small: the sum of ``|s_k|`` over the vectors after iteration ``j`` was at
+#: most 17.4 times the estimate at ``j`` (4x6 cluster, J2 = 0, 1, 1.3, two sectors each), so the
+#: rounding (2^-24 relative) adds at most ``17.4 * 1e3 tol * 6e-8 * ||H - E||`` to the residual,
+#: ``0.2 tol`` for ``||H - E|| <= 189`` (36 sites); the explicit residual check guards the rest.
+#: At 36 sites the estimate falls below 1e-5 after about 60 of 84 iterations.
+SINGLE_BELOW = 1e3
 
 #: Available memory left out of the page-cache stage of the kept vectors (bytes).
 CACHE_MARGIN = 2 << 30
@@ -190,8 +201,10 @@ class _KeptVectors:
         direct: bool = True,
         cache_budget: int | None = None,
     ):
+        self.n = n
         self.nbytes = 8 * n
         self.record = -(-self.nbytes // DIRECT_ALIGN) * DIRECT_ALIGN
+        self.record_single = -(-4 * n // DIRECT_ALIGN) * DIRECT_ALIGN
         self.memory_budget = memory_budget
         self.cache_budget = cache_budget
         self.scratch_dir = None if scratch_dir is None else os.fspath(scratch_dir)
@@ -199,16 +212,23 @@ class _KeptVectors:
         self.direct = False  # whether stage 2 uses direct I/O
         self.mem: list[np.ndarray] = []
         self.fds: list[int | None] = [None, None]  # stage 1 (page cache), stage 2 (direct)
-        self.counts = [0, 0]
+        self.sizes = [0, 0]  # bytes written per stage
+        self.records: list[tuple[int, int, bool]] = []  # (stage, offset, single) per file vector
         self.ok = True
         self._tail = _aligned_empty(DIRECT_ALIGN // 8).view(np.uint8)
+        self._single: np.ndarray | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
 
     @property
     def n_file(self) -> int:
         """Vectors in the scratch files."""
-        return self.counts[0] + self.counts[1]
+        return len(self.records)
+
+    @property
+    def counts(self) -> list[int]:
+        """Vectors in each stage's file."""
+        return [sum(1 for r in self.records if r[0] == stage) for stage in (0, 1)]
 
     def _wait(self) -> None:
         """Wait for the outstanding write; its error (e.g. a full disk) is raised here."""
@@ -216,21 +236,22 @@ class _KeptVectors:
             pending, self._pending = self._pending, None
             pending.result()
 
-    def _stage_fd(self) -> tuple[int, int]:
-        """``(stage, fd)`` for the next vector, opening the file on first use."""
+    def _stage_fd(self, record: int) -> tuple[int, int]:
+        """``(stage, fd)`` for the next vector (``record`` bytes), opening the file on first use."""
         if self._writer is None:
             os.makedirs(self.scratch_dir, exist_ok=True)
             if self.cache_budget is None:
                 self.cache_budget = max(0, int(psutil.virtual_memory().available) - CACHE_MARGIN)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="lanczos-writer")
-        stage = 0 if (self.counts[0] + 1) * self.record <= self.cache_budget and self.counts[1] == 0 else 1
+        stage = 0 if self.sizes[0] + record <= self.cache_budget and self.sizes[1] == 0 else 1
         if self.fds[stage] is None:
             self.fds[stage], direct = _open_scratch(self.scratch_dir, self.want_direct and stage == 1)
             if stage == 1:
                 self.direct = direct
         return stage, self.fds[stage]
 
-    def append(self, v: np.ndarray) -> None:
+    def append(self, v: np.ndarray, single: bool = False) -> None:
+        """Keep ``v``; with ``single``, in float32 if it goes to a file (see :data:`SINGLE_BELOW`)."""
         if not self.ok:
             return
         if self._writer is None and (len(self.mem) + 1) * self.nbytes <= self.memory_budget:
@@ -238,14 +259,21 @@ class _KeptVectors:
             return
         if self.scratch_dir is None:
             return self.drop()
-        stage, fd = self._stage_fd()
+        record = self.record_single if single else self.record
+        stage, fd = self._stage_fd(record)
         if stage == 1 and self.direct and v.ctypes.data % DIRECT_ALIGN:
             raise ValueError("direct I/O needs vectors aligned to DIRECT_ALIGN bytes (use _aligned_empty)")
         self._wait()
-        if shutil.disk_usage(self.scratch_dir).free < self.record + DISK_MARGIN:
+        if shutil.disk_usage(self.scratch_dir).free < record + DISK_MARGIN:
             return self.drop()
-        self._pending = self._writer.submit(_write, fd, v, self.counts[stage] * self.record, self._tail)
-        self.counts[stage] += 1
+        if single:
+            if self._single is None:
+                self._single = _aligned_empty(-(-self.n // 2)).view(np.float32)[: self.n]
+            _to_single(v, self._single)  # the buffer's previous write has finished (_wait)
+            v = self._single
+        self._pending = self._writer.submit(_write, fd, v, self.sizes[stage], self._tail)
+        self.records.append((stage, self.sizes[stage], single))
+        self.sizes[stage] += record
 
     def ritz(self, s: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
         """``out = sum_j s_j v_j`` over the kept vectors, oldest first (``buf`` is an ``(n,)``
@@ -254,15 +282,14 @@ class _KeptVectors:
         out[:] = 0.0
         for j, v in enumerate(self.mem):
             _axpy(out, s[j], v)
-        j = len(self.mem)
-        for stage in (0, 1):
+        single = buf.view(np.float32)[: self.n]  # aligned like buf
+        for j, (stage, offset, is_single) in enumerate(self.records, start=len(self.mem)):
             fd = self.fds[stage]
-            for k in range(self.counts[stage]):
-                _read(fd, buf, k * self.record, self._tail)
-                _axpy(out, s[j], buf)
-                j += 1
-                if stage == 0 or not self.direct:
-                    _forget(fd, k * self.record, self.record)
+            x = single if is_single else buf
+            _read(fd, x, offset, self._tail)
+            _axpy(out, s[j], x)
+            if stage == 0 or not self.direct:
+                _forget(fd, offset, self.record_single if is_single else self.record)
         return out
 
     def __len__(self) -> int:
@@ -282,7 +309,9 @@ class _KeptVectors:
             if fd is not None:
                 os.close(fd)
             self.fds[stage] = None
-        self.counts = [0, 0]
+        self.records = []
+        self.sizes = [0, 0]
+        self._single = None
 
 
 def _forget(fd: int, offset: int, length: int) -> None:
@@ -339,6 +368,13 @@ def _axpy(y, a, x):
     """``y += a x``."""
     for i in nb.prange(y.shape[0]):
         y[i] += a * x[i]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _to_single(x, out):
+    """``out = float32(x)``."""
+    for i in nb.prange(x.shape[0]):
+        out[i] = np.float32(x[i])
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -459,7 +495,7 @@ def lanczos_ground_state(
             vprev, v = v, vprev
             beta_prev = beta
             if kept is not None:
-                kept.append(v)
+                kept.append(v, single=est < SINGLE_BELOW * tol)
         m = len(alphas)
         if not want_vector:
             return LanczosResult(theta, None, est, n_matvec, m, restarts, second, est <= tol)
