@@ -261,8 +261,6 @@ class _KeptVectors:
             return self.drop()
         record = self.record_single if single else self.record
         stage, fd = self._stage_fd(record)
-        if stage == 1 and self.direct and v.ctypes.data % DIRECT_ALIGN:
-            raise ValueError("direct I/O needs vectors aligned to DIRECT_ALIGN bytes (use _aligned_empty)")
         self._wait()
         if shutil.disk_usage(self.scratch_dir).free < record + DISK_MARGIN:
             return self.drop()
@@ -271,6 +269,8 @@ class _KeptVectors:
                 self._single = _aligned_empty(-(-self.n // 2)).view(np.float32)[: self.n]
             _to_single(v, self._single)  # the buffer's previous write has finished (_wait)
             v = self._single
+        if stage == 1 and self.direct and v.ctypes.data % DIRECT_ALIGN:
+            raise ValueError("direct I/O needs vectors aligned to DIRECT_ALIGN bytes (use _aligned_empty)")
         self._pending = self._writer.submit(_write, fd, v, self.sizes[stage], self._tail)
         self.records.append((stage, self.sizes[stage], single))
         self.sizes[stage] += record
@@ -315,9 +315,9 @@ class _KeptVectors:
 
 
 def _forget(fd: int, offset: int, length: int) -> None:
-    """Drop a consumed vector's pages from the page cache (``POSIX_FADV_DONTNEED``), so that the
-    pages read for the next (older) vectors evict these rather than newer vectors still cached
-    and still to be read."""
+    """Drop a vector's pages from the page cache once it has been read back
+    (``POSIX_FADV_DONTNEED``): it is not read again, and the memory goes back to the caller
+    instead of staying cached until the file is closed."""
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
