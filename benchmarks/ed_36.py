@@ -2,20 +2,24 @@
 
 Usage:
     python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--sweep-sector auto]
-        [--scratch DIR|none] [--skip-36] [--skip-24] [--skip-netket] [--max-iter N] [--tol 1e-8]
+        [--skip-point] [--scratch DIR|none] [--skip-36] [--skip-24] [--skip-netket] [--max-iter N]
+        [--tol 1e-8]
 
 * 36 sites (triangular-6x6), one J2, one sector, from nothing: wall time per phase (basis,
   structure, Lanczos), peak RSS, representatives, sector dimension, entries, matvec time,
-  Lanczos iterations, E0 and E0/N (Pauli convention).
+  Lanczos iterations, E0 and E0/N (Pauli convention). ``--skip-point``: basis and structure only.
 * ``--sweep``: then, reusing the basis and structure, the ground state at every J2 of the list
-  or range with the sector search (``--sweep-sector auto``, default) or in one sector, each point
-  started from the previous one's vector, with the time of each point and in all, and the
-  largest deviation of the local energies under NetKet's operator from E0 over 100 samples
-  (an eigenstate check independent of our structure).
-* The pass-1 Lanczos vectors of the single point go to ``--scratch`` (default the ED store
-  directory), so no second Lanczos pass is needed; ``--scratch none`` recomputes them (the
-  two-pass route). The sweep goes through ``ground_state`` and the store: new points are saved
-  (vectors kept in the store directory), stored ones loaded and marked.
+  or range, each computed (the store is neither read nor written for the states), each point's
+  Lanczos started from the previous point's vector. With ``--sweep-sector auto`` (default) each
+  point is a sector search bounded by the sector energies of the stored searches
+  (:mod:`nqs_dilated.ed.bounds`, any J2 including the point's own): the sector with the lowest
+  bound is solved first and every sector provably above an energy found is skipped, so a
+  point costs one sector solve unless a bound cannot decide. Printed: the time and Lanczos
+  iterations of each point, skipped sectors with their bounds, the time in all (with and
+  without the basis and structure), and the largest deviation of the local energies under
+  NetKet's operator from E0 over 100 samples (an eigenstate check independent of our structure).
+* The Lanczos vectors go to ``--scratch`` (default the ED store directory), so no second
+  Lanczos pass is needed; ``--scratch none`` recomputes them (the two-pass route).
 * 24 sites (triangular-4x6): the engine (auto sector search) vs ``nk.exact.lanczos_ed`` on the
   full Sz = 0 space (about 5 min) with the ratio.
 """
@@ -33,7 +37,7 @@ from nqs_dilated.cli.common import peak_rss_gib
 
 def bench_36(
     j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None, scratch: str | None = None,
-    sweep_sector: str = "auto",
+    sweep_sector: str = "auto", skip_point: bool = False,
 ) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
     from nqs_dilated.ed.lanczos import lanczos_ground_state
@@ -67,74 +71,109 @@ def bench_36(
         + f"; peak RSS {peak_rss_gib():.2f} GiB)",
         flush=True,
     )
-    op = structure.sector_operator(sector, j2)
-    print(f"[36] sector {op.sector}: dimension {op.dimension:,}", flush=True)
-    x = np.where(op.mask, np.random.default_rng(0).standard_normal(op.size), 0.0)
-    y = np.empty_like(x)
-    op.matvec(x, y)
-    t = time.perf_counter()
-    for _ in range(3):
-        op.matvec(x, y)
-    t_mv = (time.perf_counter() - t) / 3
-    print(f"[36] matvec: {t_mv:.2f} s (mean of 3, {structure.nnz / t_mv / 1e9:.2f} G entries/s)", flush=True)
-    del x, y
-    t = time.perf_counter()
-
-    def cb(it, theta, est_res):
-        if it % 10 == 0:
-            print(f"[36]   it {it}: E={theta:.10f} res~{est_res:.2e} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
-
-    res = lanczos_ground_state(
-        op.matvec, op.size, mask=op.mask, tol=tol, max_iter=max_iter, progress=cb,
-        memory_budget=LANCZOS_MEMORY_BUDGET, scratch_dir=scratch,
-    )
-    t_lz = time.perf_counter() - t
     N = cluster.n_sites
-    print(
-        f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s "
-        f"({t_lz / res.n_matvec:.2f} s per matvec with the vector updates), residual {res.residual:.2e} "
-        f"(converged={res.converged}, Ritz vector from {res.ritz_from})\n"
-        f"[36] Lanczos split: iterations {t_lz - res.ritz_seconds:.1f} s "
-        f"({(t_lz - res.ritz_seconds) / res.n_matvec:.2f} s per matvec), "
-        f"Ritz vector {res.ritz_seconds:.1f} s\n"
-        f"[36] E0 = {res.energy:.12f}, E0/N = {res.energy / N:.12f} (J2={j2}, sector {op.sector}, Pauli)\n"
-        f"[36] total {t_basis + t_struct + t_lz:.1f} s (basis {t_basis:.1f} + structure {t_struct:.1f} + "
-        f"Lanczos {t_lz:.1f}), peak RSS {peak_rss_gib():.2f} GiB",
-        flush=True,
-    )
-    del res, op
+    if not skip_point:
+        op = structure.sector_operator(sector, j2)
+        print(f"[36] sector {op.sector}: dimension {op.dimension:,}", flush=True)
+        x = np.where(op.mask, np.random.default_rng(0).standard_normal(op.size), 0.0)
+        y = np.empty_like(x)
+        op.matvec(x, y)
+        t = time.perf_counter()
+        for _ in range(3):
+            op.matvec(x, y)
+        t_mv = (time.perf_counter() - t) / 3
+        print(f"[36] matvec: {t_mv:.2f} s (mean of 3, {structure.nnz / t_mv / 1e9:.2f} G entries/s)", flush=True)
+        del x, y
+        t = time.perf_counter()
+
+        def cb(it, theta, est_res):
+            if it % 10 == 0:
+                print(f"[36]   it {it}: E={theta:.10f} res~{est_res:.2e} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+
+        res = lanczos_ground_state(
+            op.matvec, op.size, mask=op.mask, tol=tol, max_iter=max_iter, progress=cb,
+            memory_budget=LANCZOS_MEMORY_BUDGET, scratch_dir=scratch,
+        )
+        t_lz = time.perf_counter() - t
+        print(
+            f"[36] Lanczos: {res.n_iter} iterations, {res.n_matvec} matvecs, {t_lz:.1f} s "
+            f"({t_lz / res.n_matvec:.2f} s per matvec with the vector updates), residual {res.residual:.2e} "
+            f"(converged={res.converged}, Ritz vector from {res.ritz_from})\n"
+            f"[36] Lanczos split: iterations {t_lz - res.ritz_seconds:.1f} s "
+            f"({(t_lz - res.ritz_seconds) / res.n_matvec:.2f} s per matvec), "
+            f"Ritz vector {res.ritz_seconds:.1f} s\n"
+            f"[36] E0 = {res.energy:.12f}, E0/N = {res.energy / N:.12f} (J2={j2}, sector {op.sector}, Pauli)\n"
+            f"[36] total {t_basis + t_struct + t_lz:.1f} s (basis {t_basis:.1f} + structure {t_struct:.1f} + "
+            f"Lanczos {t_lz:.1f}), peak RSS {peak_rss_gib():.2f} GiB",
+            flush=True,
+        )
+        del res, op
     if not sweep:
         return
     from nqs_dilated.config import j2_values
-    from nqs_dilated.ed.ground import ground_state
+    from nqs_dilated.ed import store
+    from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds
+    from nqs_dilated.ed.symmetric import symmetric_ground_state
     from nqs_dilated.hamiltonian import heisenberg
 
     cache = {("symmetric-structure", cluster.content_hash): structure}
     t_sweep = time.perf_counter()
-    prev = None  # warm start from the previous J2's ground state
+    # sound lower bounds on every sector from the stored sector searches (any J2, this one
+    # included): sectors provably above an energy found are skipped, so each point solves its
+    # ground-state sector (and any sector a bound cannot exclude)
+    searches = store.stored_searches(cluster, 1.0) if sweep_sector == "auto" else []
+    spectrum = coupling_spectrum_bounds(cluster)
+    print(
+        f"[36 sweep] sector bounds from stored searches at J2 = {[a for a, _ in searches]} "
+        f"({time.perf_counter() - t_sweep:.0f} s to read and verify); J2-bond spectrum in "
+        f"[{spectrum[0]:.6f}, {spectrum[1]:g}]",
+        flush=True,
+    )
+    prev = None  # warm start from the previous J2's ground state (in its sector)
+    t_solve = t_check = 0.0
     for j2_ in j2_values(sweep) if "," in sweep or ":" in sweep else [float(sweep)]:
         t = time.perf_counter()
-        # through the store: points already stored are loaded (marked below), new ones are saved
-        gs = ground_state(cluster, j2_, sector=sweep_sector, structure_cache=cache, initial=prev, progress=_sweep_progress(t))
+        bounds = sector_lower_bounds(j2_, searches, spectrum) if searches else None
+        its: dict[str, list[int]] = {}  # iterations of each Lanczos pass per sector
+        gs = symmetric_ground_state(
+            cluster, j2_, sector=sweep_sector, structure_cache=cache, initial=prev, scratch_dir=scratch,
+            lower_bounds=bounds, progress=_sweep_progress(t, its), tol=tol, max_iter=max_iter,
+        )
+        dt = time.perf_counter() - t
+        t_solve += dt
         prev = gs
         # independent check: local energies with NetKet's operator on |psi|^2 samples
+        t = time.perf_counter()
         configs, _ = gs.sample(100, np.random.default_rng(0))
         dev = np.max(np.abs(gs.local_energies(heisenberg(cluster, j2_), configs) - gs.energy))
+        t_check += time.perf_counter() - t
         others = ", ".join(f"{k} {v:.8f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))
+        skipped = ", ".join(f"{k} > {v:.4f}" for k, v in sorted(gs.info.sector_lower_bounds.items(), key=lambda kv: kv[1]))
         print(
             f"[36 sweep] J2={j2_:g}: E0 = {gs.energy:.12f}, E0/N = {gs.energy / N:.12f}, sector {gs.info.sector}, "
-            f"residual {gs.residual:.1e}, gap bound {gs.info.gap}, max |E_loc - E0| {dev:.1e} (NetKet operator, "
-            f"100 samples), {time.perf_counter() - t:.0f} s"
-            f"{' (loaded from the store)' if gs.loaded else ''}; sectors: {others}",
+            f"residual {gs.residual:.1e}, {dt:.0f} s, Lanczos iterations {its}; "
+            f"max |E_loc - E0| {dev:.1e} (NetKet operator, 100 samples, {time.perf_counter() - t:.0f} s); "
+            f"computed: {others}; skipped by bound: {skipped or 'none'}",
             flush=True,
         )
         del gs
     del prev
-    print(f"[36 sweep] {sweep}: {time.perf_counter() - t_sweep:.0f} s in all (structure reused), peak RSS {peak_rss_gib():.2f} GiB", flush=True)
+    print(
+        f"[36 sweep] {sweep}: {time.perf_counter() - t_sweep:.0f} s in all with the structure reused "
+        f"(solves {t_solve:.0f} s, NetKet checks {t_check:.0f} s); from nothing "
+        f"{t_basis + t_struct + time.perf_counter() - t_sweep:.0f} s (basis {t_basis:.0f} + structure "
+        f"{t_struct:.0f} s); peak RSS {peak_rss_gib():.2f} GiB",
+        flush=True,
+    )
 
 
-def _sweep_progress(t0: float):
+def _sweep_progress(t0: float, its: dict[str, list[int]]):
     def cb(phase: str, value: float) -> None:
+        if phase.startswith("lanczos"):
+            passes = its.setdefault(phase.split()[1], [])
+            if int(value) == 1 or not passes:  # a new Lanczos pass in this sector
+                passes.append(0)
+            passes[-1] = int(value)
         if phase.startswith("lanczos") and int(value) % 10 == 0:
             print(f"[36 sweep]   {phase} it {int(value)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
@@ -179,6 +218,7 @@ def main() -> None:
         help="directory for the pass-1 Lanczos vectors (default: the ED store directory); 'none': recompute them",
     )
     ap.add_argument("--skip-36", action="store_true")
+    ap.add_argument("--skip-point", action="store_true", help="36 sites: no single point (basis and structure, then the sweep)")
     ap.add_argument("--skip-24", action="store_true")
     ap.add_argument("--skip-netket", action="store_true")
     args = ap.parse_args()
@@ -194,7 +234,7 @@ def main() -> None:
         from nqs_dilated.ed.store import store_dir
 
         scratch = None if args.scratch == "none" else (args.scratch or str(store_dir()))
-        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector)
+        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector, args.skip_point)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,7 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
         "sector": info.sector,
         "sector_energies": info.sector_energies,
         "sector_residuals": info.sector_residuals,
+        "sector_lower_bounds": info.sector_lower_bounds,
         "dimension": info.dimension,
         "seconds": seconds,
         "compute_seconds": info.seconds,
@@ -220,6 +221,8 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
         print(f"  gap    = {info.gap:.6g} (Pauli, same space)")
     for label, e in sorted(info.sector_energies.items(), key=lambda kv: kv[1]):
         print(f"  sector {label:>5}: {e:.12f}")
+    for label, e in sorted(info.sector_lower_bounds.items(), key=lambda kv: kv[1]):
+        print(f"  sector {label:>5}: > {e:.6f} (bound from other J2; not computed)")
     if others is not None:
         for label, e in sorted(result["momentum_sector_energies"].items(), key=lambda kv: kv[1])[:5]:
             print(f"  sector {label:>12}: {e:.12f}")

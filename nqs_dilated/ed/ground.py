@@ -17,6 +17,7 @@ from ..hamiltonian import check_couplings
 from ..lattice import Cluster, load_lattice
 from ..symmetry import space_group
 from . import store
+from .bounds import coupling_spectrum_bounds, sector_lower_bounds
 from .full import FullSpaceGroundState, netket_ground_state
 from .state import GroundState
 from .symmetric import SEARCH_TOL, SymmetricGroundState, symmetric_ground_state
@@ -82,6 +83,13 @@ def ground_state(
     resumes from it: the finished sectors are not recomputed (the basis and structure are rebuilt).
     The checkpoint is removed once the result is stored.
 
+    A sector search also reads the sector energies of every stored search of the same cluster and
+    J1 at other J2 (:func:`nqs_dilated.ed.store.stored_searches`) and skips the sectors that
+    provably lie above an energy it has found: each sector's lowest energy is concave in J2, which
+    bounds it from below between and beside known points (:mod:`nqs_dilated.ed.bounds`). The
+    skipped sectors and their bounds are in ``info.sector_lower_bounds``. In a sweep over J2 the
+    points already done supply these bounds to the next.
+
     Returns:
         A :class:`~nqs_dilated.ed.state.GroundState`.
 
@@ -124,8 +132,11 @@ def ground_state(
     if name == "netket":
         state = netket_ground_state(cluster, j2, j1)
     else:
-        known, checkpoint = None, None
+        known, checkpoint, bounds = None, None, None
         if use_store and sector == "auto":
+            searches = [t for t in store.stored_searches(cluster, j1, name, store_dir) if t[0] != j2]
+            if searches:
+                bounds = sector_lower_bounds(j2, searches, coupling_spectrum_bounds(cluster))
             search = (cluster, j1, j2, name, SEARCH_TOL, 0)
             known = store.load_search(path, *search)
             done = dict(known)
@@ -139,6 +150,7 @@ def ground_state(
             scratch_dir=store.store_dir(store_dir),
             initial=initial if isinstance(initial, SymmetricGroundState) else None,
             search_tol=SEARCH_TOL, seed=0, known_energies=known, on_sector_energy=checkpoint,
+            lower_bounds=bounds,
         )
     state.info.seconds = time.perf_counter() - t0
     if use_store:

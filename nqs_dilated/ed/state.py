@@ -71,6 +71,9 @@ class GroundStateInfo:
         sector_energies: Lowest energy of each sector from a sector search (may be empty).
         sector_residuals: Residual of each entry of :attr:`sector_energies` (the Ritz estimate
             of an energy-only search, or the explicit residual of a converged sector).
+        sector_lower_bounds: Sectors a search skipped because a sound lower bound on their
+            lowest energy (from searches at other J2, :mod:`nqs_dilated.ed.bounds`) lay above an
+            energy found; label -> that bound (Pauli).
         seconds: Wall time of the computation (not of loading).
     """
 
@@ -86,6 +89,7 @@ class GroundStateInfo:
     gap: float | None = None
     sector_energies: dict[str, float] = field(default_factory=dict)
     sector_residuals: dict[str, float] = field(default_factory=dict)
+    sector_lower_bounds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     convention: str = CONVENTION
 

@@ -33,7 +33,7 @@ from .state import GroundStateInfo
 
 __all__ = [
     "StoreWarning", "clear_search", "load_arrays", "load_search", "save_arrays", "save_search", "search_path",
-    "store_dir", "store_path",
+    "store_dir", "store_path", "stored_searches",
 ]
 
 _FORMAT = 1
@@ -157,6 +157,60 @@ def load_arrays(
         )
         return None
     return GroundStateInfo(**meta["info"]), arrays
+
+
+def stored_searches(
+    cluster: Cluster, j1: float, method: str = "symmetric", directory=None
+) -> list[tuple[float, dict[str, tuple[float, float]]]]:
+    """The sector energies of every stored sector search (``sector="auto"``) of ``cluster`` at ``j1``.
+
+    Each file is verified as in :func:`load_arrays` (checksum over every dataset, full key); an
+    unusable one is skipped with a :class:`StoreWarning`. A verified file is remembered for the
+    process by path, size and modification time, so a sweep reads each file once.
+
+    Args:
+        cluster: The cluster (its geometry must match the file's).
+        j1: J1 of the searches.
+        method: ED route of the searches (default ``"symmetric"``).
+        directory: Store directory (see :func:`store_dir`).
+
+    Returns:
+        ``[(j2, {label: (energy, residual)}), ...]`` sorted by J2, Pauli units. A search stored
+        before residuals were kept per sector (its sectors converged to a Ritz residual of at
+        most ``1e-4``) gets :data:`MISSING_RESIDUAL` for every sector, so a bound built on it
+        stays below the true energy.
+    """
+    found = []
+    for path in sorted(store_dir(directory).glob(f"{cluster.name}_j1={float(j1):.6g}_j2=*_auto_{method}_*.h5")):
+        st = path.stat()
+        memo = (str(path), st.st_size, st.st_mtime_ns)
+        if memo not in _SEARCHES:
+            key = None
+            try:
+                with h5py.File(path, "r") as f:
+                    key = json.loads(str(f.attrs["meta"]))["key"]
+            except Exception:  # noqa: BLE001 - load_arrays below names the problem
+                pass
+            j2 = key.get("j2") if isinstance(key, dict) else None
+            loaded = load_arrays(path, cluster, j1, j2, "auto", method) if isinstance(j2, float) else None
+            if loaded is None:
+                if not isinstance(j2, float):
+                    warnings.warn(f"{path}: unreadable store key; ignored", StoreWarning, stacklevel=2)
+                continue  # load_arrays warned; not remembered, so a repaired file is read again
+            info = loaded[0]
+            _SEARCHES[memo] = (
+                float(info.j2),
+                {k: (float(e), float(info.sector_residuals.get(k, MISSING_RESIDUAL))) for k, e in info.sector_energies.items()},
+            )
+        found.append(_SEARCHES[memo])
+    return sorted(found, key=lambda t: t[0])
+
+
+MISSING_RESIDUAL = 1e-2
+"""Residual assumed for a stored sector energy whose residual was not stored (100x the loosest
+search tolerance this package has used)."""
+
+_SEARCHES: dict[tuple[str, int, int], tuple[float, dict[str, tuple[float, float]]]] = {}
 
 
 def search_path(path: Path) -> Path:

@@ -294,6 +294,7 @@ def symmetric_ground_state(
     initial: SymmetricGroundState | None = None,
     known_energies: dict[str, tuple[float, float]] | None = None,
     on_sector_energy: Callable[[str, float, float], None] | None = None,
+    lower_bounds: dict[str, float] | None = None,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
 
@@ -309,7 +310,8 @@ def symmetric_ground_state(
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
         search_tol: With ``sector="auto"`` (a sector search): the likely ground-state sector
-            (that of ``initial``, else the group's first, A1+) is converged first, with its
+            (that of the lowest of ``lower_bounds``, else that of ``initial``, else the
+            group's first, A1+) is converged first, with its
             vector; every other sector's lowest energy is then computed without its vector,
             stopping at a Ritz residual estimate of ``search_tol`` (energy error about
             ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
@@ -333,6 +335,13 @@ def symmetric_ground_state(
             Unknown labels raise.
         on_sector_energy: With ``sector="auto"``: ``callback(label, energy, residual)`` called
             after each sector's search, e.g. to checkpoint a long search.
+        lower_bounds: With ``sector="auto"``: sound lower bounds (label -> energy, Pauli units)
+            on sectors' lowest energies at these couplings, e.g. from searches at other J2
+            (:func:`nqs_dilated.ed.bounds.sector_lower_bounds`). The sector with the lowest
+            bound is converged first (before that of ``initial``); a sector whose bound lies above the lowest
+            energy found so far cannot hold the ground state and is skipped (reported in
+            ``info.sector_lower_bounds``, absent from ``info.sector_energies``). Sectors without
+            a bound are always computed.
 
     Returns:
         The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
@@ -394,14 +403,20 @@ def symmetric_ground_state(
         for k, (e, r) in known_energies.items():
             label = str(group.parse_sector(k))
             energies[label], residuals[label] = float(e), float(r)
+    bounds = {}
+    if search and lower_bounds:
+        bounds = {str(group.parse_sector(k)): float(v) for k, v in lower_bounds.items()}
     if search:
-        # the likely ground-state sector first (that of ``initial``, else the group's first, A1+),
-        # converged with its vector: when it is the ground-state sector it needs no second run
-        labels = [str(sec) for sec in sectors]
-        if warm is not None and warm[0] in labels:
+        # the likely ground-state sector first (the lowest bound, else that of ``initial``, else
+        # the group's first, A1+), converged with its vector: when it is the ground-state sector
+        # it needs no second run; then the others by increasing bound (``initial``'s vector
+        # still starts its own sector whenever that runs)
+        labels = sorted((str(sec) for sec in sectors), key=lambda k: bounds.get(k, -math.inf))
+        if not bounds and warm is not None and warm[0] in labels:
             labels.remove(warm[0])
             labels.insert(0, warm[0])
         sectors = [group.parse_sector(k) for k in labels]
+    skipped: dict[str, float] = {}
     converged: dict[str, tuple] = {}  # label -> (LanczosResult with vector, dimension)
     nonempty = []
     # sector operators are made one at a time (each holds three R-vectors: weights and mask)
@@ -409,6 +424,9 @@ def symmetric_ground_state(
         key = str(sec)
         if key in energies:
             nonempty.append(key)
+            continue
+        if energies and bounds.get(key, -math.inf) > min(energies.values()):
+            skipped[key] = bounds[key]  # provably above an energy already found
             continue
         op = structure.sector_operator(sec, j2, j1)
         if op.dimension == 0:
@@ -461,6 +479,7 @@ def symmetric_ground_state(
         gap=None if res.second is None else float(res.second - res.energy),
         sector_energies=energies,
         sector_residuals=residuals,
+        sector_lower_bounds=skipped,
         seconds=time.perf_counter() - t0,
     )
     return SymmetricGroundState(basis, best_key, res.vector, info)

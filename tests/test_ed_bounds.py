@@ -1,0 +1,139 @@
+"""Concavity bounds on sector energies (nqs_dilated.ed.bounds) and the searches that use them."""
+
+from __future__ import annotations
+
+import h5py
+import netket as nk
+import numpy as np
+import pytest
+
+from nqs_dilated.ed import store
+from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds
+from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.ed.store import StoreWarning
+from nqs_dilated.ed.symmetric import symmetric_ground_state
+from nqs_dilated.lattice import load_lattice
+from nqs_dilated.symmetry import space_group
+
+
+def _bond_operator(cluster, coupling):
+    """NetKet's sum of sigma.sigma over one bond family on the full Sz = 0 space."""
+    hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
+    terms = [nk.operator.spin.sigmax(hi, i) @ nk.operator.spin.sigmax(hi, j)
+             + nk.operator.spin.sigmay(hi, i) @ nk.operator.spin.sigmay(hi, j)
+             + nk.operator.spin.sigmaz(hi, i) @ nk.operator.spin.sigmaz(hi, j)
+             for i, j in cluster.bonds(coupling)]
+    return sum(terms[1:], terms[0])
+
+
+def test_coupling_spectrum_bounds_vs_netket():
+    """lambda_min of the J2 bonds of 4x4 (four 4-site rings) equals NetKet's lowest eigenvalue of
+    the same operator on the Sz = 0 space (rings of even length have singlet ground states), and
+    every eigenvalue lies below the bond count; on 4x6 the J2 bonds form two 12-site rings, whose
+    energy NetKet gives on its own periodic chain."""
+    cluster = load_lattice("triangular-4x4")
+    lo, hi = coupling_spectrum_bounds(cluster)
+    op = _bond_operator(cluster, "J2")
+    e_min = nk.exact.lanczos_ed(op, k=1)[0]
+    e_max = -nk.exact.lanczos_ed(-1.0 * op, k=1)[0]
+    assert lo == pytest.approx(e_min, abs=1e-9)
+    assert hi == len(cluster.bonds("J2")) and e_max <= hi + 1e-9
+    ring = nk.operator.Heisenberg(nk.hilbert.Spin(0.5, 12), nk.graph.Chain(12, pbc=True), J=1.0, sign_rule=False)
+    lo24, _ = coupling_spectrum_bounds(load_lattice("triangular-4x6"))
+    assert lo24 == pytest.approx(2 * nk.exact.lanczos_ed(ring, k=1)[0], abs=1e-9)
+
+
+def test_coupling_spectrum_bounds_fallback_is_sound():
+    """J1 bonds of 4x4 form one 16-site component: exact; on 4x6 (24 sites) the -3 per bond
+    fallback, which still lies below NetKet's lowest eigenvalue."""
+    c16 = load_lattice("triangular-4x4")
+    lo, _ = coupling_spectrum_bounds(c16, "J1")
+    assert lo == pytest.approx(nk.exact.lanczos_ed(_bond_operator(c16, "J1"), k=1)[0], abs=1e-9)
+    c24 = load_lattice("triangular-4x6")
+    lo24, hi24 = coupling_spectrum_bounds(c24, "J1")
+    assert lo24 == -3.0 * len(c24.bonds("J1")) and hi24 == len(c24.bonds("J1"))
+
+
+def _all_sector_energies(cluster, j2, cache):
+    gs = symmetric_ground_state(cluster, j2, sector="auto", search_tol=1e-9, structure_cache=cache)
+    return {k: (e, gs.info.sector_residuals[k]) for k, e in gs.info.sector_energies.items()}
+
+
+def test_bounds_lie_below_every_sector_energy():
+    """From searches at J2 in {0, 0.4, 0.8, 1.2}, the bound at J2 in {-0.3, 0.2, 0.6, 1.0, 1.5, 2.0}
+    (inside and outside the known range) is below every sector's exact lowest energy there, and
+    inside the range it excludes at least one sector (a test with teeth: some bound lies above
+    the ground energy)."""
+    cluster = load_lattice("triangular-4x4")
+    cache: dict = {}
+    spectrum = coupling_spectrum_bounds(cluster)
+    searches = [(a, _all_sector_energies(cluster, a, cache)) for a in (0.0, 0.4, 0.8, 1.2)]
+    for j2 in (-0.3, 0.2, 0.6, 1.0, 1.5, 2.0):
+        exact = _all_sector_energies(cluster, j2, cache)
+        bounds = sector_lower_bounds(j2, searches, spectrum)
+        assert set(bounds) == set(exact)
+        for label, (e, _) in exact.items():
+            assert bounds[label] <= e + 1e-9, (j2, label)
+        e0 = min(e for e, _ in exact.values())
+        if 0.0 < j2 < 1.2:
+            assert any(b > e0 for b in bounds.values()), j2
+    # a search at the point itself bounds by energy - residual
+    at = sector_lower_bounds(0.4, searches, spectrum)
+    for label, (e, r) in searches[1][1].items():
+        assert at[label] >= e - r - 1e-12
+
+
+@pytest.mark.parametrize("j2, sides", [(0.5, (0.3, 0.7)), (1.2, (1.0, 1.4))])
+def test_bounded_search_equals_full_search(j2, sides):
+    """A search given bounds from searches at neighbouring J2 skips sectors, and finds the same
+    sector, energy and state as the full search; each skipped sector's bound lies below its true
+    energy and above E0."""
+    cluster = load_lattice("triangular-4x6")
+    cache: dict = {}
+    full = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=cache)
+    searches = [(a, _all_sector_energies(cluster, a, cache)) for a in sides]
+    bounds = sector_lower_bounds(j2, searches, coupling_spectrum_bounds(cluster))
+    runs = []
+
+    def progress(phase, value):
+        if phase.startswith("lanczos ") and value == 1:
+            runs.append(phase.split()[1])
+
+    fast = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=cache, lower_bounds=bounds, progress=progress)
+    assert fast.info.sector == full.info.sector and abs(fast.energy - full.energy) < 1e-10
+    skipped = fast.info.sector_lower_bounds
+    assert skipped and not set(skipped) & set(fast.info.sector_energies)
+    assert set(skipped) | set(fast.info.sector_energies) == set(full.info.sector_energies)
+    assert not set(skipped) & set(runs) and runs[0] == min(bounds, key=bounds.get)
+    for label, b in skipped.items():
+        assert fast.energy < b <= full.info.sector_energies[label] + 1e-9, label
+    codes, amps = full.enumerate_codes()
+    assert np.max(np.abs(fast.amplitude_codes(codes) - amps)) < 1e-7
+
+
+def test_ground_state_bounds_from_the_store(tmp_path):
+    """Searches stored at J2 = 0 and 1 bound the search at 0.5 (sectors skipped, same result as
+    a search without the store); a corrupt stored search is skipped with a StoreWarning."""
+    cluster = load_lattice("triangular-4x4")
+    for a in (0.0, 1.0):
+        ground_state(cluster, a, store_dir=tmp_path)
+    found = store.stored_searches(cluster, 1.0, directory=tmp_path)
+    assert [a for a, _ in found] == [0.0, 1.0]
+    assert all(len(e) == len(space_group(cluster).sectors()) for _, e in found)
+    assert store.stored_searches(cluster, 2.0, directory=tmp_path) == []  # another J1
+    mid = ground_state(cluster, 0.5, store_dir=tmp_path)
+    plain = ground_state(cluster, 0.5, use_store=False)
+    assert mid.info.sector_lower_bounds and mid.info.sector == plain.info.sector
+    assert abs(mid.energy - plain.energy) < 1e-10
+    reloaded = ground_state(cluster, 0.5, store_dir=tmp_path)
+    assert reloaded.loaded and reloaded.info.sector_lower_bounds == mid.info.sector_lower_bounds
+
+    bad = store.store_path(cluster, 1.0, 0.0, "auto", "symmetric", tmp_path)
+    with h5py.File(bad, "r+") as f:  # one changed coefficient: the checksum no longer matches
+        name = next(k for k in f if f[k].dtype.kind == "f" and f[k].size)
+        values = f[name][()]
+        values.flat[0] += 1.0
+        f[name][...] = values
+    with pytest.warns(StoreWarning):
+        left = store.stored_searches(cluster, 1.0, directory=tmp_path)
+    assert [a for a, _ in left] == [0.5, 1.0]
