@@ -338,7 +338,7 @@ def test_kept_vectors_file_round_trip(tmp_path, n, cache_records, direct):
         bufs[j % 2][:] = v  # the loop reuses two buffers, as the Lanczos loop does
         kept.append(bufs[j % 2], single=j >= 4)  # the last two in float32
     assert len(kept.mem) == 1 and kept.n_file == 5
-    assert [r[2] for r in kept.records] == [False, False, False, True, True]
+    assert [r[3] for r in kept.records] == [False, False, False, True, True]
     vs[4:] = [v.astype(np.float32).astype(np.float64) for v in vs[4:]]
     if cache_records is not None:
         assert kept.counts == [cache_records, 5 - cache_records]

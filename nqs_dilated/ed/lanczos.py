@@ -213,7 +213,7 @@ class _KeptVectors:
         self.mem: list[np.ndarray] = []
         self.fds: list[int | None] = [None, None]  # stage 1 (page cache), stage 2 (direct)
         self.sizes = [0, 0]  # bytes written per stage
-        self.records: list[tuple[int, int, bool]] = []  # (stage, offset, single) per file vector
+        self.records: list[tuple[int, int, int, bool]] = []  # (stage, offset, bytes, single) per file vector
         self.ok = True
         self._tail = _aligned_empty(DIRECT_ALIGN // 8).view(np.uint8)
         self._single: np.ndarray | None = None
@@ -272,7 +272,7 @@ class _KeptVectors:
         if stage == 1 and self.direct and v.ctypes.data % DIRECT_ALIGN:
             raise ValueError("direct I/O needs vectors aligned to DIRECT_ALIGN bytes (use _aligned_empty)")
         self._pending = self._writer.submit(_write, fd, v, self.sizes[stage], self._tail)
-        self.records.append((stage, self.sizes[stage], single))
+        self.records.append((stage, self.sizes[stage], record, single))
         self.sizes[stage] += record
 
     def ritz(self, s: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
@@ -283,13 +283,13 @@ class _KeptVectors:
         for j, v in enumerate(self.mem):
             _axpy(out, s[j], v)
         single = buf.view(np.float32)[: self.n]  # aligned like buf
-        for j, (stage, offset, is_single) in enumerate(self.records, start=len(self.mem)):
+        for j, (stage, offset, length, is_single) in enumerate(self.records, start=len(self.mem)):
             fd = self.fds[stage]
             x = single if is_single else buf
             _read(fd, x, offset, self._tail)
             _axpy(out, s[j], x)
             if stage == 0 or not self.direct:
-                _forget(fd, offset, self.record_single if is_single else self.record)
+                _forget(fd, offset, length)
         return out
 
     def __len__(self) -> int:
