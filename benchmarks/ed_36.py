@@ -13,8 +13,8 @@ Usage:
   Lanczos started from the previous point's vector. With ``--sweep-sector auto`` (default) each
   point is a sector search bounded by the sector energies of the stored searches
   (:mod:`nqs_dilated.ed.bounds`, any J2 including the point's own) and by the sectors computed
-  at the sweep's earlier points: the sector with the lowest
-  bound is solved first and every sector provably above an energy found is skipped, so a
+  at the sweep's earlier points: the previous point's sector is solved first (unless another
+  sector is provably lower) and every sector provably above an energy found is skipped, so a
   point costs one sector solve unless a bound cannot decide. Printed: the time and Lanczos
   iterations of each point, skipped sectors with their bounds, the time in all (with and
   without the basis and structure), and the largest deviation of the local energies under
@@ -113,7 +113,7 @@ def bench_36(
         return
     from nqs_dilated.config import j2_values
     from nqs_dilated.ed import store
-    from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds
+    from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds, sector_upper_bounds
     from nqs_dilated.ed.symmetric import symmetric_ground_state
     from nqs_dilated.hamiltonian import heisenberg
 
@@ -135,10 +135,12 @@ def bench_36(
     for j2_ in j2_values(sweep) if "," in sweep or ":" in sweep else [float(sweep)]:
         t = time.perf_counter()
         bounds = sector_lower_bounds(j2_, searches, spectrum) if searches else None
+        uppers = sector_upper_bounds(j2_, searches) if searches else None
         its: dict[str, list[int]] = {}  # iterations of each Lanczos pass per sector
         gs = symmetric_ground_state(
             cluster, j2_, sector=sweep_sector, structure_cache=cache, initial=prev, scratch_dir=scratch,
-            lower_bounds=bounds, progress=_sweep_progress(t, its), tol=tol, max_iter=max_iter,
+            lower_bounds=bounds, upper_bounds=uppers, progress=_sweep_progress(t, its), tol=tol,
+            max_iter=max_iter,
         )
         dt = time.perf_counter() - t
         t_solve += dt

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nqs_dilated.ed import store
-from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds
+from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds, sector_upper_bounds
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.ed.store import StoreWarning
 from nqs_dilated.ed.symmetric import symmetric_ground_state
@@ -63,7 +63,7 @@ def test_bounds_lie_below_every_sector_energy():
     """From searches at J2 in {0, 0.4, 0.8, 1.2}, the bound at J2 in {-0.3, 0.2, 0.6, 1.0, 1.5, 2.0}
     (inside and outside the known range) is below every sector's exact lowest energy there, and
     inside the range it excludes at least one sector (a test with teeth: some bound lies above
-    the ground energy)."""
+    the ground energy); the extended chords (:func:`sector_upper_bounds`) lie above it."""
     cluster = load_lattice("triangular-4x4")
     cache: dict = {}
     spectrum = coupling_spectrum_bounds(cluster)
@@ -77,6 +77,10 @@ def test_bounds_lie_below_every_sector_energy():
         e0 = min(e for e, _ in exact.values())
         if 0.0 < j2 < 1.2:
             assert any(b > e0 for b in bounds.values()), j2
+        uppers = sector_upper_bounds(j2, searches)
+        assert set(uppers) == set(exact)  # every point has two known points on one side
+        for label, u in uppers.items():
+            assert exact[label][0] <= u + 1e-9, (j2, label)
     # a search at the point itself bounds by energy - residual
     at = sector_lower_bounds(0.4, searches, spectrum)
     for label, (e, r) in searches[1][1].items():
@@ -137,3 +141,35 @@ def test_ground_state_bounds_from_the_store(tmp_path):
     with pytest.warns(StoreWarning):
         left = store.stored_searches(cluster, 1.0, directory=tmp_path)
     assert [a for a, _ in left] == [0.5, 1.0]
+
+
+def test_search_order_with_initial():
+    """With ``initial``, its sector is converged first even when another sector has a lower
+    lower bound, unless an upper bound puts another sector provably below it; the result is the
+    full search's either way."""
+    cluster = load_lattice("triangular-4x6")
+    cache: dict = {}
+    j2 = 0.5
+    full = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=cache)
+    prev = symmetric_ground_state(cluster, 0.4, sector="auto", structure_cache=cache)
+    warm = prev.info.sector
+    others = [str(s) for s in space_group(cluster).sectors() if str(s) != warm]
+    lower = {k: full.info.sector_energies[k] - 1.0 for k in full.info.sector_energies}
+    lower[others[0]] = lower[warm] - 0.5  # sound, and below the warm sector's bound
+
+    def first(**kw):
+        runs = []
+
+        def progress(phase, value):
+            if phase.startswith("lanczos ") and value == 1:
+                runs.append(phase.split()[1])
+
+        gs = symmetric_ground_state(
+            cluster, j2, sector="auto", structure_cache=cache, initial=prev, lower_bounds=lower, progress=progress, **kw
+        )
+        assert gs.info.sector == full.info.sector and abs(gs.energy - full.energy) < 1e-10
+        return runs[0]
+
+    assert first() == warm
+    assert first(upper_bounds={others[1]: lower[warm] - 0.1}) == others[1]  # claimed below the warm bound
+    assert first(upper_bounds={others[1]: lower[warm] + 0.1}) == warm

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..lattice import Cluster
 
-__all__ = ["COMPONENT_ED_MAX_SITES", "coupling_spectrum_bounds", "sector_lower_bounds"]
+__all__ = ["COMPONENT_ED_MAX_SITES", "coupling_spectrum_bounds", "sector_lower_bounds", "sector_upper_bounds"]
 
 COMPONENT_ED_MAX_SITES = 16
 """Largest connected component of the J2 bonds diagonalised exactly (2^16 states); a larger one is
@@ -117,4 +117,44 @@ def sector_lower_bounds(
                 if a < j2 < b:
                     best = max(best, ((b - j2) * ea + (j2 - a) * eb) / (b - a))
         bounds[label] = best
+    return bounds
+
+
+def sector_upper_bounds(
+    j2: float, searches: Iterable[tuple[float, Mapping[str, tuple[float, float]]]]
+) -> dict[str, float]:
+    """Upper bound on every sector's lowest energy at ``j2`` from searches at other J2 (same J1).
+
+    A concave function lies below the extension of any of its chords beyond the chord's ends:
+    for ``a < b < J2``, ``E_s(J2) <= E_s(b) + (J2 - b) (E_s(b) - E_s(a)) / (b - a)`` (and the
+    mirror image for ``J2 < a < b``). A search at ``j2`` itself gives its Ritz value. Known
+    energies enter on the safe side: the Ritz value ``theta`` (an upper bound) where the
+    extension grows with the energy, ``theta - r`` where it falls.
+
+    Args:
+        j2: The coupling of the bound.
+        searches: ``(j2_a, {label: (energy, residual)})`` as for :func:`sector_lower_bounds`.
+
+    Returns:
+        Label -> the smallest such bound, for the labels that have one (Pauli units).
+    """
+    known: dict[str, list[tuple[float, float, float]]] = {}
+    for a, energies in searches:
+        for label, (e, r) in energies.items():
+            known.setdefault(str(label), []).append((float(a), float(e), float(e) - abs(float(r))))
+    bounds: dict[str, float] = {}
+    for label, points in known.items():
+        best = math.inf
+        for a, hi_a, lo_a in points:
+            if a == j2:
+                best = min(best, hi_a)
+            for b, hi_b, lo_b in points:
+                if a < b < j2:  # E(j2) <= E(b) + t (E(b) - E(a)), t = (j2 - b) / (b - a) > 0
+                    t = (j2 - b) / (b - a)
+                    best = min(best, (1 + t) * hi_b - t * lo_a)
+                elif j2 < a < b:  # E(j2) <= E(a) + t (E(a) - E(b)), t = (a - j2) / (b - a) > 0
+                    t = (a - j2) / (b - a)
+                    best = min(best, (1 + t) * hi_a - t * lo_b)
+        if best < math.inf:
+            bounds[label] = best
     return bounds

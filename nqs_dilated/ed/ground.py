@@ -17,7 +17,7 @@ from ..hamiltonian import check_couplings
 from ..lattice import Cluster, load_lattice
 from ..symmetry import space_group
 from . import store
-from .bounds import coupling_spectrum_bounds, sector_lower_bounds
+from .bounds import coupling_spectrum_bounds, sector_lower_bounds, sector_upper_bounds
 from .full import FullSpaceGroundState, netket_ground_state
 from .state import GroundState
 from .symmetric import SEARCH_TOL, SymmetricGroundState, symmetric_ground_state
@@ -132,11 +132,12 @@ def ground_state(
     if name == "netket":
         state = netket_ground_state(cluster, j2, j1)
     else:
-        known, checkpoint, bounds = None, None, None
+        known, checkpoint, bounds, uppers = None, None, None, None
         if use_store and sector == "auto":
             searches = [t for t in store.stored_searches(cluster, j1, name, store_dir) if t[0] != j2]
             if searches:
                 bounds = sector_lower_bounds(j2, searches, coupling_spectrum_bounds(cluster))
+                uppers = sector_upper_bounds(j2, searches)
             search = (cluster, j1, j2, name, SEARCH_TOL, 0)
             known = store.load_search(path, *search)
             done = dict(known)
@@ -150,7 +151,7 @@ def ground_state(
             scratch_dir=store.store_dir(store_dir),
             initial=initial if isinstance(initial, SymmetricGroundState) else None,
             search_tol=SEARCH_TOL, seed=0, known_energies=known, on_sector_energy=checkpoint,
-            lower_bounds=bounds,
+            lower_bounds=bounds, upper_bounds=uppers,
         )
     state.info.seconds = time.perf_counter() - t0
     if use_store:

@@ -295,6 +295,7 @@ def symmetric_ground_state(
     known_energies: dict[str, tuple[float, float]] | None = None,
     on_sector_energy: Callable[[str, float, float], None] | None = None,
     lower_bounds: dict[str, float] | None = None,
+    upper_bounds: dict[str, float] | None = None,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
 
@@ -310,8 +311,8 @@ def symmetric_ground_state(
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
         search_tol: With ``sector="auto"`` (a sector search): the likely ground-state sector
-            (that of the lowest of ``lower_bounds``, else that of ``initial``, else the
-            group's first, A1+) is converged first, with its
+            (see ``lower_bounds``; without bounds that of ``initial``, else the group's
+            first, A1+) is converged first, with its
             vector; every other sector's lowest energy is then computed without its vector,
             stopping at a Ritz residual estimate of ``search_tol`` (energy error about
             ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
@@ -337,11 +338,16 @@ def symmetric_ground_state(
             after each sector's search, e.g. to checkpoint a long search.
         lower_bounds: With ``sector="auto"``: sound lower bounds (label -> energy, Pauli units)
             on sectors' lowest energies at these couplings, e.g. from searches at other J2
-            (:func:`nqs_dilated.ed.bounds.sector_lower_bounds`). The sector with the lowest
-            bound is converged first (before that of ``initial``); a sector whose bound lies above the lowest
-            energy found so far cannot hold the ground state and is skipped (reported in
-            ``info.sector_lower_bounds``, absent from ``info.sector_energies``). Sectors without
-            a bound are always computed.
+            (:func:`nqs_dilated.ed.bounds.sector_lower_bounds`). A sector whose bound lies
+            above the lowest energy found so far cannot hold the ground state and is skipped
+            (reported in ``info.sector_lower_bounds``, absent from ``info.sector_energies``).
+            Sectors without a bound are always computed. The sector of ``initial`` is converged
+            first (its warm start makes it cheap, and in a sweep it usually holds the ground
+            state again) unless another sector's upper bound lies below its lower bound; then,
+            and without ``initial``, the sector with the lowest lower bound goes first.
+        upper_bounds: With ``lower_bounds``: upper bounds on sectors' lowest energies at these
+            couplings (:func:`nqs_dilated.ed.bounds.sector_upper_bounds`); they only order the
+            sectors (see above).
 
     Returns:
         The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
@@ -407,14 +413,18 @@ def symmetric_ground_state(
     if search and lower_bounds:
         bounds = {str(group.parse_sector(k)): float(v) for k, v in lower_bounds.items()}
     if search:
-        # the likely ground-state sector first (the lowest bound, else that of ``initial``, else
-        # the group's first, A1+), converged with its vector: when it is the ground-state sector
-        # it needs no second run; then the others by increasing bound (``initial``'s vector
-        # still starts its own sector whenever that runs)
+        # the likely ground-state sector first (that of ``initial`` unless another is provably
+        # lower, else the lowest bound, else the group's first, A1+), converged with its vector:
+        # when it is the ground-state sector it needs no second run; then the others by
+        # increasing bound (``initial``'s vector starts its own sector whenever that runs)
         labels = sorted((str(sec) for sec in sectors), key=lambda k: bounds.get(k, -math.inf))
-        if not bounds and warm is not None and warm[0] in labels:
-            labels.remove(warm[0])
-            labels.insert(0, warm[0])
+        if warm is not None and warm[0] in labels:
+            uppers = {str(group.parse_sector(k)): float(v) for k, v in (upper_bounds or {}).items()}
+            floor = bounds.get(warm[0], -math.inf)
+            below = [k for k in labels if uppers.get(k, math.inf) < floor]  # provably below warm
+            first = min(below, key=uppers.get) if below else warm[0]
+            labels.remove(first)
+            labels.insert(0, first)
         sectors = [group.parse_sector(k) for k in labels]
     skipped: dict[str, float] = {}
     converged: dict[str, tuple] = {}  # label -> (LanczosResult with vector, dimension)
