@@ -1,4 +1,4 @@
-"""Sound lower bounds on each sector's lowest energy at one J2, from sector searches at other J2.
+"""Sound bounds on each sector's lowest energy at one J2, from sector searches at other J2.
 
 For fixed J1 the Hamiltonian is ``H(J2) = J1 H1 + J2 H2`` with ``H2 = sum_{J2 bonds} sigma_i . sigma_j``
 (Pauli convention). In a symmetry sector s the lowest energy
@@ -103,12 +103,9 @@ def sector_lower_bounds(
         every label that appears in at least one search. Pauli units.
     """
     lo, hi = spectrum
-    known: dict[str, list[tuple[float, float]]] = {}
-    for a, energies in searches:
-        for label, (e, r) in energies.items():
-            known.setdefault(str(label), []).append((float(a), float(e) - abs(float(r))))
     bounds: dict[str, float] = {}
-    for label, points in known.items():
+    for label, known in _known_points(searches).items():
+        points = [(a, low) for a, _, low in known]
         best = -math.inf
         for a, e in points:
             best = max(best, e + (j2 - a) * lo if j2 >= a else e - (a - j2) * hi)
@@ -138,12 +135,8 @@ def sector_upper_bounds(
     Returns:
         Label -> the smallest such bound, for the labels that have one (Pauli units).
     """
-    known: dict[str, list[tuple[float, float, float]]] = {}
-    for a, energies in searches:
-        for label, (e, r) in energies.items():
-            known.setdefault(str(label), []).append((float(a), float(e), float(e) - abs(float(r))))
     bounds: dict[str, float] = {}
-    for label, points in known.items():
+    for label, points in _known_points(searches).items():
         best = math.inf
         for a, hi_a, lo_a in points:
             if a == j2:
@@ -158,3 +151,14 @@ def sector_upper_bounds(
         if best < math.inf:
             bounds[label] = best
     return bounds
+
+
+def _known_points(
+    searches: Iterable[tuple[float, Mapping[str, tuple[float, float]]]],
+) -> dict[str, list[tuple[float, float, float]]]:
+    """Label -> ``[(j2, theta, theta - |r|), ...]``: each known energy with its safe lower end."""
+    known: dict[str, list[tuple[float, float, float]]] = {}
+    for a, energies in searches:
+        for label, (e, r) in energies.items():
+            known.setdefault(str(label), []).append((float(a), float(e), float(e) - abs(float(r))))
+    return known

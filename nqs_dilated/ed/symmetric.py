@@ -311,8 +311,8 @@ def symmetric_ground_state(
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
         search_tol: With ``sector="auto"`` (a sector search): the likely ground-state sector
-            (see ``lower_bounds``; without bounds that of ``initial``, else the group's
-            first, A1+) is converged first, with its
+            (that of ``initial`` unless ``upper_bounds`` put another provably lower, else the
+            lowest of ``lower_bounds``, else the group's first, A1+) is converged first, with its
             vector; every other sector's lowest energy is then computed without its vector,
             stopping at a Ritz residual estimate of ``search_tol`` (energy error about
             ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
