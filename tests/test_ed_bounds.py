@@ -133,14 +133,23 @@ def test_ground_state_bounds_from_the_store(tmp_path):
     assert reloaded.loaded and reloaded.info.sector_lower_bounds == mid.info.sector_lower_bounds
 
     bad = store.store_path(cluster, 1.0, 0.0, "auto", "symmetric", tmp_path)
-    with h5py.File(bad, "r+") as f:  # one changed coefficient: the checksum no longer matches
+    with h5py.File(bad, "r+") as f:  # one changed coefficient: only the full checksum notices
         name = next(k for k in f if f[k].dtype.kind == "f" and f[k].size)
         values = f[name][()]
         values.flat[0] += 1.0
         f[name][...] = values
-    with pytest.warns(StoreWarning):
+    assert [a for a, _ in store.stored_searches(cluster, 1.0, directory=tmp_path)] == [0.0, 0.5, 1.0]
+    with h5py.File(bad, "r+") as f:  # a file without the metadata checksum is verified in full
+        del f.attrs["meta_checksum"]
+    with pytest.warns(StoreWarning, match="checksum mismatch.*ignored for the sector bounds"):
         left = store.stored_searches(cluster, 1.0, directory=tmp_path)
     assert [a for a, _ in left] == [0.5, 1.0]
+    other = store.store_path(cluster, 1.0, 1.0, "auto", "symmetric", tmp_path)
+    with h5py.File(other, "r+") as f:  # a changed sector energy: the metadata checksum notices
+        f.attrs["meta"] = str(f.attrs["meta"]).replace('"sector_energies": {"', '"sector_energies": {"X', 1)
+    with pytest.warns(StoreWarning, match="checksum mismatch"):
+        left = store.stored_searches(cluster, 1.0, directory=tmp_path)
+    assert [a for a, _ in left] == [0.5]
 
 
 def test_search_order_with_initial():

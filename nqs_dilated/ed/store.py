@@ -2,9 +2,10 @@
 
 One file per (cluster geometry, J1, J2, convention, sector request, method). A file holds the
 arrays of a ground state (for example the full Sz = 0 vector, or representatives and sector
-coefficients), its :class:`~nqs_dilated.ed.state.GroundStateInfo`, the package versions, and a
-SHA-256 checksum over every dataset and the metadata. Files are written to a temporary name in
-the same directory and renamed, so a reader never sees half a file. A file that cannot be read,
+coefficients), its :class:`~nqs_dilated.ed.state.GroundStateInfo`, the package versions, a
+SHA-256 checksum over every dataset and the metadata, and one over the metadata alone (so that
+:func:`stored_searches` can read the sector energies without reading the arrays). Files are
+written to a temporary name in the same directory and renamed, so a reader never sees half a file. A file that cannot be read,
 whose checksum does not match, or whose metadata does not match the request is reported with a
 warning and recomputed; it is never used.
 
@@ -87,6 +88,10 @@ def _checksum(arrays: dict[str, np.ndarray], meta_json: str) -> str:
     return h.hexdigest()
 
 
+def _meta_checksum(meta_json: str) -> str:
+    return hashlib.sha256(b"meta:" + meta_json.encode()).hexdigest()
+
+
 def save_arrays(
     path: Path, cluster: Cluster, info: GroundStateInfo, arrays: dict[str, np.ndarray], sector_request: str
 ) -> Path:
@@ -118,6 +123,7 @@ def save_arrays(
                 f.create_dataset(name, data=np.ascontiguousarray(a))
             f.attrs["meta"] = meta_json
             f.attrs["checksum"] = _checksum(arrays, meta_json)
+            f.attrs["meta_checksum"] = _meta_checksum(meta_json)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -126,12 +132,13 @@ def save_arrays(
 
 
 def load_arrays(
-    path: Path, cluster: Cluster, j1: float, j2: float, sector: str, method: str
+    path: Path, cluster: Cluster, j1: float, j2: float, sector: str, method: str, *, action: str = "recomputing"
 ) -> tuple[GroundStateInfo, dict[str, np.ndarray]] | None:
     """Read a stored ground state, or ``None`` if there is none or it is unusable.
 
     An unusable file (unreadable HDF5, checksum mismatch, metadata for another request) raises a
-    :class:`StoreWarning` naming the problem and returns ``None`` so the caller recomputes.
+    :class:`StoreWarning` naming the problem and what the caller does instead (``action``,
+    default ``"recomputing"``) and returns ``None``.
     """
     path = Path(path)
     if not path.exists():
@@ -142,16 +149,16 @@ def load_arrays(
             checksum = str(f.attrs["checksum"])
             arrays = {name: f[name][()] for name in f.keys()}
     except Exception as err:  # noqa: BLE001 - any read failure means the file is unusable
-        warnings.warn(f"{path}: unreadable ({type(err).__name__}: {err}); recomputing", StoreWarning, stacklevel=3)
+        warnings.warn(f"{path}: unreadable ({type(err).__name__}: {err}); {action}", StoreWarning, stacklevel=3)
         return None
     if _checksum(arrays, meta_json) != checksum:
-        warnings.warn(f"{path}: checksum mismatch (corrupt file); recomputing", StoreWarning, stacklevel=3)
+        warnings.warn(f"{path}: checksum mismatch (corrupt file); {action}", StoreWarning, stacklevel=3)
         return None
     meta = json.loads(meta_json)
     expected = _key(cluster, j1, j2, sector, method)
     if meta.get("key") != expected:
         warnings.warn(
-            f"{path}: stored for {meta.get('key')}, requested {expected}; recomputing",
+            f"{path}: stored for {meta.get('key')}, requested {expected}; {action}",
             StoreWarning,
             stacklevel=3,
         )
@@ -164,9 +171,11 @@ def stored_searches(
 ) -> list[tuple[float, dict[str, tuple[float, float]]]]:
     """The sector energies of every stored sector search (``sector="auto"``) of ``cluster`` at ``j1``.
 
-    Each file is verified as in :func:`load_arrays` (checksum over every dataset, full key); an
-    unusable one is skipped with a :class:`StoreWarning`. A verified file is remembered for the
-    process by path, size and modification time, so a sweep reads each file once.
+    Only the metadata is read where the file has a metadata checksum (written by this
+    version): that checksum and the full key are verified, not the arrays, which are not used here.
+    Older files are verified as in :func:`load_arrays` (checksum over every dataset, full key;
+    757 MB each at 36 sites). An unusable file is skipped with a :class:`StoreWarning`. A verified
+    file is remembered for the process by path, size and modification time.
 
     Args:
         cluster: The cluster (its geometry must match the file's).
@@ -185,19 +194,26 @@ def stored_searches(
         st = path.stat()
         memo = (str(path), st.st_size, st.st_mtime_ns)
         if memo not in _SEARCHES:
-            key = None
+            meta, meta_ok = None, False
             try:
                 with h5py.File(path, "r") as f:
-                    key = json.loads(str(f.attrs["meta"]))["key"]
-            except Exception:  # noqa: BLE001 - load_arrays below names the problem
+                    meta_json = str(f.attrs["meta"])
+                    meta_ok = "meta_checksum" in f.attrs and str(f.attrs["meta_checksum"]) == _meta_checksum(meta_json)
+                meta = json.loads(meta_json)
+            except Exception:  # noqa: BLE001 - an unreadable key is reported below
                 pass
+            key = meta.get("key") if isinstance(meta, dict) else None
             j2 = key.get("j2") if isinstance(key, dict) else None
-            loaded = load_arrays(path, cluster, j1, j2, "auto", method) if isinstance(j2, float) else None
-            if loaded is None:
-                if not isinstance(j2, float):
-                    warnings.warn(f"{path}: unreadable store key; ignored", StoreWarning, stacklevel=2)
-                continue  # load_arrays warned; not remembered, so a repaired file is read again
-            info = loaded[0]
+            if not isinstance(j2, float):
+                warnings.warn(f"{path}: unreadable store key; ignored for the sector bounds", StoreWarning, stacklevel=2)
+                continue
+            if meta_ok and key == _key(cluster, j1, j2, "auto", method):
+                info = GroundStateInfo(**meta["info"])
+            else:
+                loaded = load_arrays(path, cluster, j1, j2, "auto", method, action="ignored for the sector bounds")
+                if loaded is None:
+                    continue  # load_arrays warned; not remembered, so a repaired file is read again
+                info = loaded[0]
             _SEARCHES[memo] = (
                 float(info.j2),
                 {k: (float(e), float(info.sector_residuals.get(k, MISSING_RESIDUAL))) for k, e in info.sector_energies.items()},
