@@ -182,3 +182,21 @@ def test_search_order_with_initial():
     assert first() == warm
     assert first(upper_bounds={others[1]: lower[warm] - 0.1}) == others[1]  # claimed below the warm bound
     assert first(upper_bounds={others[1]: lower[warm] + 0.1}) == warm
+
+
+def test_bound_skips_only_beyond_the_margin():
+    """A lower bound within ``sqrt(search_tol)`` above the ground-state energy does not skip its
+    sector (a stored energy may sit on the second of two nearly degenerate levels); one beyond
+    it does."""
+    from nqs_dilated.ed.symmetric import SEARCH_TOL
+
+    cluster = load_lattice("triangular-4x6")
+    cache: dict = {}
+    full = symmetric_ground_state(cluster, 0.5, sector="auto", structure_cache=cache)
+    margin = SEARCH_TOL ** 0.5
+    others = [k for k in full.info.sector_energies if k != full.info.sector]
+    for offset, skip in ((0.5 * margin, False), (2.0 * margin, True)):
+        bounds = {k: full.energy + offset for k in others} | {full.info.sector: full.energy - 1.0}
+        gs = symmetric_ground_state(cluster, 0.5, sector="auto", structure_cache=cache, lower_bounds=bounds)
+        assert gs.info.sector == full.info.sector and abs(gs.energy - full.energy) < 1e-10
+        assert set(gs.info.sector_lower_bounds) == (set(others) if skip else set()), offset
