@@ -5,9 +5,9 @@ arrays of a ground state (for example the full Sz = 0 vector, or representatives
 coefficients), its :class:`~nqs_dilated.ed.state.GroundStateInfo`, the package versions, a
 SHA-256 checksum over every dataset and the metadata, and one over the metadata alone (so that
 :func:`stored_searches` can read the sector energies without reading the arrays). Files are
-written to a temporary name in the same directory and renamed, so a reader never sees half a file. A file that cannot be read,
-whose checksum does not match, or whose metadata does not match the request is reported with a
-warning and recomputed; it is never used.
+written to a temporary name in the same directory and renamed, so a reader never sees half a
+file. A file that cannot be read, whose checksum does not match, or whose metadata does not match
+the request is reported with a warning and recomputed; it is never used.
 
 The store directory is, in order: the ``directory`` argument, ``$NQS_DILATED_STORE``, or
 ``~/.cache/nqs_dilated/ed``.
@@ -171,9 +171,9 @@ def stored_searches(
 ) -> list[tuple[float, dict[str, tuple[float, float]]]]:
     """The sector energies of every stored sector search (``sector="auto"``) of ``cluster`` at ``j1``.
 
-    Only the metadata is read where the file has a metadata checksum (written by this
-    version): that checksum and the full key are verified, not the arrays, which are not used here.
-    Older files are verified as in :func:`load_arrays` (checksum over every dataset, full key;
+    Only the metadata is read where the file has a metadata checksum (written by this version):
+    that checksum and the full key are verified, not the arrays, which are not used here. Older
+    files are verified as in :func:`load_arrays` (checksum over every dataset, full key;
     757 MB each at 36 sites). An unusable file is skipped with a :class:`StoreWarning`. A verified
     file is remembered for the process by path, size and modification time.
 
