@@ -147,9 +147,7 @@ def bench_36(
         prev = gs
         # the sectors computed here bound the next points (as stored searches do in ground_state)
         if searches:
-            searches.append(
-                (j2_, {k: (e, gs.info.sector_residuals[k]) for k, e in gs.info.sector_energies.items()})
-            )
+            searches.append(store.search_energies(gs.info))
         # independent check: local energies with NetKet's operator on |psi|^2 samples
         t = time.perf_counter()
         configs, _ = gs.sample(100, np.random.default_rng(0))

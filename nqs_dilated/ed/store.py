@@ -34,7 +34,7 @@ from .state import GroundStateInfo
 
 __all__ = [
     "StoreWarning", "clear_search", "load_arrays", "load_search", "save_arrays", "save_search", "search_path",
-    "store_dir", "store_path", "stored_searches",
+    "search_energies", "store_dir", "store_path", "stored_searches",
 ]
 
 _FORMAT = 1
@@ -214,12 +214,18 @@ def stored_searches(
                 if loaded is None:
                     continue  # load_arrays warned; not remembered, so a repaired file is read again
                 info = loaded[0]
-            _SEARCHES[memo] = (
-                float(info.j2),
-                {k: (float(e), float(info.sector_residuals.get(k, MISSING_RESIDUAL))) for k, e in info.sector_energies.items()},
-            )
+            _SEARCHES[memo] = search_energies(info)
         found.append(_SEARCHES[memo])
     return sorted(found, key=lambda t: t[0])
+
+
+def search_energies(info: GroundStateInfo) -> tuple[float, dict[str, tuple[float, float]]]:
+    """``(j2, {label: (energy, residual)})`` of a sector search, the entry :func:`stored_searches`
+    returns for it (a sector without a stored residual gets :data:`MISSING_RESIDUAL`)."""
+    return (
+        float(info.j2),
+        {k: (float(e), float(info.sector_residuals.get(k, MISSING_RESIDUAL))) for k, e in info.sector_energies.items()},
+    )
 
 
 MISSING_RESIDUAL = 1e-2

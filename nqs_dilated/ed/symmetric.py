@@ -413,9 +413,10 @@ def symmetric_ground_state(
         for k, (e, r) in known_energies.items():
             label = str(group.parse_sector(k))
             energies[label], residuals[label] = float(e), float(r)
-    bounds = {}
-    if search and lower_bounds:
-        bounds = {str(group.parse_sector(k)): float(v) for k, v in lower_bounds.items()}
+    def by_label(values):  # label -> float, labels in the group's spelling
+        return {str(group.parse_sector(k)): float(v) for k, v in (values or {}).items()}
+
+    bounds = by_label(lower_bounds) if search else {}
     if search:
         # the likely ground-state sector first (that of ``initial`` unless another is provably
         # lower, else the lowest bound, else the group's first, A1+), converged with its vector:
@@ -423,7 +424,7 @@ def symmetric_ground_state(
         # increasing bound (``initial``'s vector starts its own sector whenever that runs)
         labels = sorted((str(sec) for sec in sectors), key=lambda k: bounds.get(k, -math.inf))
         if warm is not None and warm[0] in labels:
-            uppers = {str(group.parse_sector(k)): float(v) for k, v in (upper_bounds or {}).items()}
+            uppers = by_label(upper_bounds)
             floor = bounds.get(warm[0], -math.inf)
             below = [k for k in labels if uppers.get(k, math.inf) < floor]  # provably below warm
             first = min(below, key=uppers.get) if below else warm[0]
