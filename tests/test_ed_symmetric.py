@@ -190,39 +190,50 @@ def test_basis_restore_from_representatives():
 def test_lanczos_vs_eigsh():
     cluster, group, basis, structure = _setup("triangular-4x6")
     op = structure.sector_operator("A+", 0.7)
-    res = lanczos_ground_state(op.matvec, op.size, mask=op.mask, tol=1e-9)
+    res = lanczos_ground_state(op.graded_matvec, op.size, mask=op.mask, tol=1e-9)
     keep = op.mask
-    M = sla.LinearOperator((op.size, op.size), matvec=lambda x: op.matvec(np.asarray(x, dtype=np.float64).ravel()), dtype=np.float64)
+    M = sla.LinearOperator((op.size, op.size), matvec=lambda x: op.graded_matvec(np.asarray(x, dtype=np.float64).ravel()), dtype=np.float64)
     ev = sla.eigsh(M, k=1, which="SA", v0=keep.astype(float), tol=1e-12)[0][0]
     assert abs(res.energy - ev) < 1e-10
     assert res.residual < 1e-9 and res.converged
-    y = op.matvec(res.vector)
+    y = op.graded_matvec(res.vector)
     assert np.linalg.norm(y - res.energy * res.vector) < 1e-9
     assert abs(np.linalg.norm(res.vector) - 1) < 1e-12
     assert np.all(res.vector[~keep] == 0)
 
 
-@pytest.mark.parametrize("block_bits, panel_rows", [(4, 1000), (7, 37), (10, 5000)])
-def test_tiled_layout_independent(block_bits, panel_rows):
-    """Small blocks and panels (many tiles, row gaps bridged by escape entries) give the same
-    matvec as one tile, and the same as the dense Hamiltonian projected by hand."""
+@pytest.mark.parametrize("block_bits, delta_bits, panel_rows", [(4, 3, 64), (7, 2, 1 << 10), (10, None, 1 << 14)])
+def test_graded_layout_independent(block_bits, delta_bits, panel_rows):
+    """Small row blocks and panels, and narrow column increments (column gaps bridged by escape
+    words), give the same matvec as the default layout."""
     cluster, group, basis, structure = _setup("triangular-4x6")
-    tiled = SymmetricStructure(basis, block_bits=block_bits, panel_rows=panel_rows)
-    assert tiled.n_blocks > 1 and tiled.n_panels > 1
-    assert tiled.nnz == structure.nnz
-    if panel_rows > 63:  # row gaps longer than the 6-bit increment occur: escapes are exercised
-        assert tiled.entries.shape[0] > tiled.nnz
+    small = SymmetricStructure(basis, block_bits=block_bits, panel_rows=panel_rows, delta_bits=delta_bits)
+    assert small.n_blocks > 1 and small.n_blocks > structure.n_blocks
+    assert small.nnz == structure.nnz
+    if delta_bits is not None:  # escapes are exercised
+        assert small.entries.shape[0] > small.nnz
     rng = np.random.default_rng(1)
     for sec in ("A+", "B-"):
         a = structure.sector_operator(sec, 1.3)
-        b = tiled.sector_operator(sec, 1.3)
+        b = small.sector_operator(sec, 1.3)
         x = np.where(a.mask, rng.standard_normal(a.size), 0.0)
-        np.testing.assert_allclose(b.matvec(x), a.matvec(x), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b.graded_matvec(x), a.graded_matvec(x), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.from_graded(a.graded_matvec(x)), a.matvec(a.from_graded(x)), rtol=0, atol=1e-12)
 
 
-def test_tiled_layout_same_for_any_number_of_threads():
-    """The row chunks of a panel are tiled in parallel: the packed entries must not depend on the
-    number of chunks (threads), escapes across chunk boundaries included."""
+def test_layout_rejects_bad_parameters():
+    _, _, basis, _ = _setup("triangular-4x4")
+    with pytest.raises(ValueError, match="panel_rows"):
+        SymmetricStructure(basis, block_bits=4, panel_rows=100)
+    with pytest.raises(ValueError, match="delta_bits"):
+        SymmetricStructure(basis, block_bits=10, delta_bits=30)
+    with pytest.raises(ValueError, match="block_bits"):
+        SymmetricStructure(basis, block_bits=28)
+
+
+def test_graded_layout_same_for_any_number_of_threads():
+    """Blocks are filled, sorted and packed in parallel: the packed entries must not depend on
+    the number of threads, escapes included."""
     import numba as nb
 
     if nb.config.NUMBA_NUM_THREADS < 2:
@@ -233,13 +244,13 @@ def test_tiled_layout_same_for_any_number_of_threads():
     try:
         for threads in (1, 2):
             nb.set_num_threads(threads)
-            s = SymmetricStructure(basis, block_bits=8, panel_rows=4096)
-            built.append((s.entries.copy(), s.tile_ptr.copy()))
+            s = SymmetricStructure(basis, block_bits=8, panel_rows=4096, delta_bits=4)
+            built.append((s.entries.copy(), s.blk_ptr.copy(), s.order.copy()))
     finally:
         nb.set_num_threads(old)
     assert built[0][0].shape[0] > SymmetricStructure(basis, block_bits=8, panel_rows=4096).nnz  # escapes
-    np.testing.assert_array_equal(built[0][0], built[1][0])
-    np.testing.assert_array_equal(built[0][1], built[1][1])
+    for a, b in zip(*built):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_structure_fill_in_row_slices_is_identical(monkeypatch):
@@ -253,7 +264,7 @@ def test_structure_fill_in_row_slices_is_identical(monkeypatch):
     steps = []
     sliced = SymmetricStructure(basis, block_bits=10, panel_rows=1 << 14, progress=lambda ph, f: steps.append(f))
     np.testing.assert_array_equal(whole.entries, sliced.entries)
-    np.testing.assert_array_equal(whole.tile_ptr, sliced.tile_ptr)
+    np.testing.assert_array_equal(whole.blk_ptr, sliced.blk_ptr)
     assert len(steps) > basis.n_reps // 1000 and steps == sorted(steps) and steps[-1] == 1.0
 
 

@@ -36,8 +36,9 @@ import numpy as np
 from ..hamiltonian import check_couplings
 from ._bitops import bond_images, find_rep_flipped, point_translation_images
 from .basis import SymmetricBasis, bucket_rank
+from .grading import graded_order
 
-__all__ = ["SectorOperator", "SymmetricStructure", "default_panel_rows"]
+__all__ = ["SectorOperator", "SymmetricStructure", "default_block_bits", "structure_bytes"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -87,40 +88,45 @@ def row_counts(reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int) -> t
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, low, table, shift, offsets, cols, codes, twoP, P):
-    """Columns and class codes of rows ``[r0, r1)``, row-major at ``offsets - offsets[0]``.
+def _fill_items(k0, k1, order, pos, reps, bi, bj, nb1, T, bimg, low, table, shift, offsets, items, block_bits, twoP, P):
+    """Entries of the graded rows ``[k0, k1)`` as uint64 items, row-major at ``offsets - offsets[0]``:
+    ``graded column << 32 | class code << block_bits | row within its block``.
 
     Per chunk of 512 rows: (1) representative search for every anti-aligned bond from the
     row's images under point group x translations and the bond images ``bimg``
     (:func:`~nqs_dilated.ed._bitops.find_rep_flipped`, compute-bound), (2) the prefix-table
-    loads and (3) the rank in the bucket (:func:`~nqs_dilated.ed.basis.bucket_rank`), as
-    separate tight loops over independent entries so that the cache misses of the index lookup
-    overlap.
+    loads, (3) the rank in the bucket (:func:`~nqs_dilated.ed.basis.bucket_rank`) and (4) the
+    graded position ``pos`` of that basis index, as separate tight loops over independent
+    entries so that the cache misses of the lookups overlap.
     """
     one = np.uint64(1)
     lowmask = (one << shift) - one
+    rowmask = (1 << block_bits) - 1
+    bsh = np.uint64(block_bits)
     CH = 512
     base = offsets[0]
-    nchunks = (r1 - r0 + CH - 1) // CH
+    nchunks = (k1 - k0 + CH - 1) // CH
     for ch in nb.prange(nchunks):
-        a0 = r0 + ch * CH
-        a1 = min(r1, a0 + CH)
-        k0 = offsets[a0 - r0] - base
-        nk = offsets[a1 - r0] - offsets[a0 - r0]
+        a0 = k0 + ch * CH
+        a1 = min(k1, a0 + CH)
+        j0 = offsets[a0 - k0] - base
+        nk = offsets[a1 - k0] - offsets[a0 - k0]
         rbuf = np.empty(nk, dtype=np.uint64)
+        tail = np.empty(nk, dtype=np.uint64)
         lo = np.empty(nk, dtype=np.int64)
         hi = np.empty(nk, dtype=np.int64)
         images = np.empty((bimg.shape[1], bimg.shape[2]), dtype=np.uint64)
         k = 0
-        for a in range(a0, a1):
-            x = reps[a]
+        for g in range(a0, a1):
+            x = reps[order[g]]
             point_translation_images(x, T, images)
+            row = np.uint64(g & rowmask)
             for e in range(bi.shape[0]):
                 if ((x >> bi[e]) ^ (x >> bj[e])) & one:
                     r, p, z = find_rep_flipped(images, bimg[e], T)
                     rbuf[k] = r
                     fam = 0 if e < nb1 else 1
-                    codes[k0 + k] = fam * twoP + z * P + p
+                    tail[k] = (np.uint64(fam * twoP + z * P + p) << bsh) | row
                     k += 1
         for k in range(nk):
             key = rbuf[k] >> shift
@@ -129,82 +135,86 @@ def _fill_panel(r0, r1, reps, bi, bj, nb1, T, bimg, low, table, shift, offsets, 
         for k in range(nk):
             # the representative is known to exist: its rank in its bucket is its position
             t = np.int64(rbuf[k] & lowmask)
-            cols[k0 + k] = np.uint32(lo[k] + bucket_rank(low, lo[k], hi[k], t))
+            lo[k] = lo[k] + bucket_rank(low, lo[k], hi[k], t)
+        for k in range(nk):
+            items[j0 + k] = (np.uint64(pos[lo[k]]) << np.uint64(32)) | tail[k]
+
+
+@nb.njit(cache=True)
+def _radix_pass(src, dst, shift, bits):
+    """Stable counting sort of ``src`` into ``dst`` by the digit ``(v >> shift) & (2**bits - 1)``."""
+    mask = np.uint64((1 << bits) - 1)
+    sh = np.uint64(shift)
+    cnt = np.zeros(1 << bits, dtype=np.int64)
+    for i in range(src.shape[0]):
+        cnt[(src[i] >> sh) & mask] += 1
+    s = 0
+    for d in range(cnt.shape[0]):
+        c = cnt[d]
+        cnt[d] = s
+        s += c
+    for i in range(src.shape[0]):
+        d = (src[i] >> sh) & mask
+        dst[cnt[d]] = src[i]
+        cnt[d] += 1
 
 
 @nb.njit(parallel=True, cache=True)
-def _tile_counts(r0, r1, offsets, cols, block_bits, nblk, delta_max, nchunks, counts, first, init_last):
-    """Entries per column block of panel ``[r0, r1)``, escapes for long row gaps included.
-
-    The panel's rows are cut into ``nchunks`` consecutive chunks counted in parallel:
-    ``counts[j, b]`` and ``first[j, b]`` (the first row of chunk ``j`` with an entry in block
-    ``b``, or -1). The row gap before each chunk's first entry depends on the chunks before it,
-    so it is added afterwards, and ``init_last[j, b]`` receives the row the fill of chunk ``j``
-    measures its first increment from.
-    """
-    base = offsets[0]
-    n = r1 - r0
-    for j in nb.prange(nchunks):
-        ra = r0 + j * n // nchunks
-        rb = r0 + (j + 1) * n // nchunks
-        last = np.full(nblk, -1, dtype=np.int64)
-        for b in range(nblk):
-            counts[j, b] = 0
-            first[j, b] = -1
-        for a in range(ra, rb):
-            for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
-                b = cols[k] >> block_bits
-                if last[b] < 0:
-                    first[j, b] = a
-                    counts[j, b] += 1
-                else:
-                    counts[j, b] += 1 + (a - last[b]) // delta_max
-                last[b] = a
-        for b in range(nblk):
-            init_last[j, b] = last[b]  # the chunk's last row in b, turned into the start row below
-    for b in range(nblk):
-        prev = r0
-        for j in range(nchunks):
-            last_j = init_last[j, b]
-            init_last[j, b] = prev
-            if first[j, b] >= 0:
-                counts[j, b] += (first[j, b] - prev) // delta_max
-                prev = last_j
-    return counts
+def _sort_blocks(items, bounds, col_bits):
+    """Sort each block ``items[bounds[b]:bounds[b + 1]]`` by its graded column (bits 32 and up),
+    stably (LSD radix sort, 11-bit digits), so entries of one column keep their row order."""
+    RAD = 11
+    npass = (col_bits + RAD - 1) // RAD
+    for b in nb.prange(bounds.shape[0] - 1):
+        seg = items[bounds[b] : bounds[b + 1]]
+        tmp = np.empty_like(seg)
+        for ps in range(npass):
+            if ps % 2 == 0:
+                _radix_pass(seg, tmp, 32 + ps * RAD, RAD)
+            else:
+                _radix_pass(tmp, seg, 32 + ps * RAD, RAD)
+        if npass % 2 == 1:
+            seg[:] = tmp
 
 
 @nb.njit(parallel=True, cache=True)
-def _tile_fill(r0, r1, offsets, cols, codes, block_bits, nblk, delta_max, code_bits, null_code, nchunks, starts, init_last, out):
-    """Write panel ``[r0, r1)`` tile by tile, its row chunks in parallel (chunk ``j`` of column
-    block ``b`` at ``out[starts[j, b]:]``, after the chunks before it; see :func:`_tile_counts`).
+def _count_packed(items, bounds, dmax, out):
+    """Packed words of each sorted block: its entries plus the escapes that bridge column gaps
+    of ``dmax`` or more."""
+    for b in nb.prange(bounds.shape[0] - 1):
+        c = np.int64(0)
+        n = np.int64(0)
+        for i in range(bounds[b], bounds[b + 1]):
+            col = np.int64(items[i] >> np.uint64(32))
+            n += 1 + (col - c) // dmax
+            c = col
+        out[b] = n
 
-    Entry layout (uint32, high to low): row increment (``32 - code_bits - col_bits`` bits), class
-    code (``code_bits``), column within the block (``col_bits``). A row gap of ``delta_max`` or
-    more is bridged by escape entries (increment ``delta_max``, the null code, coefficient 0).
-    """
-    col_bits = np.uint32(32 - code_bits - 6)
-    dsh = np.uint32(32 - 6)
-    colmask = np.uint32((1 << block_bits) - 1)
-    base = offsets[0]
-    esc = (np.uint32(delta_max) << dsh) | (np.uint32(null_code) << col_bits)
-    n = r1 - r0
-    for j in nb.prange(nchunks):
-        ra = r0 + j * n // nchunks
-        rb = r0 + (j + 1) * n // nchunks
-        last = init_last[j].copy()
-        pos = starts[j].copy()
-        for a in range(ra, rb):
-            for k in range(offsets[a - r0] - base, offsets[a - r0 + 1] - base):
-                c = cols[k]
-                b = c >> block_bits
-                d = a - last[b]
-                while d >= delta_max:
-                    out[pos[b]] = esc
-                    pos[b] += 1
-                    d -= delta_max
-                out[pos[b]] = (np.uint32(d) << dsh) | (np.uint32(codes[k]) << col_bits) | (c & colmask)
-                pos[b] += 1
-                last[b] = a
+
+@nb.njit(parallel=True, cache=True)
+def _emit_packed(items, bounds, starts, delta_bits, code_bits, block_bits, null_code, out):
+    """Write each sorted block at ``out[starts[b]:]``: uint32 words, high to low, of the column
+    increment (``delta_bits``), the class code (``code_bits``) and the row within the block
+    (``block_bits``). A column gap of ``2**delta_bits - 1`` or more is bridged by escape words
+    (full increment, the null code, coefficient 0)."""
+    dsh = np.uint32(code_bits + block_bits)
+    dmax = (1 << delta_bits) - 1
+    esc = (np.uint32(dmax) << dsh) | (np.uint32(null_code) << np.uint32(block_bits))
+    lowmask = np.uint64((1 << (code_bits + block_bits)) - 1)
+    for b in nb.prange(bounds.shape[0] - 1):
+        p = starts[b]
+        c = np.int64(0)
+        for i in range(bounds[b], bounds[b + 1]):
+            v = items[i]
+            col = np.int64(v >> np.uint64(32))
+            d = col - c
+            while d >= dmax:
+                out[p] = esc
+                p += 1
+                d -= dmax
+            out[p] = (np.uint32(d) << dsh) | np.uint32(v & lowmask)
+            p += 1
+            c = col
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -214,83 +224,96 @@ def _scale(w, x, u):
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _matvec_tiled(tile_ptr, entries, nblk, panel_rows, block_bits, code_bits, coef, d1, d2, j1, j2, inv_w, u, x, y):
-    """``y = D x + inv_w * sum_tiles coef * u[col]``; parallel over row panels, column blocks
-    inner so that the block of ``u`` stays in cache while a tile is read."""
+def _matvec_graded(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, inv_w, u, x, y):
+    """``y = D x + inv_w * (sum of coef * u[col])`` in the graded order, parallel over row
+    blocks: a block's accumulator (``2**block_bits`` float64) stays in the core's cache while its
+    entries are read in column order, so ``u`` is read as a stream, and only over the columns
+    that the block's chain classes reach."""
     R = x.shape[0]
-    npan = (R + panel_rows - 1) // panel_rows
-    col_bits = np.uint32(32 - code_bits - 6)
-    dsh = np.uint32(32 - 6)
-    colmask = np.uint32((1 << col_bits) - 1)
+    bsh = np.uint32(block_bits)
+    dsh = np.uint32(code_bits + block_bits)
+    rowmask = np.uint32((1 << block_bits) - 1)
     codemask = np.uint32((1 << code_bits) - 1)
-    for p in nb.prange(npan):
-        r0 = p * panel_rows
-        r1 = min(R, r0 + panel_rows)
-        for a in range(r0, r1):
-            y[a] = 0.0
-        for b in range(nblk):
-            ub = b << block_bits
-            r = r0
-            t = p * nblk + b
-            for k in range(tile_ptr[t], tile_ptr[t + 1]):
-                e = entries[k]
-                r += e >> dsh
-                y[r] += coef[(e >> col_bits) & codemask] * u[ub + (e & colmask)]
-        for a in range(r0, r1):
-            iw = inv_w[a]
+    for b in nb.prange(blk_ptr.shape[0] - 1):
+        k0 = b << block_bits
+        k1 = min(R, k0 + (1 << block_bits))
+        acc = np.zeros(k1 - k0)
+        c = 0
+        for t in range(blk_ptr[b], blk_ptr[b + 1]):
+            e = entries[t]
+            c += e >> dsh
+            acc[e & rowmask] += coef[(e >> bsh) & codemask] * u[c]
+        for k in range(k0, k1):
+            iw = inv_w[k]
             if iw == 0.0:
-                y[a] = 0.0
+                y[k] = 0.0
             else:
-                y[a] = (j1 * d1[a] + j2 * d2[a]) * x[a] + iw * y[a]
+                y[k] = (j1 * d1[k] + j2 * d2[k]) * x[k] + iw * acc[k - k0]
 
 
-#: Bits of the row increment in a structure entry.
-DELTA_BITS = 6
-#: Default column block (``2**BLOCK_BITS`` representatives, 2 MiB of float64). Measured at 36 sites
-#: (2 cores, Zen 4 with 1 MiB L2 and 32 MiB L3): 4.05 s per matvec with 18 bits against 4.92 s with
-#: 16 bits (512 KiB blocks: four times as many tiles touch each output row's cache line, and the
-#: escapes grow the entries from 6.66 to 7.13 GiB), although 16 bits won on a 30-site cluster.
-BLOCK_BITS = 18
-#: Largest default row panel (rows per task of the parallel matvec; 64 MiB of float64 output).
-#: Each panel reads every column block of the input once, so fewer, taller panels read the input
-#: vector fewer times; the output rows of a tile are visited in order (streamed). Measured at 36
-#: sites in one run (2 cores, block 2^18): 5.64-5.99 s per matvec with 2^20-row panels (31
-#: panels), 5.39-5.62 s with 2^21, 4.25-4.48 s with 2^22, 3.83-4.42 s with 2^23 (4 panels); the
-#: build then holds one panel's row-major columns and codes, 2.3 GB at 2^23.
-PANEL_ROWS = 1 << 23
-
+#: Default row block: ``2**BLOCK_BITS`` representatives, a 1 MiB float64 accumulator, the L2
+#: cache of one core of the machines this was measured on (see ``benchmarks/ed_36.py``).
+BLOCK_BITS = 17
+#: Rows filled and sorted together (a multiple of the block): their uint64 items (8 bytes per
+#: entry, 1.9 GB at 36 sites) are the build's scratch.
+PANEL_ROWS = 1 << 22
 #: Rows per call of the structure fill (a progress step).
 FILL_ROWS = 1 << 20
 
 
-def default_panel_rows(n_reps: int) -> int:
-    """Rows per panel: at most :data:`PANEL_ROWS`, and at least two panels per thread so that
-    every core gets work (at least 4096 rows)."""
+def default_block_bits(n_reps: int) -> int:
+    """log2 of the row block: :data:`BLOCK_BITS`, or less so that every thread gets at least
+    four blocks (at least 2**4 rows)."""
     threads = max(1, nb.get_num_threads())
-    return int(max(1 << 12, min(PANEL_ROWS, -(-n_reps // (2 * threads)))))
+    return int(max(4, min(BLOCK_BITS, math.floor(math.log2(max(16, n_reps // (4 * threads)))))))
+
+
+def structure_bytes(n_reps: int, nnz: int, n_point: int) -> tuple[int, int]:
+    """Estimated bytes of a :class:`SymmetricStructure` (packed entries with their escape
+    reserve, row blocks, ``d1``/``d2``, the graded order) and of its build scratch (row counts,
+    the inverse order, one panel's uint64 items and a sort buffer per thread).
+
+    Returns:
+        ``(structure, build)`` in bytes.
+    """
+    bb = default_block_bits(n_reps)
+    code_bits = math.ceil(math.log2(4 * n_point + 1))
+    dmax = (1 << (32 - code_bits - bb)) - 1
+    n_blocks = -(-n_reps // (1 << bb))
+    per_row = nnz / max(1, n_reps)
+    structure = 4 * (nnz + n_blocks * (n_reps // dmax + 1)) + 8 * (n_blocks + 1) + 2 * n_reps + 4 * n_reps
+    threads = max(1, nb.get_num_threads())
+    build = n_reps * (1 + 4 + 1) + int(8 * per_row * (min(n_reps, PANEL_ROWS) + threads * (1 << bb)))
+    return structure, build
 
 
 class SymmetricStructure:
     """J2- and sector-independent sparse structure of H in a :class:`SymmetricBasis`.
 
-    Storage is cache-blocked: rows are cut into panels of :attr:`panel_rows` representatives and
-    columns into blocks of ``2**block_bits``; the entries of one (panel, block) tile are stored
-    in row order as uint32 words packing the row increment, the class code
-    ``fam * 2P + z * P + p`` and the column within the block. The matvec reads the tiles of a
-    panel block by block, so its random reads fall in a 2 MiB slice of the input vector that
-    stays in the core's cache instead of in the whole vector (252 MB at 36 sites).
+    Rows and columns are stored in the graded order of :mod:`nqs_dilated.ed.grading`
+    (representatives sorted by J2-chain class) and the rows cut into blocks of
+    ``2**block_bits``. The entries of a block are sorted by column and stored as uint32 words
+    packing the column increment, the class code ``fam * 2P + z * P + p`` and the row within the
+    block. The matvec accumulates a block in a cache-resident buffer while it reads the scaled
+    input vector as a stream, and in the graded order a block reaches only the chain classes
+    next to its own, so most of that vector is skipped (at 36 sites the 252 MB vector is read
+    once per block in the basis order, but about a fifth of it in the graded order; measured
+    matvec times in ``benchmarks/ed_36.py``). Vectors given to and returned by the operators
+    stay in the basis order.
 
     Attributes:
         basis: The basis.
-        tile_ptr: int64 ``(n_panels * n_blocks + 1,)``: start of each tile in :attr:`entries`.
+        order: uint32 ``(R,)``: basis index of each row (and column) in the graded order.
+        blk_ptr: int64 ``(n_blocks + 1,)``: start of each row block in :attr:`entries`.
         entries: uint32 ``(nnz + escapes,)`` packed entries.
-        d1, d2: int8 ``(R,)``: aligned minus anti-aligned J1 / J2 bonds of each representative.
+        d1, d2: int8 ``(R,)``: aligned minus anti-aligned J1 / J2 bonds of each representative
+            (graded order).
         nnz: Number of off-diagonal entries (anti-aligned bonds summed over representatives).
-        block_bits, panel_rows, code_bits: The layout.
+        block_bits, delta_bits, code_bits, panel_rows: The layout.
         seconds: Wall time of the build.
-        phase_seconds: Its split: ``"fill"`` (representative search and index lookup of every
-            entry), ``"tiles"`` (sorting the entries into tiles), ``"other"`` (row counts,
-            allocation).
+        phase_seconds: Its split: ``"order"`` (chain classes and the graded order), ``"fill"``
+            (representative search and index lookup of every entry), ``"sort"`` (sorting each
+            block by column and packing), ``"other"`` (row counts, allocation).
     """
 
     def __init__(
@@ -298,8 +321,9 @@ class SymmetricStructure:
         basis: SymmetricBasis,
         *,
         progress: Callable[[str, float], None] | None = None,
-        block_bits: int = BLOCK_BITS,
+        block_bits: int | None = None,
         panel_rows: int | None = None,
+        delta_bits: int | None = None,
     ):
         """Build the structure.
 
@@ -307,10 +331,15 @@ class SymmetricStructure:
             basis: The symmetric basis.
             progress: Optional ``callback(phase, fraction)`` called after each slice of
                 :data:`FILL_ROWS` rows.
-            block_bits: log2 of the column block size.
-            panel_rows: Rows per panel (default :func:`default_panel_rows`).
+            block_bits: log2 of the row block (default :func:`default_block_bits`).
+            panel_rows: Rows filled and sorted together, a multiple of the block (default
+                :data:`PANEL_ROWS` rounded up to one).
+            delta_bits: Bits of the column increment, at most (and by default)
+                ``32 - code_bits - block_bits``; fewer only to exercise the escapes in tests.
 
         Raises:
+            ValueError: a layout that does not fit 32-bit words, or panels that are not a
+                multiple of the block.
             MemoryError: more representatives than 32-bit indices can address.
         """
         t0 = time.perf_counter()
@@ -324,71 +353,85 @@ class SymmetricStructure:
         P = basis.n_point
         self.n_codes = 4 * P
         self.code_bits = max(1, math.ceil(math.log2(self.n_codes + 1)))  # + the null code
-        col_bits = 32 - DELTA_BITS - self.code_bits
-        self.block_bits = int(min(block_bits, col_bits))
-        if panel_rows is None:
-            panel_rows = default_panel_rows(R)
-        self.panel_rows = int(panel_rows)
+        self.block_bits = default_block_bits(R) if block_bits is None else int(block_bits)
+        max_delta = 32 - self.code_bits - self.block_bits
+        if self.block_bits < 1 or max_delta < 1:
+            raise ValueError(
+                f"block_bits={self.block_bits}: a row block needs 1 to {31 - self.code_bits} bits "
+                f"({self.code_bits} bits of the 32-bit word hold the class code)"
+            )
+        self.delta_bits = max_delta if delta_bits is None else int(delta_bits)
+        if not 1 <= self.delta_bits <= max_delta:
+            raise ValueError(f"delta_bits={self.delta_bits} must lie in [1, {max_delta}] with block_bits={self.block_bits}")
+        block = 1 << self.block_bits
+        self.panel_rows = int(-(-PANEL_ROWS // block) * block if panel_rows is None else panel_rows)
+        if self.panel_rows <= 0 or self.panel_rows % block:
+            raise ValueError(f"panel_rows={self.panel_rows} must be a positive multiple of the block ({block} rows)")
         counts, self.d1, self.d2 = row_counts(reps, bi, bj, self.n_j1)
-        t_fill = t_tiles = 0.0
+        t = time.perf_counter()
+        self.order = graded_order(reps, cluster, basis.group)
+        pos = np.empty(R, dtype=np.uint32)
+        pos[self.order] = np.arange(R, dtype=np.uint32)
+        counts = counts[self.order]
+        self.d1, self.d2 = self.d1[self.order], self.d2[self.order]
+        t_order = time.perf_counter() - t
+        t_fill = t_sort = 0.0
         bimg = bond_images(bi, bj, basis.T)
         self.nnz = int(counts.sum(dtype=np.int64))
-        nblk = max(1, -(-R // (1 << self.block_bits)))
-        npan = max(1, -(-R // self.panel_rows))
-        self.n_blocks, self.n_panels = nblk, npan
-        delta_max = (1 << DELTA_BITS) - 1
-        # escapes: at most one per delta_max rows per tile, so this bound is never exceeded
-        reserve = npan * nblk * (self.panel_rows // delta_max + 1)
-        entries = np.empty(self.nnz + reserve, dtype=np.uint32)
-        self.tile_ptr = np.zeros(npan * nblk + 1, dtype=np.int64)
-        nchunks = max(1, nb.get_num_threads())
-        tc = np.empty((nchunks, nblk), dtype=np.int64)
-        first = np.empty((nchunks, nblk), dtype=np.int64)
-        init_last = np.empty((nchunks, nblk), dtype=np.int64)
-        pos = 0
+        nblk = max(1, -(-R // block))
+        self.n_blocks = nblk
+        dmax = (1 << self.delta_bits) - 1
+        # escapes: at most (R - 1) // dmax per block, so this bound is never exceeded; the
+        # untouched reserve pages are never allocated
+        entries = np.empty(self.nnz + nblk * ((R - 1) // dmax + 1), dtype=np.uint32)
+        self.blk_ptr = np.zeros(nblk + 1, dtype=np.int64)
+        col_bits = max(1, int(R - 1).bit_length())
+        pos_out = 0
         if progress:
             progress("structure", 0.0)
-        for p in range(npan):
-            r0, r1 = p * self.panel_rows, min(R, (p + 1) * self.panel_rows)
-            offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
-            np.cumsum(counts[r0:r1], dtype=np.int64, out=offsets[1:])
-            cols = np.empty(offsets[-1], dtype=np.uint32)
-            codes = np.empty(offsets[-1], dtype=np.uint8)
+        for k0 in range(0, R, self.panel_rows):
+            k1 = min(R, k0 + self.panel_rows)
+            offsets = np.zeros(k1 - k0 + 1, dtype=np.int64)
+            np.cumsum(counts[k0:k1], dtype=np.int64, out=offsets[1:])
+            items = np.empty(offsets[-1], dtype=np.uint64)
             # filled in slices of rows so that progress moves within a (tall) panel
             t = time.perf_counter()
-            for s0 in range(r0, r1, FILL_ROWS):
-                s1 = min(r1, s0 + FILL_ROWS)
-                o = offsets[s0 - r0 : s1 - r0 + 1]
-                _fill_panel(
-                    s0, s1, reps, bi, bj, self.n_j1, basis.T, bimg, basis._low, basis._start, basis._shift, o, cols[o[0] :],
-                    codes[o[0] :], 2 * P, P,
+            for s0 in range(k0, k1, FILL_ROWS):
+                s1 = min(k1, s0 + FILL_ROWS)
+                o = offsets[s0 - k0 : s1 - k0 + 1]
+                _fill_items(
+                    s0, s1, self.order, pos, reps, bi, bj, self.n_j1, basis.T, bimg, basis._low, basis._start,
+                    basis._shift, o, items[o[0] :], self.block_bits, 2 * P, P,
                 )
                 if progress:
                     progress("structure", s1 / R)
             t_fill += time.perf_counter() - t
             t = time.perf_counter()
-            _tile_counts(r0, r1, offsets, cols, self.block_bits, nblk, delta_max, nchunks, tc, first, init_last)
-            # tile b of the panel holds chunk 0's entries of block b, then chunk 1's, ...
-            ends = pos + np.cumsum(tc.T.ravel()).reshape(nblk, nchunks)  # end of (b, j)
-            starts = (ends - tc.T).T.copy()  # (nchunks, nblk)
-            _tile_fill(
-                r0, r1, offsets, cols, codes, self.block_bits, nblk, delta_max, self.code_bits, self.n_codes,
-                nchunks, starts, init_last, entries,
+            b0 = k0 >> self.block_bits
+            bounds = offsets[np.append(np.arange(0, k1 - k0, block), k1 - k0)]  # the panel's row blocks
+            _sort_blocks(items, bounds, col_bits)
+            words = np.empty(bounds.shape[0] - 1, dtype=np.int64)
+            _count_packed(items, bounds, dmax, words)
+            ends = pos_out + np.cumsum(words)
+            _emit_packed(
+                items, bounds, ends - words, self.delta_bits, self.code_bits, self.block_bits, self.n_codes, entries,
             )
-            self.tile_ptr[p * nblk + 1 : (p + 1) * nblk + 1] = ends[:, -1]
-            pos = int(ends[-1, -1])
-            t_tiles += time.perf_counter() - t
-            del offsets, cols, codes
-        del counts
-        self.entries = entries[:pos]  # a view; the untouched reserve pages are never allocated
+            self.blk_ptr[b0 + 1 : b0 + 1 + words.shape[0]] = ends
+            pos_out = int(ends[-1])
+            t_sort += time.perf_counter() - t
+            del offsets, items
+        del counts, pos
+        self.entries = entries[:pos_out]  # a view; the untouched reserve pages are never allocated
         del entries
         self.seconds = time.perf_counter() - t0
-        self.phase_seconds = {"fill": t_fill, "tiles": t_tiles, "other": self.seconds - t_fill - t_tiles}
+        self.phase_seconds = {
+            "order": t_order, "fill": t_fill, "sort": t_sort, "other": self.seconds - t_order - t_fill - t_sort,
+        }
 
     @property
     def nbytes(self) -> int:
         """Memory of the structure arrays in bytes."""
-        return sum(a.nbytes for a in (self.tile_ptr, self.entries, self.d1, self.d2))
+        return sum(a.nbytes for a in (self.blk_ptr, self.entries, self.d1, self.d2, self.order))
 
     def sector_operator(self, sector, j2: float, j1: float = 1.0) -> "SectorOperator":
         """The Hamiltonian at ``(j1, j2)`` in ``sector`` (a label such as ``"A1+"`` or a Sector)."""
@@ -399,11 +442,17 @@ class SectorOperator:
     """``H`` restricted to one zero-momentum sector; vectors are float64 ``(R,)`` over all
     representatives, zero on excluded ones.
 
+    The operator acts in the graded order of its structure (:meth:`graded_matvec`, what the
+    eigensolver calls: every pass over a vector is then sequential); :meth:`matvec` takes and
+    returns vectors in the basis order (ascending codes), and :meth:`to_graded` /
+    :meth:`from_graded` convert.
+
     Attributes:
         structure: The :class:`SymmetricStructure`.
         sector: The :class:`~nqs_dilated.symmetry.Sector`.
         j1, j2: Couplings (Pauli convention).
-        w: float64 ``(R,)``, ``sqrt(|Stab|)`` or 0 for excluded representatives.
+        w: float64 ``(R,)``, ``sqrt(|Stab|)`` or 0 for excluded representatives (graded order).
+        mask: bool ``(R,)``, the kept representatives (graded order).
         dimension: Number of kept representatives.
     """
 
@@ -412,7 +461,7 @@ class SectorOperator:
         self.structure = structure
         self.sector = basis.group.parse_sector(sector)
         self.j1, self.j2 = check_couplings(j1, j2)
-        self.w = basis.sector_weights(self.sector)
+        self.w = basis.sector_weights(self.sector)[structure.order]
         self.mask = self.w > 0
         self.dimension = int(np.count_nonzero(self.mask))
         with np.errstate(divide="ignore"):
@@ -432,13 +481,25 @@ class SectorOperator:
         """Length ``R`` of the vectors."""
         return int(self.w.shape[0])
 
+    def to_graded(self, v: np.ndarray) -> np.ndarray:
+        """A vector ``(R,)`` in the basis order, in the graded order (a new array)."""
+        return np.asarray(v)[self.structure.order]
+
+    def from_graded(self, v: np.ndarray) -> np.ndarray:
+        """A vector ``(R,)`` in the graded order, in the basis order (a new array)."""
+        v = np.asarray(v)
+        out = np.empty_like(v)
+        out[self.structure.order] = v
+        return out
+
     def diagonal(self) -> np.ndarray:
-        """Diagonal ``J1 d1 + J2 d2`` (0 on excluded representatives), float64 ``(R,)``."""
+        """Diagonal ``J1 d1 + J2 d2`` (0 on excluded representatives), float64 ``(R,)`` in the
+        graded order."""
         s = self.structure
         return np.where(self.mask, self.j1 * s.d1.astype(np.float64) + self.j2 * s.d2.astype(np.float64), 0.0)
 
-    def matvec(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``y = H x`` (float64 ``(R,)``; parallel over rows)."""
+    def graded_matvec(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``y = H x`` for float64 ``(R,)`` vectors in the graded order (parallel over row blocks)."""
         s = self.structure
         x = np.ascontiguousarray(x, dtype=np.float64)
         if out is None:
@@ -446,11 +507,20 @@ class SectorOperator:
         if self._u is None or self._u.shape != x.shape:
             self._u = np.empty_like(x)
         _scale(self.w, x, self._u)
-        _matvec_tiled(
-            s.tile_ptr, s.entries, s.n_blocks, s.panel_rows, s.block_bits, s.code_bits, self.coef,
-            s.d1, s.d2, self.j1, self.j2, self.inv_w, self._u, x, out,
+        _matvec_graded(
+            s.blk_ptr, s.entries, s.block_bits, s.code_bits, self.coef, s.d1, s.d2, self.j1, self.j2,
+            self.inv_w, self._u, x, out,
         )
         self.n_matvec += 1
+        return out
+
+    def matvec(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``y = H x`` for float64 ``(R,)`` vectors in the basis order (two permutations around
+        :meth:`graded_matvec`)."""
+        y = self.from_graded(self.graded_matvec(self.to_graded(np.asarray(x, dtype=np.float64))))
+        if out is None:
+            return y
+        out[...] = y
         return out
 
     def release(self) -> None:
@@ -458,8 +528,9 @@ class SectorOperator:
         self._u = None
 
     def to_dense(self) -> np.ndarray:
-        """Dense matrix over the kept representatives (small clusters only; for tests)."""
-        keep = np.nonzero(self.mask)[0]
+        """Dense matrix over the kept representatives, in the basis order (small clusters only;
+        for tests)."""
+        keep = np.nonzero(self.from_graded(self.mask))[0]
         n = self.size
         M = np.zeros((keep.size, keep.size))
         e = np.zeros(n)

@@ -31,7 +31,7 @@ from ..lattice import Cluster
 from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
 from .lanczos import lanczos_ground_state
-from .operator import SymmetricStructure, default_panel_rows
+from .operator import SymmetricStructure, structure_bytes
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
 __all__ = ["LANCZOS_MEMORY_BUDGET", "SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
@@ -185,12 +185,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # codes and stabilizer counts, the enumeration's prefix tables, and the index lookup (at most
     # 2 R uint32 bucket starts and the uint16 low bits, see nqs_dilated.ed.basis._lookup)
     basis = R * (8 + 2 * P) + (1 << min(N, 22)) * 8 * 2 + R * (2 * 4 + 2)
-    # packed entries (+ the escape reserve) and d1/d2
-    structure = int(nnz * 4 * 1.001) + 2 * R
-    # during the build only: per-representative counts and one panel's row-major columns and
-    # codes (5 bytes per entry) while it is being tiled
-    panel = min(R, default_panel_rows(R))
-    build = R + int(panel * nnz / R) * 5
+    # packed entries (+ the escape reserve), d1/d2 and the graded order; during the build only:
+    # row counts, the inverse order and one panel's items (see nqs_dilated.ed.operator)
+    structure, build = structure_bytes(R, nnz, P)
     # Lanczos vectors, scratch, weights, mask, a search's converged vectors (the first sector's and
     # the best so far), and the pass-1 vectors kept in memory (the rest go to the scratch
     # directory or are recomputed, see nqs_dilated.ed.lanczos)
@@ -395,12 +392,15 @@ def symmetric_ground_state(
         if progress:
             label = f"lanczos {op.sector}"
             cb = lambda it, theta, est: progress(label, float(it))  # noqa: E731
-        v0 = warm[1] if warm is not None and warm[0] == str(op.sector) else None
+        # the solver works in the structure's graded order (sequential passes over the vectors)
+        v0 = op.to_graded(warm[1]) if warm is not None and warm[0] == str(op.sector) else None
         res = lanczos_ground_state(
-            op.matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
+            op.graded_matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
             want_vector=want_vector, progress=cb, memory_budget=LANCZOS_MEMORY_BUDGET,
             scratch_dir=scratch_dir,
         )
+        if res.vector is not None:
+            res.vector = op.from_graded(res.vector)
         op.release()
         return res
 
