@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--sweep-sector auto]
         [--skip-point] [--scratch DIR|none] [--skip-36] [--skip-24] [--skip-netket] [--max-iter N]
-        [--tol 1e-8]
+        [--tol 1e-8] [--searches-from runs/results/ed36/auto-j2=*.json]
 
 * 36 sites (triangular-6x6), one J2, one sector, from nothing: wall time per phase (basis,
   structure, Lanczos), peak RSS, representatives, sector dimension, entries, matvec time,
@@ -11,8 +11,9 @@ Usage:
 * ``--sweep``: then, reusing the basis and structure, the ground state at every J2 of the list
   or range, each computed (the store is neither read nor written for the states), each point's
   Lanczos started from the previous point's vector. With ``--sweep-sector auto`` (default) each
-  point is a sector search bounded by the sector energies of the stored searches
-  (:mod:`nqs_dilated.ed.bounds`, any J2 including the point's own) and by the sectors computed
+  point is a sector search bounded by the sector energies of the stored searches, or of the
+  search results named by ``--searches-from`` (:mod:`nqs_dilated.ed.bounds`, any J2 including
+  the point's own), and by the sectors computed
   at the sweep's earlier points: the previous point's sector is solved first (unless another
   sector is provably lower) and every sector provably above an energy found is skipped, so a
   point costs one sector solve unless a bound cannot decide. Printed: the time and Lanczos
@@ -38,7 +39,7 @@ from nqs_dilated.cli.common import peak_rss_gib
 
 def bench_36(
     j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None, scratch: str | None = None,
-    sweep_sector: str = "auto", skip_point: bool = False,
+    sweep_sector: str = "auto", skip_point: bool = False, searches_from: list[str] | None = None,
 ) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
     from nqs_dilated.ed.lanczos import lanczos_ground_state
@@ -122,10 +123,15 @@ def bench_36(
     # sound lower bounds on every sector from the stored sector searches (any J2, this one
     # included): sectors provably above an energy found are skipped, so each point solves its
     # ground-state sector (and any sector a bound cannot exclude)
-    searches = store.stored_searches(cluster, 1.0) if sweep_sector == "auto" else []
+    if sweep_sector != "auto":
+        searches, source = [], "none"
+    elif searches_from:
+        searches, source = [_search_from_json(path, cluster.name) for path in searches_from], "result files"
+    else:
+        searches, source = store.stored_searches(cluster, 1.0), "stored searches"
     spectrum = coupling_spectrum_bounds(cluster)
     print(
-        f"[36 sweep] sector bounds from stored searches at J2 = {[a for a, _ in searches]} "
+        f"[36 sweep] sector bounds from {source} at J2 = {[a for a, _ in searches]} "
         f"({time.perf_counter() - t_sweep:.0f} s to read and verify); J2-bond spectrum in "
         f"[{spectrum[0]:.6f}, {spectrum[1]:g}]",
         flush=True,
@@ -171,6 +177,22 @@ def bench_36(
         f"{t_struct:.0f} s); peak RSS {peak_rss_gib():.2f} GiB",
         flush=True,
     )
+
+
+def _search_from_json(path: str, lattice: str) -> tuple[float, dict[str, tuple[float, float]]]:
+    """``(j2, {label: (energy, residual)})`` of a sector search from the JSON result that
+    ``python -m nqs_dilated.ed --sector auto --json`` wrote (e.g. ``runs/results/ed36/auto-j2=*.json``);
+    a sector without a recorded residual gets ``store.MISSING_RESIDUAL``, as in the store."""
+    import json
+
+    from nqs_dilated.ed.store import MISSING_RESIDUAL
+
+    with open(path) as f:
+        d = json.load(f)
+    if d.get("lattice") != lattice or float(d.get("j1", 1.0)) != 1.0 or not d.get("sector_energies"):
+        raise SystemExit(f"{path}: not a sector search of {lattice} at J1 = 1 (needs lattice, j1, sector_energies)")
+    res = d.get("sector_residuals") or {}
+    return float(d["j2"]), {k: (float(e), float(res.get(k, MISSING_RESIDUAL))) for k, e in d["sector_energies"].items()}
 
 
 def _sweep_progress(t0: float, its: dict[str, list[int]]):
@@ -220,6 +242,11 @@ def main() -> None:
     ap.add_argument("--sweep", default=None, help="36 sites: J2 list/range solved after the single point (auto sector)")
     ap.add_argument("--sweep-sector", default="auto", help="sector of the sweep points (default: the search)")
     ap.add_argument(
+        "--searches-from", nargs="+", default=None, metavar="JSON",
+        help="bound the sweep's sector searches by these search results (JSON of python -m nqs_dilated.ed "
+        "--sector auto --json) instead of the stored searches",
+    )
+    ap.add_argument(
         "--scratch", default=None,
         help="directory for the pass-1 Lanczos vectors (default: the ED store directory); 'none': recompute them",
     )
@@ -240,7 +267,10 @@ def main() -> None:
         from nqs_dilated.ed.store import store_dir
 
         scratch = None if args.scratch == "none" else (args.scratch or str(store_dir()))
-        bench_36(args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector, args.skip_point)
+        bench_36(
+            args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector, args.skip_point,
+            args.searches_from,
+        )
 
 
 if __name__ == "__main__":

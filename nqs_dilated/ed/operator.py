@@ -19,8 +19,10 @@ the orthonormal basis,
 
 with ``y[a] = 0`` for representatives excluded from the sector (``w[a] = 0``). The structure is
 sector-independent: ``d1``, ``d2`` (int8) per representative and one entry per anti-aligned bond
-(column ``b_e`` and class code ``fam * 2P + z * P + p``), stored cache-blocked (see
-:class:`SymmetricStructure`) so that the matvec's random reads stay in cache.
+(column ``b_e`` and class code ``fam * 2P + z * P + p``), with rows and columns in the graded
+order of :mod:`nqs_dilated.ed.grading` and row blocks sorted by column (see
+:class:`SymmetricStructure`), so that the matvec's random accesses stay in one core's cache and
+its input vector is read as a stream over the few chain classes a block reaches.
 Source: Sandvik, AIP Conf. Proc. 1297, 135 (2010), Sec. 4.
 """
 
