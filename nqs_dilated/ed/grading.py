@@ -7,14 +7,17 @@ over the permutations of the chains induced by the space group and over spin inv
 (``n_c -> |c| - n_c``). It is an orbit invariant, so it is a function of the representative. An
 exchange across a J2 bond keeps it and one across a J1 bond moves one up spin between two
 neighbouring chains, so in the order of increasing class the Hamiltonian connects each class to a
-few others only: at 36 sites a block of 2^17 consecutive representatives reaches about a fifth of
-the basis instead of all of it (a Monte-Carlo estimate over 400,000 configurations, in line with
-the matvec measured in ``benchmarks/ed_36.py``). The structure of
-:mod:`nqs_dilated.ed.operator` stores its rows and columns in this order, which is what keeps the
-reads of the matvec's input vector few.
+few others only. At 36 sites, with row blocks of 2^17 representatives, the bytes of the input
+vector that one matvec reads fall from about 50 GB (basis order: every block reaches nearly every
+column) to about 10 GB (a Monte-Carlo estimate over 400,000 configurations,
+``runs/results/ed36/grading-estimate-s10.*``; of the other sublattices tried, one of 12 colours
+was as good, 10.0 GB, and the rest worse, 12.5-27 GB). The
+structure of :mod:`nqs_dilated.ed.operator` stores its rows and columns in this order.
 
-The order changes no number of the physics: the basis (and every vector handed to or returned by
-a :class:`~nqs_dilated.ed.operator.SectorOperator`) stays in the order of ascending codes.
+The order changes no number of the physics: the basis, the ground states and
+:meth:`~nqs_dilated.ed.operator.SectorOperator.matvec` keep the order of ascending codes; only
+the eigensolver works on vectors in the graded order
+(:meth:`~nqs_dilated.ed.operator.SectorOperator.graded_matvec`).
 """
 
 from __future__ import annotations
