@@ -53,7 +53,7 @@ def chain_masks(cluster: Cluster, group: SymmetryGroup) -> tuple[np.ndarray, np.
     _, labels = connected_components(adj, directed=False)
     # number the chains by their smallest site
     first = {}
-    for i, lab in enumerate(labels):
+    for lab in labels:
         first.setdefault(int(lab), len(first))
     chain = np.array([first[int(lab)] for lab in labels], dtype=np.int64)
     m = len(first)

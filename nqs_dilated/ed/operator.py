@@ -270,6 +270,17 @@ def default_block_bits(n_reps: int) -> int:
     return int(max(4, min(BLOCK_BITS, math.floor(math.log2(max(16, n_reps // (4 * threads)))))))
 
 
+def code_bits(n_point: int) -> int:
+    """Bits of the class code ``fam * 2P + z * P + p`` (``4 P`` codes plus the null code)."""
+    return max(1, math.ceil(math.log2(4 * n_point + 1)))
+
+
+def escape_reserve(n_reps: int, n_blocks: int, delta_bits: int) -> int:
+    """Most escape words a structure can need: a block's column increments add up to less than
+    ``n_reps``, so it needs at most ``(n_reps - 1) // (2**delta_bits - 1)`` of them."""
+    return n_blocks * ((n_reps - 1) // ((1 << delta_bits) - 1) + 1)
+
+
 def structure_bytes(n_reps: int, nnz: int, n_point: int) -> tuple[int, int]:
     """Estimated bytes of a :class:`SymmetricStructure` (packed entries with their escape
     reserve, row blocks, ``d1``/``d2``, the graded order) and of its build scratch (row counts,
@@ -279,11 +290,10 @@ def structure_bytes(n_reps: int, nnz: int, n_point: int) -> tuple[int, int]:
         ``(structure, build)`` in bytes.
     """
     bb = default_block_bits(n_reps)
-    code_bits = math.ceil(math.log2(4 * n_point + 1))
-    dmax = (1 << (32 - code_bits - bb)) - 1
     n_blocks = -(-n_reps // (1 << bb))
     per_row = nnz / max(1, n_reps)
-    structure = 4 * (nnz + n_blocks * (n_reps // dmax + 1)) + 8 * (n_blocks + 1) + 2 * n_reps + 4 * n_reps
+    reserve = escape_reserve(n_reps, n_blocks, 32 - code_bits(n_point) - bb)
+    structure = 4 * (nnz + reserve) + 8 * (n_blocks + 1) + 2 * n_reps + 4 * n_reps
     threads = max(1, nb.get_num_threads())
     build = n_reps * (1 + 4 + 1) + int(8 * per_row * (min(n_reps, PANEL_ROWS) + threads * (1 << bb)))
     return structure, build
@@ -354,7 +364,7 @@ class SymmetricStructure:
             raise MemoryError(f"{R:,} representatives do not fit 32-bit column indices")
         P = basis.n_point
         self.n_codes = 4 * P
-        self.code_bits = max(1, math.ceil(math.log2(self.n_codes + 1)))  # + the null code
+        self.code_bits = code_bits(P)
         self.block_bits = default_block_bits(R) if block_bits is None else int(block_bits)
         max_delta = 32 - self.code_bits - self.block_bits
         if self.block_bits < 1 or max_delta < 1:
@@ -383,9 +393,8 @@ class SymmetricStructure:
         nblk = max(1, -(-R // block))
         self.n_blocks = nblk
         dmax = (1 << self.delta_bits) - 1
-        # escapes: at most (R - 1) // dmax per block, so this bound is never exceeded; the
-        # untouched reserve pages are never allocated
-        entries = np.empty(self.nnz + nblk * ((R - 1) // dmax + 1), dtype=np.uint32)
+        # the untouched pages of the escape reserve are never allocated
+        entries = np.empty(self.nnz + escape_reserve(R, nblk, self.delta_bits), dtype=np.uint32)
         self.blk_ptr = np.zeros(nblk + 1, dtype=np.int64)
         col_bits = max(1, int(R - 1).bit_length())
         pos_out = 0
