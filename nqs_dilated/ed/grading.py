@@ -10,7 +10,7 @@ neighbouring chains, so in the order of increasing class the Hamiltonian connect
 few others only. At 36 sites, with row blocks of 2^17 representatives, the bytes of the input
 vector that one matvec reads fall from about 50 GB (basis order: every block reaches nearly every
 column) to about 10 GB (a Monte-Carlo estimate over 400,000 configurations,
-``runs/results/ed36/grading-estimate-s10.*``; of the other sublattices tried, one of 12 colours
+``runs/results/ed36/grading-estimate.*``; of the other sublattices tried, one of 12 colours
 was as good, 10.0 GB, and the rest worse, 12.5-27 GB). The
 structure of :mod:`nqs_dilated.ed.operator` stores its rows and columns in this order.
 

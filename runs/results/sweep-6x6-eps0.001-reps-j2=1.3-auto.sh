@@ -1,6 +1,6 @@
 #!/bin/bash
 # Issue 6 follow-up: the 36-site J2/J1 = 1.3 sign fits redone on the true ground state. The sector
-# search (session 4) put it in A2+, not in the A1+ state used by sweep-6x6-eps0.001-reps.sh.
+# search of 2026-11-21 (ed36/auto-j2=1.3.*) put it in A2+, not in the A1+ state used by sweep-6x6-eps0.001-reps.sh.
 # Same settings otherwise; --sector auto loads the stored search result.
 cd /work/main || exit 1
 nice -n 5 .venv/bin/python -m nqs_dilated.fit --lattice triangular-6x6 --j2 1.3 --model dilated \

@@ -1,4 +1,4 @@
-# Session 6 layout experiment: python layout-s6.py triangular-6x6 BLOCK_BITS,LOG2_PANEL_ROWS ... (bb.py of the first block of layout-s6.log took BLOCK_BITS lists with the 2^20 panel)
+# Layout experiment (2026-11-22): python layout-panels-blocks.py triangular-6x6 BLOCK_BITS,LOG2_PANEL_ROWS ... (bb.py of the first block of layout-panels-blocks.log took BLOCK_BITS lists with the 2^20 panel)
 import sys, time, numpy as np
 from nqs_dilated.ed.basis import SymmetricBasis
 from nqs_dilated.ed.operator import SymmetricStructure

@@ -1,4 +1,4 @@
-"""One-off (session 9): give the stored sector searches written before the metadata checksum
+"""One-off (2026-11-22): give the stored sector searches written before the metadata checksum
 existed that checksum, so that ``store.stored_searches`` reads their metadata only.
 
 Each file's full checksum is verified first; the attribute is added to a copy in the same

@@ -1,4 +1,4 @@
-"""Session 10: synthetic random structures of the 36-site size (Poisson entries, uniform columns):
+"""Measured 2026-12-01: synthetic random structures of the 36-site size (Poisson entries, uniform columns):
 A = the previous tiled layout (row panels x 2^18 column blocks, output streamed per tile),
 B = row blocks with entries sorted by column (input streamed per block). out2 is the rerun with
 the count and fill passes drawing the same random numbers; its A figures ran beside another job."""

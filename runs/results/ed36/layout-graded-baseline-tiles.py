@@ -1,4 +1,4 @@
-"""Session 10: the previous layout (commit c2f1f25, checked out at /tmp/old) measured in the same session as layout-s10.py."""
+"""Measured 2026-12-01: the previous layout (commit c2f1f25, checked out at /tmp/old) measured on the same day and machine as layout-graded.py."""
 import sys, time
 sys.path.insert(0, "/tmp/old")
 import numpy as np

@@ -1,8 +1,8 @@
-"""Session 10: matvec of the graded layout at 36 sites for several row blocks (one process,
+"""Measured 2026-12-01: matvec of the graded layout at 36 sites for several row blocks (one process,
 the basis built once): in the graded order (what Lanczos calls) and in the basis order (two
-permutations around it). Usage: python runs/results/ed36/layout-s10.py 16 17 18
+permutations around it). Usage: python runs/results/ed36/layout-graded.py 16 17 18
 
-layout-s10-permuted.log is the first version of this layout, whose matvec took and returned
+layout-graded-permuted.log is the first version of this layout, whose matvec took and returned
 basis-order vectors inside the kernel (scattered reads and writes of x, y, w and d1/d2)."""
 import sys
 import time

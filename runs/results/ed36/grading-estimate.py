@@ -1,4 +1,4 @@
-"""Session 10: Monte-Carlo estimate of the bytes of the input vector that one 36-site matvec
+"""Measured 2026-12-01: Monte-Carlo estimate of the bytes of the input vector that one 36-site matvec
 reads when the representatives are sorted by the class of their sublattice up-spin numbers, for
 several sublattices (orbits of sites under a translation subgroup H, generators listed), row
 blocks of 2^16/2^17/2^18: 400,000 uniform Sz = 0 configurations and their bond exchanges, the
