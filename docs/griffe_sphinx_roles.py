@@ -1,4 +1,8 @@
-"""Griffe extension: the Sphinx roles of the package's docstrings as mkdocstrings cross-references.
+"""Griffe extension: the reStructuredText bits of the package's docstrings as Markdown.
+
+Sphinx roles become mkdocstrings cross-references, simple tables (``=== ===`` borders) Markdown
+tables, and a paragraph ending in ``::`` ends in ``:`` (its indented block is a code block in
+Markdown too).
 
 The docstrings are Google style with Sphinx roles (``:class:`~nqs_dilated.ed.state.GroundState```,
 ``:func:`optimise```, ``:mod:`.heads```). Each role becomes an optional autoref: a link where the
@@ -14,6 +18,8 @@ import re
 
 import griffe
 
+BORDER = re.compile(r"^(?P<indent>\s*)=+(?: +=+)+\s*$")
+LITERAL = re.compile(r"(?<=\S)::$", re.MULTILINE)
 ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):`(?P<target>[^`]+)`")
 
 
@@ -35,6 +41,34 @@ def _lookup(pkg: griffe.Module, path: str) -> str | None:
     return obj.path
 
 
+def _simple_tables(text: str) -> str:
+    """reST simple tables (border, header, border, rows, border) as Markdown tables."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        border = BORDER.match(lines[i])
+        ends = [j for j in range(i + 1, len(lines)) if lines[j].strip() == lines[i].strip()][:2] if border else []
+        if len(ends) < 2:
+            out.append(lines[i])
+            i += 1
+            continue
+        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", lines[i])]
+
+        def cells(line: str) -> list[str]:
+            bounds = [start for start, _ in spans[1:]] + [None]
+            return [line[start:stop].strip() for (start, _), stop in zip(spans, bounds)]
+
+        rows = [cells(lines[k]) for k in range(i + 1, ends[0])]
+        body = [cells(lines[k]) for k in range(ends[0] + 1, ends[1]) if lines[k].strip()]
+        indent = border["indent"]
+        out += [indent + "| " + " | ".join(row) + " |" for row in rows]
+        out.append(indent + "|" + "---|" * len(spans))
+        out += [indent + "| " + " | ".join(row) + " |" for row in body]
+        i = ends[1] + 1
+    return "\n".join(out)
+
+
 def _candidates(obj: griffe.Object, name: str) -> list[str]:
     module = obj if obj.is_module else obj.module
     if name.startswith("."):
@@ -50,14 +84,15 @@ def _candidates(obj: griffe.Object, name: str) -> list[str]:
 
 
 class SphinxRoles(griffe.Extension):
-    """Rewrite Sphinx roles in every docstring of the package once it is loaded."""
+    """Rewrite every docstring of the package once it is loaded."""
 
     def on_package(self, *, pkg: griffe.Module, **kwargs) -> None:  # noqa: ARG002
         self._rewrite(pkg, pkg)
 
     def _rewrite(self, pkg: griffe.Module, obj: griffe.Object) -> None:
-        if obj.docstring is not None and ":" in obj.docstring.value:
-            obj.docstring.value = ROLE.sub(lambda m: self._ref(pkg, obj, m["target"]), obj.docstring.value)
+        if obj.docstring is not None:
+            text = LITERAL.sub(":", _simple_tables(obj.docstring.value))
+            obj.docstring.value = ROLE.sub(lambda m: self._ref(pkg, obj, m["target"]), text)
         for member in obj.members.values():
             if not member.is_alias:
                 self._rewrite(pkg, member)
