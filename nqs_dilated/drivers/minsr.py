@@ -11,6 +11,10 @@ of a minSR step at 36 sites (``2048 x 18,882`` Jacobian) by about a third
 (``benchmarks/vmc_36.py``). The update is otherwise NetKet's (``netket._src.ngd.srt``), which a
 test checks number by number.
 
+Under NetKet's sharding (more than one device; samples split over them) the Jacobian is computed
+sharded by samples and resharded by parameters before the Gram matrix, as in NetKet's ``srt``;
+the update comes back replicated on every device.
+
 :class:`VMC_MinSR` is :class:`netket.driver.VMC_SR` with that step: it takes over only when
 NetKet would use the dense NTK path (``use_ntk`` and not ``on_the_fly``, an ``MCState``, no
 momentum or ``proj_reg``) and defers to ``VMC_SR`` otherwise.
@@ -24,8 +28,10 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 from jax.flatten_util import ravel_pytree
+from jax.sharding import NamedSharding, PartitionSpec as P
 from netket import jax as nkjax
 from netket import stats as nkstats
+from netket.jax.sharding import pad_axis_for_sharding
 from netket.optimizer.solver import cholesky_with_fallback
 
 __all__ = ["VMC_MinSR", "minsr_update", "symmetric_gram"]
@@ -96,12 +102,30 @@ def minsr_update(
     else:
         dv = jnp.real(dv)
     dv = dv.astype(O.dtype)
-    K = symmetric_gram(O, n_blocks)
+    O_cols = O
+    if _sharded():
+        # as NetKet's srt: the Jacobian from sharded by samples to sharded by parameters (padded
+        # with zero columns), so that every device forms its columns' share of O O^T, summed over
+        # devices by the partitioner; dv replicated
+        mesh = jax.sharding.get_abstract_mesh()
+        O_cols = jax.lax.with_sharding_constraint(
+            pad_axis_for_sharding(O, axis=1, padding_value=0.0), NamedSharding(mesh, P(None, "S"))
+        )
+        dv = jax.lax.with_sharding_constraint(dv, NamedSharding(mesh, P()))
+    K = symmetric_gram(O_cols, n_blocks)
     K = K + diag_shift * jnp.eye(K.shape[0], dtype=K.dtype)
     x = solver_fn(K, dv)
     x, info = x if isinstance(x, tuple) else (x, None)
+    update = O.T @ x
+    if _sharded():
+        update = jax.lax.with_sharding_constraint(update, NamedSharding(jax.sharding.get_abstract_mesh(), P()))
     _, unravel = ravel_pytree(params)
-    return unravel(O.T @ x), ({} if info is None else info)
+    return unravel(update), ({} if info is None else info)
+
+
+def _sharded() -> bool:
+    """NetKet shards the samples over more than one device."""
+    return bool(nk.config.netket_sharding) and jax.device_count() > 1
 
 
 class VMC_MinSR(nk.driver.VMC_SR):

@@ -24,6 +24,17 @@ fixed-sign mode. Local energies come from the Hamiltonian's kernel: with
 :func:`nqs_dilated.hamiltonian.bonds.heisenberg_bonds` only anti-aligned bonds are evaluated.
 Energies are in the Pauli convention (4x the S.S energy). Nothing here prints (NetKet itself
 prints its automatic choices and an early stop).
+
+Several devices: NetKet shards the Markov chains and the samples over all JAX devices whenever
+there is more than one (``NETKET_SHARDING``, on by default since NetKet 3.17; a mesh with the
+axis ``"S"`` is set when ``netket`` is imported, so the devices must exist by then): on CPU, for
+tests, ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (or ``NETKET_EXPERIMENTAL_SHARDING_CPU=2``)
+before Python starts; on GPUs, every visible GPU (``CUDA_VISIBLE_DEVICES``); over several processes
+(nodes), ``jax.distributed.initialize()`` before ``netket`` is imported
+(:func:`nqs_dilated.drivers.distributed.execute_run_distributed`). The local-energy kernel and the
+minSR step run per device (:mod:`~nqs_dilated.hamiltonian.bonds`, :mod:`~nqs_dilated.drivers.minsr`);
+:func:`make_state` needs ``n_chains`` to be a multiple of the device count. Files (checkpoints,
+the JSON log) are written by process 0 alone; parameters are replicated on every device.
 """
 
 from __future__ import annotations
@@ -54,11 +65,14 @@ from ..models.wavefunction import (
     freeze_params,
     reinit_readout,
 )
+from netket.jax.sharding import extract_replicated
+
 from ..files import write_atomic
 from .minsr import VMC_MinSR
 
 __all__ = [
     "checkpoint_seconds",
+    "device_info",
     "GUARD_ENERGY_Z",
     "GUARD_MAX_REJECTIONS",
     "GUARD_VARIANCE_RATIO",
@@ -75,6 +89,7 @@ __all__ = [
     "make_wavefunction",
     "optimise",
     "save_checkpoint",
+    "truncate_json_log",
 ]
 
 #: VMC modes.
@@ -217,12 +232,23 @@ def make_state(
     Exchange moves keep the total Sz (the Hilbert space is Sz = 0). With ``exact=True`` a
     :class:`~netket.vqs.FullSumState` over the whole Sz = 0 space instead (debugging, <= 24 sites).
 
+    With several JAX devices (NetKet's sharding, module docstring) the chains are split evenly
+    over them: ``n_chains / devices`` chains and ``n_samples / devices`` samples per device.
+
     Raises:
         ValueError: ``n_samples`` or ``n_chains`` not positive, ``n_samples`` not a multiple of
-            ``n_chains``, ``exact`` on a space too large to sum.
+            ``n_chains``, ``n_chains`` not a multiple of the device count (sharded sampling),
+            ``exact`` on a space too large to sum.
     """
     if n_chains <= 0 or n_samples <= 0:
         raise ValueError(f"n_samples and n_chains must be positive, got {n_samples}, {n_chains}")
+    info = device_info()
+    devices = info["devices"] if info["sharding"] else 1
+    if not exact and n_chains % devices:
+        raise ValueError(
+            f"n_chains = {n_chains} is not a multiple of the {devices} JAX devices the samples are sharded over; "
+            f"use e.g. n_chains = {math.ceil(n_chains / devices) * devices}"
+        )
     if n_samples % n_chains:
         raise ValueError(
             f"n_samples = {n_samples} is not a multiple of n_chains = {n_chains}; every chain gives "
@@ -244,6 +270,17 @@ def make_state(
     return vstate
 
 
+def device_info() -> dict:
+    """The devices NetKet shards the samples over: ``{"devices": jax.device_count(), "processes":
+    jax.process_count(), "sharding": bool}`` (``sharding``: NetKet's ``NETKET_SHARDING`` is on and
+    there is more than one device), ``"platform"`` (``"cpu"``, ``"gpu"``, ...)."""
+    n = jax.device_count()
+    return {
+        "devices": n, "processes": jax.process_count(), "platform": jax.devices()[0].platform,
+        "sharding": bool(nk.config.netket_sharding) and n > 1,
+    }
+
+
 # ---------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: float = 0.0) -> None:
@@ -252,14 +289,62 @@ def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: fl
     ``step`` is the number of completed optimisation steps; ``seconds`` the wall seconds those
     steps took, over every invocation (read back by :func:`checkpoint_seconds`); ``meta`` a
     JSON-able description of the model and configuration, checked on :func:`load_checkpoint`.
+    Over several processes every process must call it (the variables are replicated: each
+    takes its local copy) and process 0 writes.
     """
+    variables = jax.device_get(extract_replicated(vstate.variables))
+    if jax.process_index() != 0:
+        return
     payload = {
         "step": int(step),
         "seconds": float(seconds),
         "meta": json.dumps(meta, sort_keys=True),
-        "variables": flax.serialization.to_state_dict(jax.device_get(vstate.variables)),
+        "variables": flax.serialization.to_state_dict(variables),
     }
     write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
+
+
+def truncate_json_log(path: str | Path, step: int) -> int:
+    """Drop the iterations ``>= step`` from a NetKet ``JsonLog`` file, atomically (process 0).
+
+    A run killed after its checkpoint at ``step`` completed steps has logged iterations past it;
+    resuming from the checkpoint logs them again, so they are removed first. Every history (a
+    JSON object with an ``"iters"`` list, at any depth) keeps the entries whose iteration is
+    below ``step``, in each of its lists of the same length (nested ``real``/``imag`` too).
+
+    Returns:
+        The number of entries of ``"iters"`` lists removed (0 when the file does not exist).
+
+    Raises:
+        ValueError: the file is not a JSON object.
+    """
+    path = Path(path)
+    if not path.exists() or jax.process_index() != 0:
+        return 0
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not a NetKet JSON log: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a NetKet JSON log (not a JSON object)")
+    removed = 0
+
+    def cut(node, keep=None):
+        nonlocal removed
+        if isinstance(node, dict):
+            iters = node.get("iters")
+            if isinstance(iters, list):
+                keep = [i < step for i in iters]
+                removed += keep.count(False)
+            return {k: cut(v, keep) for k, v in node.items()}
+        if isinstance(node, list) and keep is not None and len(node) == len(keep):
+            return [v for v, k in zip(node, keep) if k]
+        return node
+
+    data = cut(data)
+    if removed:
+        write_atomic(path, json.dumps(data))
+    return removed
 
 
 def _read_checkpoint(path: Path) -> dict:
@@ -300,7 +385,7 @@ def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
     same = jax.tree_util.tree_map(lambda a, b: np.shape(a) == np.shape(b), target, variables)
     if not all(jax.tree_util.tree_leaves(same)):
         raise CheckpointError(f"checkpoint {path} does not match the model (parameter shapes differ)")
-    vstate.variables = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, dtype=jnp.asarray(a).dtype), target, variables)
+    vstate.variables = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, dtype=a.dtype), target, variables)
     return int(payload["step"])
 
 
@@ -495,6 +580,8 @@ def optimise(
     energy is reset to the parameters of the last step with a finite one
     (``VMCResult.restored_step``). ``seconds_before``: wall seconds of the ``start_step`` steps
     already done (from :func:`checkpoint_seconds`), added to the time stored in new checkpoints.
+    Resuming (``start_step > 0``) appends to the JSON log after dropping its iterations
+    ``>= start_step`` (:func:`truncate_json_log`: logged by a run killed after its checkpoint).
 
     Returns:
         :class:`VMCResult`.
@@ -544,6 +631,8 @@ def optimise(
     loggers = []
     if log_prefix is not None:
         mode = "append" if start_step > 0 else "write"
+        if start_step > 0:  # iterations logged after the checkpoint would come again
+            truncate_json_log(f"{log_prefix}.log", start_step)
         loggers.append(nk.logging.JsonLog(str(log_prefix), mode, save_params=False, write_every=1))
     n = n_iter - start_step
     t0 = time.perf_counter()

@@ -18,6 +18,12 @@ evaluates ``log psi`` on them in chunks of ``chunk_size`` configurations in a ``
 whose trip count is ``ceil(n_pairs / chunk_size)``: every network evaluation is of a connected
 configuration with a non-zero matrix element, up to the padding of the last chunk.
 
+Under NetKet's sharding (``NETKET_SHARDING``, on by default; more than one JAX device) the samples
+are split over the devices along their first axis, and the kernel runs on each device's samples
+alone (NetKet's ``sharding_decorator``, a ``shard_map`` over the mesh axis ``"S"``, as NetKet's own
+packed kernel): the pair list is a global operation that the automatic partitioner would
+otherwise replicate on every device. The local energies come back sharded like the samples.
+
 :class:`HeisenbergBonds` is a :class:`netket.operator.DiscreteJaxOperator` (``get_conn_padded``,
 ``to_sparse``, ... work as for NetKet's ``Heisenberg``, with which it agrees element by element,
 tested); NetKet's ``MCState.expect``, ``local_estimators`` and hence ``VMC_SR`` use the fast kernel
@@ -32,7 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import register_pytree_node_class
+from netket.jax import HashablePartial
+from netket.jax.sharding import sharding_decorator
 from netket.operator import DiscreteJaxOperator
+from netket.utils import config as nk_config
 from netket.utils.dispatch import dispatch
 from netket.vqs import MCState
 from netket.vqs.mc import check_hilbert, get_local_kernel, get_local_kernel_arguments
@@ -187,17 +196,32 @@ def heisenberg_bonds(cluster: Cluster, j2: float, j1: float = 1.0) -> Heisenberg
 def local_energy_kernel(logpsi, pars, sigma, op: HeisenbergBonds, *, chunk_size: int | None = None):
     """Local energies ``E_loc(x) = <x|H|psi> / <x|psi>`` of a batch, evaluating only non-zero elements.
 
+    With more than one JAX device and NetKet's sharding on, ``sigma`` is split over the devices
+    along its first axis and each device evaluates its own samples (module docstring).
+
     Args:
         logpsi: ``logpsi(pars, x)`` for ``x`` ``(B, N)``, returning ``(B,)`` (real or complex).
         pars: The variables passed to ``logpsi``.
-        sigma: Configurations ``(B, N)`` with ±1 entries (NetKet's samples, int8).
+        sigma: Configurations ``(B, N)`` with ±1 entries (NetKet's samples, int8); ``B`` a
+            multiple of the number of devices when sharded.
         op: The Hamiltonian.
-        chunk_size: Configurations per network call (default :data:`DEFAULT_CHUNK`).
+        chunk_size: Configurations per network call, per device (default :data:`DEFAULT_CHUNK`).
 
     Returns:
-        ``(B,)``, complex if ``logpsi`` is complex (energies in the Pauli convention).
+        ``(B,)``, complex if ``logpsi`` is complex (energies in the Pauli convention), sharded
+        like ``sigma``.
     """
-    chunk = int(chunk_size or DEFAULT_CHUNK)
+    kernel = HashablePartial(_local_energies, logpsi, chunk=int(chunk_size or DEFAULT_CHUNK))
+    if not (nk_config.netket_sharding and jax.device_count() > 1):
+        return kernel(pars, sigma, op)
+    # pars as an argument (not captured), so that shard_map can mark it as varying per device
+    return sharding_decorator(kernel, sharded_args_tree=(False, True, False), pvary_args_tree=(True, False, False))(
+        pars, sigma, op
+    )
+
+
+def _local_energies(logpsi, pars, sigma, op: HeisenbergBonds, *, chunk: int):
+    """:func:`local_energy_kernel` on the samples of one device."""
     B, N = sigma.shape
     bonds = op.bonds
     n_b = len(bonds)
@@ -229,7 +253,8 @@ def local_energy_kernel(logpsi, pars, sigma, op: HeisenbergBonds, *, chunk_size:
         return k + 1, acc.at[s].add(term)
 
     n_chunks = (n_pairs + chunk - 1) // chunk
-    _, offd = jax.lax.while_loop(lambda c: c[0] < n_chunks, body, (jnp.int32(0), jnp.zeros((B,), out_dtype)))
+    # the accumulator from logpsi_x: per device (varying) like the samples, as shard_map's loops require
+    _, offd = jax.lax.while_loop(lambda c: c[0] < n_chunks, body, (jnp.int32(0), jnp.zeros_like(logpsi_x, out_dtype)))
     return diag.astype(out_dtype) + offd
 
 
