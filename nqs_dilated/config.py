@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .lattice import LatticeError, load_lattice
+
 __all__ = [
     "EPS_CONVENTIONS",
     "EXECUTORS",
@@ -56,16 +58,24 @@ class FitConfig:
         model: ``"dilated"``, ``"cnn"`` (all dilations 1), ``"dense"`` (Westerhout MLP), ``"gcnn"``.
         channels: Channels per convolution layer (CNN models).
         kernel_size: Convolution kernel size (CNN models).
-        dilations: Dilation per layer (``"dilated"``; ``"cnn"`` uses 1 everywhere).
+        dilations: Dilation per layer (``"dilated"``; ``"cnn"`` uses 1 everywhere). When not
+            given: :func:`default_dilations` of the cluster, ``1, 2, 3, ...`` per layer, each capped
+            by the receptive-field rule ``dilation * (kernel_size - 1) <= max(L1, L2)`` (so
+            ``(1, 2, 3)`` on 4x6 and 6x6, ``(1, 2, 2)`` on 4x4).
         residual: Residual connections between layers of equal width (CNN models).
         hidden: Hidden layer sizes of the dense model.
         eps: Training fraction: ``n_train = eps * D_ref`` (:mod:`nqs_dilated.data`).
         eps_relative_to: ``D_ref``: ``"sz0"`` (default, the Sz = 0 dimension C(N, N/2), as in
             Westerhout et al.) or ``"representatives"`` (the orbit representatives of the
             symmetric ED basis, about C(N, N/2) / 288 at 36 sites).
-        epochs: Maximum number of epochs.
-        patience: Early stopping: epochs without validation-loss improvement before stopping.
-        batch_size: Mini-batch size.
+        steps: Sign fit: budget in Adam steps (default 4000; ignored when ``epochs`` > 0).
+        epochs: Sign fit: budget in passes over the training set instead of ``steps`` (0 = use
+            ``steps``, default).
+        patience: Sign fit: early stopping after this many Adam steps without a lower validation
+            loss (default 1000; 0 = never). The best validation point is returned either way.
+        eval_every: Sign fit: Adam steps between validations (0 = automatic: ``ceil(steps / 100)``).
+        batch_size: Sign fit: samples per Adam step (0 = automatic: the power of two nearest below
+            ``n_train / 16``, clipped to [32, 8192]).
         lr: Adam learning rate (sign) or SGD step of SR (vmc; default 0.02 there).
         seed: Seed of data sampling, initialisation and shuffling.
         n_test: Test-set size where the space cannot be enumerated (36 sites).
@@ -101,9 +111,11 @@ class FitConfig:
     hidden: tuple[int, ...] = (512,)
     eps: float = 0.01
     eps_relative_to: str = "sz0"
-    epochs: int = 40
-    patience: int = 8
-    batch_size: int = 1024
+    steps: int = 4000
+    epochs: float = 0.0
+    patience: int = 1000
+    eval_every: int = 0
+    batch_size: int = 0
     lr: float = 1e-3
     seed: int = 0
     n_test: int = 10_000
@@ -203,8 +215,24 @@ def resolve(values: dict[str, Any]) -> FitConfig:
         setattr(cfg, key, value)
     if cfg.model == "cnn":
         cfg.dilations = (1,) * len(cfg.channels)
+    elif values.get("dilations") is None:
+        cfg.dilations = default_dilations(cfg.lattice, len(cfg.channels), cfg.kernel_size)
     _validate(cfg)
     return cfg
+
+
+def default_dilations(lattice: str, depth: int, kernel_size: int) -> tuple[int, ...]:
+    """Default dilation stack on a cluster: ``1, 2, ..., depth``, each capped at
+    ``max(L1, L2) // (kernel_size - 1)`` (the largest dilation the receptive-field rule of
+    :class:`~nqs_dilated.models.InvariantDilatedCNN` allows). A lattice that cannot be read gives
+    the uncapped stack (its error comes when the run loads it)."""
+    stack = tuple(range(1, depth + 1))
+    try:
+        longest = max(load_lattice(lattice).extent)
+    except LatticeError:
+        return stack
+    cap = max(1, longest // max(kernel_size - 1, 1))
+    return tuple(min(d, cap) for d in stack)
 
 
 def _validate(cfg: FitConfig) -> None:
@@ -218,13 +246,16 @@ def _validate(cfg: FitConfig) -> None:
         raise ConfigError(
             f"unknown eps_relative_to {cfg.eps_relative_to!r}; use one of {EPS_CONVENTIONS}"
         )
-    if cfg.epochs < 0:
-        raise ConfigError(f"epochs must be >= 0, got {cfg.epochs}")
-    for key in ("batch_size", "kernel_size", "n_test"):
+    if not (cfg.epochs >= 0 and math.isfinite(cfg.epochs)):
+        raise ConfigError(f"epochs must be >= 0 (0 = budget in steps), got {cfg.epochs}")
+    if cfg.steps <= 0 and cfg.epochs == 0:
+        raise ConfigError(f"steps must be positive (or give epochs > 0), got {cfg.steps}")
+    for key in ("kernel_size", "n_test"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")
-    if cfg.patience < 0:
-        raise ConfigError(f"patience must be >= 0, got {cfg.patience}")
+    for key in ("batch_size", "patience", "eval_every"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"{key} must be >= 0 (0 = automatic or off), got {getattr(cfg, key)}")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise ConfigError(f"lr must be positive and finite, got {cfg.lr}")
     for key in ("j1", "j2"):
@@ -471,7 +502,10 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
     defaults = FitConfig()
     j2 = _axis(values, "j2") or (float(j2_values(values.get("j2", defaults.j2))),)
     models = _axis(values, "model") or (values.get("model") or defaults.model,)
-    stacks = _axis(values, "dilations") or (tuple(values.get("dilations") or defaults.dilations),)
+    stacks = _axis(values, "dilations") or (tuple(values.get("dilations") or ()),)
+    if stacks == ((),):  # the cluster's default stack (default_dilations)
+        probe = {k: v for k, v in values.items() if k not in SWEEP_AXES}
+        stacks = (resolve({**probe, "model": "dilated"}).dilations,)
     out = sweep_values.pop("out", None) or values.pop("out", None)
     for key in SWEEP_AXES:
         values.pop(key, None)

@@ -78,6 +78,15 @@ class RunDir:
         with open(self.path / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def truncate_log(self, keep) -> int:
+        """Keep only the ``metrics.jsonl`` records for which ``keep(record)`` is true (a resumed
+        run drops what it logged after its checkpoint); rewritten atomically. Returns the count kept."""
+        path = self.path / "metrics.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        kept = [line for line in lines if line.strip() and keep(json.loads(line))]
+        write_atomic(path, "".join(line + "\n" for line in kept))
+        return len(kept)
+
     def write_json(self, name: str, obj: Any) -> Path:
         """Write ``obj`` as JSON to ``name`` in the directory, atomically."""
         path = self.path / name

@@ -16,19 +16,67 @@ SUMMARY_KEYS = {
 }
 
 
-def test_dilated_cnn_learns_marshall_sign(tmp_path, capsys):
-    """J2 = 0: the dilated CNN learns the Marshall sign from eps = 0.05 to accuracy >= 0.99."""
+def test_defaults_learn_marshall_sign(tmp_path, capsys):
+    """J2 = 0 with no training flag at all: the default dilated CNN (dilations clipped to the 4x4
+    torus) learns the Marshall sign from eps = 0.05 to test accuracy >= 0.99 within 60 s of training."""
     t0 = time.perf_counter()
     out = tmp_path / "marshall"
-    args = FAST + ["--j2", "0", "--eps", "0.05", "--dilations", "1,2,1", "--batch-size", "64",
-                   "--epochs", "150", "--patience", "50", "--lr", "3e-3", "--out", str(out)]
-    assert main(args) == 0
+    assert main(FAST + ["--j2", "0", "--eps", "0.05", "--out", str(out)]) == 0
     seconds = time.perf_counter() - t0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["test_accuracy"] >= 0.99, summary["metrics"]
     assert summary["test_overlap"] >= 0.99
-    assert seconds < 60
-    assert "test" in capsys.readouterr().out
+    assert summary["train_seconds"] < 60, (summary["train_seconds"], seconds)
+    assert summary["model_options"]["dilations"] == [1, 2, 2]
+    assert summary["budget"]["batch_size"] == 32 and summary["budget"]["steps"] == 4000
+    assert summary["marshall_test_overlap"] == 1.0  # the exact J2 = 0 state has the Marshall sign
+    printed = capsys.readouterr().out
+    assert printed.index("sign fit: triangular-4x4") < printed.index("exact ground state") < printed.index("Adam steps")
+    assert "dilations 1,2,2" in printed and "Marshall sign rule" in printed
+
+
+@pytest.mark.slow
+def test_defaults_learn_4x6_j2_half(tmp_path):
+    """J2/J1 = 0.5 on 24 sites, eps = 0.01, defaults only: dilated test overlap >= 0.95."""
+    out = tmp_path / "j05"
+    assert main(["--lattice", "triangular-4x6", "--quiet", "--j2", "0.5", "--eps", "0.01", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_overlap"] >= 0.95, summary["metrics"]
+
+
+def test_killed_fit_resumes_and_ends_as_uninterrupted(tmp_path, capsys, monkeypatch):
+    """A sign fit killed at its fourth validation, after logging it and before its checkpoint,
+    resumes from the checkpoint of step 60 (and says so), drops the record of step 80 logged after
+    it, and ends with the metrics of an uninterrupted run."""
+    from nqs_dilated.rundir import RunDir
+
+    args = FAST + ["--j2", "0.5", "--model", "dense", "--hidden", "8", "--steps", "200", "--eval-every", "20"]
+    assert main(args + ["--out", str(tmp_path / "full")]) == 0
+    full = json.loads((tmp_path / "full" / "summary.json").read_text())
+    capsys.readouterr()
+
+    log = RunDir.log
+    calls = []
+
+    def dying_log(self, record):
+        calls.append(record["step"])
+        log(self, record)
+        if len(calls) == 4:  # step 80 is logged, its checkpoint not yet written: the process dies
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDir, "log", dying_log)
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        main(args + ["--out", str(out)])
+    monkeypatch.setattr(RunDir, "log", log)
+    assert (out / "checkpoint.msgpack").exists() and not (out / "summary.json").exists()
+    assert main(args + ["--out", str(out)]) == 0
+    assert "resuming from step 60" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from_step"] == 60 and not (out / "checkpoint.msgpack").exists()
+    assert summary["metrics"] == full["metrics"] and summary["best_step"] == full["best_step"]
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(20, 201, 20))
 
 
 @pytest.mark.parametrize("model", ["dilated", "cnn", "dense", "gcnn"])
@@ -41,7 +89,9 @@ def test_pipeline_writes_every_file(tmp_path, model):
     assert SUMMARY_KEYS <= set(summary)
     assert summary["convention"] == "pauli" and summary["model"] == model
     lines = (out / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == summary["epochs_run"] and all("val_loss" in json.loads(l) for l in lines)
+    assert json.loads(lines[-1])["step"] == summary["steps_run"] and all("val_loss" in json.loads(l) for l in lines)
+    assert (out / "plots" / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert -1 <= summary["marshall_test_overlap"] <= 1 and 2 <= summary["budget"]["epochs"] < 2.5
     config = json.loads((out / "config.json").read_text())
     assert config["j2"] == 0.5 and config["model"] == model
     provenance = json.loads((out / "provenance.json").read_text())

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from nqs_dilated.data import make_datasets
-from nqs_dilated.drivers.supervised import TrainResult, predict_signs, train_sign
+from nqs_dilated.drivers.supervised import (
+    DEFAULT_STEPS,
+    TrainResult,
+    auto_batch_size,
+    predict_signs,
+    train_sign,
+    training_budget,
+)
 from nqs_dilated.ed.ground import ground_state
 from conftest import marshall_sign
 
@@ -45,7 +52,7 @@ def test_exact_state_obeys_marshall(state_j0):
 
 
 def test_learns_marshall_sign(datasets, state_j0):
-    result = train_sign(MLP(), datasets, lr=1e-2, batch_size=128, epochs=100, patience=30, progress=False)
+    result = train_sign(MLP(), datasets, lr=1e-2, batch_size=128, epochs=100, patience=300, progress=False)
     assert isinstance(result, TrainResult)
     test = result.metrics["test"]
     assert test["n"] == len(datasets.test)
@@ -55,9 +62,10 @@ def test_learns_marshall_sign(datasets, state_j0):
     marshall = marshall_sign(state_j0.cluster, datasets.test.configs)
     assert np.mean(pred == marshall) == pytest.approx(test["accuracy"])
     h = result.history
-    assert [r["epoch"] for r in h] == list(range(1, len(h) + 1))
-    assert {"loss", "val_loss", "val_accuracy", "val_weighted_accuracy", "val_overlap"} <= set(h[0])
-    assert result.best_epoch == 1 + int(np.argmin([r["val_loss"] for r in h]))
+    every = result.budget.eval_every
+    assert [r["step"] for r in h] == [every * (k + 1) for k in range(len(h) - 1)] + [h[-1]["step"]]
+    assert {"loss", "val_loss", "val_accuracy", "val_weighted_accuracy", "val_overlap", "epoch"} <= set(h[0])
+    assert result.best_step == h[int(np.argmin([r["val_loss"] for r in h]))]["step"]
     assert h[-1]["loss"] < h[0]["loss"]
 
 
@@ -75,21 +83,23 @@ def test_one_logit_head_and_sampled_test_sets(state_j0, group_4x4):
     result = train_sign(MLP(logits=1), ds, lr=1e-2, batch_size=128, epochs=15, patience=None, progress=False)
     assert set(result.metrics) == {"train", "val", "test_uniform", "test_weighted"}
     assert result.history[-1]["loss"] < result.history[0]["loss"]
-    assert not result.stopped_early and len(result.history) == 15
+    assert not result.stopped_early and result.history[-1]["step"] == result.budget.steps
+    assert result.budget.steps == int(np.ceil(15 * len(ds.train) / 128))
 
 
 def test_early_stopping_and_callback(datasets):
     seen = []
 
     def callback(record, params):
-        seen.append(record["epoch"])
-        return record["epoch"] == 4
+        seen.append(record["step"])
+        return len(seen) == 4
 
-    result = train_sign(MLP(hidden=8), datasets, epochs=50, callback=callback, progress=False)
-    assert seen == [1, 2, 3, 4] and result.stopped_early
-    # a huge learning rate makes the validation loss stall: patience ends the run early
-    result = train_sign(MLP(hidden=8), datasets, lr=10.0, epochs=200, patience=3, progress=False)
-    assert result.stopped_early and len(result.history) == result.best_epoch + 3
+    result = train_sign(MLP(hidden=8), datasets, steps=500, eval_every=10, callback=callback, progress=False)
+    assert seen == [10, 20, 30, 40] and result.stopped_early
+    # a huge learning rate makes the validation loss stall: patience (in steps) ends the run early
+    result = train_sign(MLP(hidden=8), datasets, lr=10.0, steps=2000, eval_every=5, patience=30, progress=False)
+    assert result.stopped_early and result.history[-1]["step"] == result.best_step + 30
+    assert result.history[-1]["step"] < 2000
 
 
 def test_rejects_wrong_logit_shape(datasets):
@@ -100,3 +110,36 @@ def test_rejects_wrong_logit_shape(datasets):
 
     with pytest.raises(ValueError, match="logits"):
         train_sign(Wrong(), datasets, epochs=1, progress=False)
+
+
+def test_budget_rules():
+    """Automatic batch: the power of two below n_train / 16 within [32, 8192]; epochs -> steps."""
+    assert [auto_batch_size(n) for n in (10, 644, 27_041, 31_555, 315_549)] == [10, 32, 1024, 1024, 8192]
+    b = training_budget(644)
+    assert (b.steps, b.batch_size, b.eval_every, b.patience) == (DEFAULT_STEPS, 32, DEFAULT_STEPS // 100, None)
+    assert b.epochs == pytest.approx(DEFAULT_STEPS * 32 / 644)
+    b = training_budget(1000, epochs=3, batch_size=64)
+    assert b.steps == 47 and b.eval_every == 1
+    with pytest.raises(ValueError, match="steps"):
+        training_budget(100, steps=0)
+    with pytest.raises(ValueError, match="empty"):
+        training_budget(0)
+
+
+def test_resume_from_checkpoint_ends_as_uninterrupted(datasets):
+    """A run stopped after its third validation and resumed from that checkpoint ends with the
+    same parameters, history and metrics as the uninterrupted run of the same seed."""
+    kw = dict(lr=3e-3, steps=120, eval_every=20, batch_size=64, patience=60, seed=3, progress=False)
+    full = train_sign(MLP(hidden=8), datasets, **kw)
+    saved = []
+    train_sign(MLP(hidden=8), datasets, **kw, on_checkpoint=lambda ck: saved.append(ck.to_bytes()),
+               callback=lambda record, params: len(saved) == 3)
+    resumed = train_sign(MLP(hidden=8), datasets, **kw, resume=saved[-1])
+    assert resumed.resumed_from == 60
+    for a, b in zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]
+    assert strip(resumed.history) == strip(full.history)
+    assert resumed.metrics == full.metrics and resumed.best_step == full.best_step
+    with pytest.raises(ValueError, match="checkpoint"):
+        train_sign(MLP(hidden=16), datasets, **kw, resume=saved[-1])

@@ -82,10 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_int_list, help="hidden sizes of the dense model (default 512)")
     p.add_argument("--eps", type=float, help=f"training fraction of the Sz=0 dimension (default {d.eps})")
     p.add_argument("--eps-relative-to", help="what eps is a fraction of: sz0 (default, C(N,N/2)) or representatives")
-    p.add_argument("--epochs", type=int, help=f"maximum epochs (default {d.epochs})")
-    p.add_argument("--patience", type=int, help=f"early-stopping patience (default {d.patience})")
-    p.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d.batch_size})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--steps", type=int, help=f"sign fit: budget in Adam steps (default {d.steps})")
+    p.add_argument("--epochs", type=float, help="sign fit: budget in passes over the training set instead of --steps (default: use --steps)")
+    p.add_argument("--patience", type=int, help=f"sign fit: stop after this many Adam steps without a lower validation loss (default {d.patience}; 0 = never)")
+    p.add_argument("--eval-every", type=int, help="sign fit: Adam steps between validations (default: steps/100)")
+    p.add_argument("--batch-size", type=int, help="sign fit: samples per Adam step (default: n_train/16 rounded down to a power of two, within [32, 8192])")
+    p.add_argument("--lr", type=float, help=f"learning rate: Adam for the sign fit (default {d.lr}), SGD step of SR for --task vmc (default 0.02)")
     p.add_argument("--seed", type=int, help=f"seed (default {d.seed})")
     p.add_argument("--n-test", type=int, help=f"sampled test-set size on large clusters (default {d.n_test})")
     p.add_argument("--ed-method", help="ED route: auto, netket, symmetric")
@@ -196,8 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         from ..drivers.vmc_run import run_vmc as run
     else:
         from ..drivers.sign_run import run_sign_fit as run
+    if cfg.task == "sign":
+        print(
+            f"sign fit: {cfg.lattice}  J2/J1 = {cfg.j2:g}  model {cfg.model} {_model_text(cfg)}  eps = {cfg.eps:g} "
+            f"({cfg.eps_relative_to})  seed {cfg.seed}",
+            flush=True,
+        )
+        kwargs = {"report": lambda line: print(line, flush=True)}
+    else:
+        kwargs = {}
     try:
-        summary = run(cfg, progress=not args.quiet)
+        summary = run(cfg, progress=not args.quiet, **kwargs)
     except _INPUT_ERRORS as err:
         return fail(str(err))
     if summary.get("skipped"):
@@ -206,13 +217,29 @@ def main(argv: list[str] | None = None) -> int:
     return _report_vmc(summary) if cfg.task == "vmc" else _report_sign(summary)
 
 
+def _model_text(cfg) -> str:
+    if cfg.model in ("dilated", "cnn"):
+        return f"(channels {','.join(map(str, cfg.channels))}, kernel {cfg.kernel_size}, dilations {','.join(map(str, cfg.dilations))})"
+    if cfg.model == "dense":
+        return f"(hidden {','.join(map(str, cfg.hidden))})"
+    return f"(features {','.join(map(str, cfg.channels))})"
+
+
 def _report_sign(summary: dict) -> int:
     print(
         f"{summary['lattice']}  J2/J1 = {summary['j2']:g}  model {summary['model']} "
         f"({summary['n_params']:,} parameters)  eps = {summary['eps']:g}  n_train = {summary['n_train']:,}"
     )
-    print(f"E_ED = {summary['ed_energy']:.10f} (Pauli; sector {summary['ed_sector']})  best epoch {summary['best_epoch']}")
+    b = summary["budget"]
+    print(
+        f"E_ED = {summary['ed_energy']:.10f} (Pauli; sector {summary['ed_sector']})  {summary['steps_run']:,}/{b['steps']:,} "
+        f"Adam steps of batch {b['batch_size']:,}, best at step {summary['best_step']:,} (epoch {summary['best_epoch']:.1f})"
+    )
     _print_table(summary)
+    print(
+        f"Marshall sign rule on the same test set: accuracy {summary['marshall_test_accuracy']:.4f}, "
+        f"overlap {summary['marshall_test_overlap']:.4f}"
+    )
     print(f"{summary['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {summary['out']}")
     return 0
 

@@ -9,7 +9,8 @@ wide, 8-9 pt text):
   a reference (sign task).
 * ``accuracy_vs_j2``: test accuracy (fraction of configurations) and ``|psi|^2``-weighted accuracy
   vs J2/J1 per model (sign task).
-* ``vmc_error_vs_j2``: relative energy error ``|E_var - E_ED| / |E_ED|`` vs J2/J1, log scale (VMC).
+* ``vmc_error_vs_j2``: relative energy error ``|E_var - E_ED| / |E_ED|`` vs J2/J1, log scale (VMC):
+  one line per (model variant, mode, sign source), mean and standard deviation over seeds.
 * ``ed_energy_vs_j2``: ED ground-state energy per site (Pauli convention, sigma.sigma = 4 S.S, in
   units of J1) vs J2/J1, marker by ground-state sector, the lowest energy of every other sector
   searched as thin lines.

@@ -46,6 +46,7 @@ from ..models import make_model, n_params
 from ..files import write_atomic
 from ..symmetry import space_group
 from . import tables
+from .sign_run import budget_options
 from .supervised import train_sign
 from .sweep import (
     SWEEP_FILE,
@@ -193,10 +194,9 @@ def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: f
         model = make_model("dilated", cluster, channels=(width,) * depth, kernel_size=kernel,
                            dilations=dilations, residual=cfg.residual)
         t0 = time.perf_counter()
-        result = train_sign(model, datasets, lr=cfg.lr, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                            patience=cfg.patience if cfg.patience > 0 else None, seed=cfg.seed, progress=False)
+        result = train_sign(model, datasets, lr=cfg.lr, **budget_options(cfg), seed=cfg.seed, progress=False)
         val = result.metrics["val"]
-        attrs = {"dilations": list(dilations), "n_params": n_params(result.params), "best_epoch": result.best_epoch,
+        attrs = {"dilations": list(dilations), "n_params": n_params(result.params), "best_step": result.best_step,
                  "val_accuracy": val["accuracy"], "val_weighted_accuracy": val["weighted_accuracy"],
                  "seconds": time.perf_counter() - t0,
                  "label": variant_label("dilated", _stack_overrides(dilations, kernel, width))}

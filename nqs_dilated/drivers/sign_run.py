@@ -1,31 +1,45 @@
 """One supervised sign-fitting run, from a configuration to a finished run directory.
 
 ``config -> exact ground state (store) -> sign datasets -> model -> train_sign -> run directory``.
-Used by ``python -m nqs_dilated.fit``; returns the summary and prints nothing.
+Used by ``python -m nqs_dilated.fit``; returns the summary and prints nothing (progress lines go
+to the ``report`` callback).
+
+Run directory (:mod:`nqs_dilated.rundir`): ``config.json``, ``provenance.json``, ``metrics.jsonl``
+(one record per validation), ``checkpoint.msgpack`` (the training state at the last validation,
+written atomically; a rerun of an unfinished run resumes from it and ends with the metrics of an
+uninterrupted run), ``params.msgpack`` (the best parameters), ``summary.json`` and
+``plots/training.png`` (training and validation loss, validation overlap against the step, with
+the Marshall-sign overlap of the exact state as a baseline).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import flax.serialization
 import jax
+import numpy as np
 
 from ..config import FitConfig
-from ..data import make_datasets
+from ..data import SignDatasets, make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
+from ..metrics import sign_metrics
 from ..models import make_model, n_params
+from ..models.wavefunction import MarshallSign
 from ..rundir import RunDir
 from ..symmetry import space_group
-from .supervised import train_sign
+from .supervised import train_sign, training_budget
 
-__all__ = ["TRANSLATION_INVARIANT", "model_options", "run_sign_fit"]
+__all__ = ["TRANSLATION_INVARIANT", "budget_options", "marshall_metrics", "model_options", "run_sign_fit", "test_figures"]
 
 #: Models exactly invariant under the translations of the cluster (see :mod:`nqs_dilated.models`):
 #: their test set is evaluated once per translation orbit (``train_sign(invariant_perms=...)``).
 TRANSLATION_INVARIANT = ("dilated", "cnn", "gcnn")
+CHECKPOINT = "checkpoint.msgpack"
 
 
 def model_options(cfg: FitConfig) -> dict:
@@ -43,11 +57,64 @@ def model_options(cfg: FitConfig) -> dict:
     return dict(features=tuple(cfg.channels))
 
 
-def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
-    """Run (or skip, if already finished) the sign fit described by ``cfg``.
+def budget_options(cfg: FitConfig) -> dict:
+    """The budget keywords of :func:`~nqs_dilated.drivers.supervised.train_sign` a configuration
+    implies (0 in the configuration = automatic or off)."""
+    return dict(
+        steps=cfg.steps,
+        epochs=cfg.epochs or None,
+        batch_size=cfg.batch_size or None,
+        eval_every=cfg.eval_every or None,
+        patience=cfg.patience or None,
+    )
+
+
+def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:
+    """``(accuracy, weighted accuracy, overlap)`` on the test set from per-split sign metrics.
+
+    On the exhaustive test set (``"test"``, <= 24 sites) the metrics as defined. On the sampled
+    sets (36 sites): accuracy on the uniform sample; on the ``|psi|^2`` sample the plain mean of
+    ``s_pred s_exact`` estimates the weighted quantities (weighting again would count ``|psi|^2``
+    twice): weighted accuracy = accuracy there, overlap = 2 accuracy - 1.
+    """
+    if "test" in metrics:
+        t = metrics["test"]
+        return t["accuracy"], t["weighted_accuracy"], t["overlap"]
+    wacc = metrics["test_weighted"]["accuracy"]
+    return metrics["test_uniform"]["accuracy"], wacc, 2 * wacc - 1
+
+
+def marshall_metrics(datasets: SignDatasets, cluster) -> dict[str, dict[str, float]]:
+    """The sign metrics of the Marshall sign rule (:class:`~nqs_dilated.models.wavefunction.MarshallSign`)
+    on every split of ``datasets``: the baseline a learned sign has to beat (exact at J2 = 0)."""
+    rule = MarshallSign.from_grid(cluster.grid)
+    out = {}
+    for name, ds in datasets.splits().items():
+        if len(ds):
+            pred = np.asarray(rule.apply({}, ds.configs)).astype(np.int8)
+            out[name] = sign_metrics(pred, ds.signs, ds.weights)
+    return out
+
+
+def _read_checkpoint(run: RunDir) -> tuple[bytes, int] | None:
+    path = run.path / CHECKPOINT
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return data, int(flax.serialization.msgpack_restore(data)["step"])
+
+
+def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None) -> dict:
+    """Run (or resume, or skip if already finished) the sign fit described by ``cfg``.
 
     Everything that can fail on bad input (cluster, model construction, output directory) is
-    checked before anything is written.
+    checked before anything is written. An unfinished run directory of the same configuration
+    holding ``checkpoint.msgpack`` is resumed from it (same final metrics as an uninterrupted run).
+
+    Args:
+        cfg: The resolved configuration.
+        progress: Show the tqdm bar of the training (stderr).
+        report: Called with one line of text at each stage (ground state, data, resume, training).
 
     Returns:
         The summary dict written to ``summary.json`` (with ``"skipped": True`` and the stored
@@ -56,8 +123,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
     Raises:
         LatticeError, ValueError, RunDirError, MemoryError: bad input or an ED that does not fit.
     """
-    import json
-
+    say = report or (lambda line: None)
     out = Path(cfg.out or cfg.default_out())
     config = {**cfg.to_dict(), "out": str(out)}
     run = RunDir(out, config)
@@ -66,39 +132,45 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
     cluster = load_lattice(cfg.lattice)
     model = make_model(cfg.model, cluster, **model_options(cfg))
     t0 = time.perf_counter()
+    say(f"exact ground state of {cluster.name} at J2/J1 = {cfg.j2:g} (sector {cfg.sector}, store or ED) ...")
     state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    say(f"E0 = {state.energy:.10f} (Pauli) in sector {state.info.sector}"
+        f" ({'loaded from the store' if getattr(state, 'loaded', False) else f'{time.perf_counter() - t0:.1f} s'})")
     group = space_group(cluster)
     datasets = make_datasets(
         state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test, eps_relative_to=cfg.eps_relative_to
     )
-
-    run.start()
+    resume = _read_checkpoint(run)
+    if resume is None:
+        run.start()
+    else:
+        run.truncate_log(lambda record: record.get("step", 0) <= resume[1])
+    budget = training_budget(len(datasets.train), **budget_options(cfg))
+    say(
+        f"n_train = {len(datasets.train):,}, n_val = {len(datasets.val):,}; {budget.steps:,} Adam steps of "
+        f"batch {budget.batch_size:,} ({budget.epochs:.1f} epochs), validation every {budget.eval_every} steps, "
+        f"patience {budget.patience or 'off'}"
+    )
+    if resume is not None:
+        say(f"resuming from step {resume[1]} ({run.path / CHECKPOINT})")
     result = train_sign(
         model,
         datasets,
         lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs,
-        patience=cfg.patience if cfg.patience > 0 else None,
+        **budget_options(cfg),
         seed=cfg.seed,
         progress=progress,
         callback=lambda record, params: run.log(record),
         invariant_perms=group.translations if cfg.model in TRANSLATION_INVARIANT else None,
+        resume=None if resume is None else resume[0],
+        on_checkpoint=lambda ck: run.write_bytes(CHECKPOINT, ck.to_bytes()),
     )
     run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(result.params)))
-    metrics = {
-        split: {**m, "size": len(ds)}
-        for (split, m), ds in ((item, datasets.splits()[item[0]]) for item in result.metrics.items())
-    }
-    if "test" in metrics:  # the whole rest of the space: metrics as defined
-        test = metrics["test"]
-        test_acc, test_wacc, test_ovl = test["accuracy"], test["weighted_accuracy"], test["overlap"]
-    else:  # sampled test sets: uniform sample for accuracy; on the |psi|^2 sample the plain
-        # mean of s_pred s_exact estimates the weighted quantities (weighting again would count
-        # |psi|^2 twice): weighted accuracy = accuracy there, overlap = 2 accuracy - 1.
-        test_acc = metrics["test_uniform"]["accuracy"]
-        test_wacc = metrics["test_weighted"]["accuracy"]
-        test_ovl = 2 * test_wacc - 1
+    splits = datasets.splits()
+    metrics = {split: {**m, "size": len(splits[split])} for split, m in result.metrics.items()}
+    test_acc, test_wacc, test_ovl = test_figures(metrics)
+    marshall = marshall_metrics(datasets, cluster)
+    m_acc, m_wacc, m_ovl = test_figures(marshall)
     summary = {
         "task": "sign",
         "lattice": cluster.name,
@@ -117,19 +189,32 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True) -> dict:
         "test_accuracy": test_acc,
         "test_weighted_accuracy": test_wacc,
         "test_overlap": test_ovl,
+        "marshall_test_accuracy": m_acc,
+        "marshall_test_weighted_accuracy": m_wacc,
+        "marshall_test_overlap": m_ovl,
         "metrics": metrics,
+        "marshall_metrics": marshall,
+        "lr": cfg.lr,
+        "budget": budget.to_dict(),
+        "steps_run": result.history[-1]["step"] if result.history else 0,
+        "best_step": result.best_step,
         "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
+        "resumed_from_step": result.resumed_from,
         "evaluated_by_translation_orbits": result.orbit_splits,
         "ed_energy": state.energy,
         "ed_energy_per_site": state.energy / cluster.n_sites,
         "ed_method": state.info.method,
         "ed_sector": state.info.sector,
         "ed_residual": state.residual,
-        "train_seconds": result.seconds,
+        "train_seconds": result.history[-1]["seconds"] if result.history else 0.0,
         "seconds": time.perf_counter() - t0,
         "out": str(out),
     }
+    from .plots import plot_training
+
+    plot_training(result.history, out / "plots", marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
+                  title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}")
     run.write_json("summary.json", summary)
+    (run.path / CHECKPOINT).unlink(missing_ok=True)
     return summary

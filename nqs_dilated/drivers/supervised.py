@@ -10,23 +10,30 @@ The training configurations are already drawn with probability ``|psi|^2`` (with
 the unweighted mean over them is a Monte Carlo estimate of the ``|psi|^2``-weighted cross-entropy;
 weighting again by ``|psi|^2`` would count the amplitudes twice.
 
-Optimisation: Optax Adam, mini-batches of a fresh permutation of the training set every epoch.
-The permutation is padded to a whole number of batches and the padding is masked out, so every
-sample counts exactly once per epoch. One epoch is a single jitted function (``jax.lax.scan`` over
-the batches); evaluation is a jitted forward pass over fixed-size chunks. Early stopping watches the
-validation loss (same unweighted cross-entropy on the validation set) and returns the parameters of
-the best epoch. Everything is deterministic for a given ``seed`` (initialisation and shuffling).
+Budget: a number of optimizer (Adam) **steps**, not epochs (:func:`training_budget`). The batches
+are consecutive slices of one stream of training indices, the concatenation of a fresh
+permutation of the training set per epoch, so every sample is used once per epoch and every batch
+is full; the permutation of epoch ``e`` depends only on ``(seed, e)``. The batch size is capped
+to a sixteenth of the training set (:func:`auto_batch_size`), so even a small training set gets
+many steps per epoch. The steps between two validations run as one jitted ``jax.lax.scan``.
+Early stopping watches the validation loss (same unweighted cross-entropy on the validation set)
+every ``eval_every`` steps and ends the run after ``patience`` steps without a lower one; the
+parameters of the best validation point are returned. Everything is deterministic for a given
+``seed`` (initialisation and batch order), and a run resumed from a :class:`TrainCheckpoint`
+continues bit for bit as the uninterrupted run would.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +43,115 @@ from tqdm.auto import tqdm
 from ..data import SignDataset, SignDatasets, class_to_sign, orbit_representatives, sign_to_class
 from ..metrics import sign_metrics
 
-__all__ = ["TrainResult", "predict_logits", "predict_signs", "train_sign"]
+__all__ = [
+    "DEFAULT_STEPS",
+    "MAX_AUTO_BATCH",
+    "MIN_AUTO_BATCH",
+    "Budget",
+    "TrainCheckpoint",
+    "TrainResult",
+    "auto_batch_size",
+    "predict_logits",
+    "predict_signs",
+    "train_sign",
+    "training_budget",
+]
+
+#: Default budget in Adam steps (see :func:`training_budget`).
+DEFAULT_STEPS = 4000
+#: Bounds of the automatic batch size (the paper's code used 64 on small clusters, 8192 at 36 sites).
+MIN_AUTO_BATCH, MAX_AUTO_BATCH = 32, 8192
+#: Automatic evaluation interval: about this many validations per run.
+N_EVALUATIONS = 100
+
+
+def auto_batch_size(n_train: int) -> int:
+    """Automatic batch size: the power of two nearest below ``n_train / 16``, clipped to
+    ``[MIN_AUTO_BATCH, MAX_AUTO_BATCH]`` and to ``n_train``.
+
+    At least 16 steps per epoch whenever the training set has 512 samples or more: 643 samples
+    (16 sites, eps = 0.05) give 32, 27,041 (24 sites, eps = 0.01) give 1024, 315,549 (36 sites,
+    eps = 0.01 of the representatives) give 8192.
+    """
+    if n_train < 1:
+        raise ValueError(f"n_train must be >= 1, got {n_train}")
+    b = 2 ** max(0, int(math.floor(math.log2(max(n_train / 16, 1)))))
+    return int(min(max(b, MIN_AUTO_BATCH), MAX_AUTO_BATCH, n_train))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The resolved training budget of one run (recorded in ``summary.json``).
+
+    Attributes:
+        steps: Adam steps at most.
+        batch_size: Samples per step.
+        epochs: ``steps * batch_size / n_train`` (passes over the training set; may be fractional).
+        steps_per_epoch: ``n_train / batch_size``.
+        eval_every: Steps between two validations (and possible checkpoints).
+        patience: Early stopping: steps without a lower validation loss before the run ends
+            (``None``: never).
+    """
+
+    steps: int
+    batch_size: int
+    epochs: float
+    steps_per_epoch: float
+    eval_every: int
+    patience: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def training_budget(
+    n_train: int,
+    *,
+    steps: int | None = None,
+    epochs: float | None = None,
+    batch_size: int | None = None,
+    eval_every: int | None = None,
+    patience: int | None = None,
+) -> Budget:
+    """Resolve the budget of a run on ``n_train`` training samples.
+
+    Args:
+        n_train: Training-set size.
+        steps: Adam steps (default :data:`DEFAULT_STEPS`); ignored when ``epochs`` is given.
+        epochs: Budget in passes over the training set instead: ``ceil(epochs * n_train / batch)`` steps.
+        batch_size: Samples per step (default :func:`auto_batch_size`; reduced to ``n_train``).
+        eval_every: Steps between validations (default ``ceil(steps / 100)``).
+        patience: Steps without a lower validation loss before stopping (``None``: never; it is
+            rounded up to whole validation intervals).
+
+    Returns:
+        :class:`Budget`.
+
+    Raises:
+        ValueError: a non-positive size, step count or interval.
+    """
+    if n_train < 1:
+        raise ValueError(f"the training set is empty (n_train = {n_train})")
+    batch = auto_batch_size(n_train) if batch_size is None else int(batch_size)
+    if batch < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch}")
+    batch = min(batch, n_train)
+    if epochs is not None:
+        if not epochs > 0:
+            raise ValueError(f"epochs must be positive, got {epochs}")
+        steps = int(math.ceil(epochs * n_train / batch))
+    steps = DEFAULT_STEPS if steps is None else int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    every = max(1, math.ceil(steps / N_EVALUATIONS)) if eval_every is None else int(eval_every)
+    if every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {every}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be >= 1 step or None, got {patience}")
+    return Budget(
+        steps=steps, batch_size=batch, epochs=steps * batch / n_train, steps_per_epoch=n_train / batch,
+        eval_every=min(every, steps), patience=patience,
+    )
 
 
 @dataclass
@@ -44,26 +159,92 @@ class TrainResult:
     """Outcome of :func:`train_sign`.
 
     Attributes:
-        params: Parameters of the best epoch (lowest validation loss).
-        history: One dict per epoch: ``epoch`` (1-based), ``loss`` (mean training CE of the
-            epoch), ``val_loss``, ``val_accuracy``, ``val_weighted_accuracy``, ``val_overlap``,
-            ``seconds`` (wall time since the start).
-        best_epoch: Epoch of ``params`` (1-based; 0 if no epoch ran).
+        params: Parameters of the best validation point (lowest validation loss).
+        history: One dict per validation: ``step`` (Adam steps done), ``epoch`` (passes over the
+            training set, fractional), ``loss`` (mean training CE of the steps since the previous
+            record), ``val_loss``, ``val_accuracy``, ``val_weighted_accuracy``, ``val_overlap``,
+            ``seconds`` (wall time of the training so far, over every invocation of a resumed run).
+        best_step: Step of ``params`` (0 if no step ran).
+        budget: The resolved :class:`Budget`.
         metrics: Per split (``"train"``, ``"val"``, ``"test"`` or ``"test_uniform"`` and
             ``"test_weighted"``) the dict of :func:`nqs_dilated.metrics.sign_metrics` plus ``loss``,
             for the best parameters.
         stopped_early: Whether early stopping (or the callback) ended the run.
-        seconds: Total wall time including the final evaluation.
+        seconds: Wall time of this invocation including the final evaluation.
         orbit_splits: Splits whose final metrics were evaluated once per orbit (``invariant_perms``).
+        resumed_from: Step of the checkpoint this invocation started from (0: a fresh start).
     """
 
     params: Any
     history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
+    best_step: int = 0
+    budget: Budget | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     stopped_early: bool = False
     seconds: float = 0.0
     orbit_splits: list[str] = field(default_factory=list)
+    resumed_from: int = 0
+
+    @property
+    def best_epoch(self) -> float:
+        """Passes over the training set at the best validation point."""
+        return self.best_step / self.budget.steps_per_epoch if self.budget else 0.0
+
+
+@dataclass
+class TrainCheckpoint:
+    """Everything :func:`train_sign` needs to continue a run exactly: the state at a validation point.
+
+    Attributes:
+        step: Adam steps done.
+        params, opt_state: Current parameters and optimizer state.
+        best_params, best_loss, best_step: The best validation point so far.
+        history: The validation records so far.
+        seconds: Training wall time so far (all invocations).
+    """
+
+    step: int
+    params: Any
+    opt_state: Any
+    best_params: Any
+    best_loss: float
+    best_step: int
+    history: list[dict]
+    seconds: float
+
+    def to_bytes(self) -> bytes:
+        """Serialize (Flax msgpack; the history as JSON text)."""
+        tree = {
+            "step": self.step, "params": self.params, "opt_state": self.opt_state,
+            "best_params": self.best_params, "best_loss": self.best_loss, "best_step": self.best_step,
+            "history": json.dumps(self.history), "seconds": self.seconds,
+        }
+        return flax.serialization.to_bytes(jax.device_get(tree))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, params: Any, opt_state: Any) -> "TrainCheckpoint":
+        """Restore from :meth:`to_bytes` output, with ``params`` and ``opt_state`` as templates
+        (the structure of the model and optimizer of the run).
+
+        Raises:
+            ValueError: the data does not match the templates (another model or optimizer).
+        """
+        template = {
+            "step": 0, "params": params, "opt_state": opt_state, "best_params": params,
+            "best_loss": 0.0, "best_step": 0, "history": "", "seconds": 0.0,
+        }
+        try:
+            tree = flax.serialization.from_bytes(template, data)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"checkpoint does not match this model and optimizer ({err})") from None
+        shapes = lambda t: [np.shape(x) for x in jax.tree.leaves(t)]  # noqa: E731
+        if shapes(tree["params"]) != shapes(params) or shapes(tree["opt_state"]) != shapes(opt_state):
+            raise ValueError("checkpoint does not match this model and optimizer (parameter shapes differ)")
+        return cls(
+            step=int(tree["step"]), params=tree["params"], opt_state=tree["opt_state"],
+            best_params=tree["best_params"], best_loss=float(tree["best_loss"]),
+            best_step=int(tree["best_step"]), history=json.loads(tree["history"]), seconds=float(tree["seconds"]),
+        )
 
 
 def _per_sample_ce(logits: jnp.ndarray, classes: jnp.ndarray) -> jnp.ndarray:
@@ -145,54 +326,70 @@ def predict_signs(model, params, configs: np.ndarray, chunk: int = 8192) -> np.n
     return class_to_sign(np.asarray(_predicted_classes(jnp.asarray(logits))))
 
 
-def _make_epoch(model, optimizer, n_train: int, batch_size: int):
-    """Jitted epoch: shuffle, pad to whole batches (masked), ``lax.scan`` of Adam steps."""
-    n_batches = max(1, math.ceil(n_train / batch_size))
-    padded = n_batches * batch_size
+class _BatchStream:
+    """Training indices of consecutive steps: the concatenation of one permutation per epoch,
+    the permutation of epoch ``e`` drawn from ``numpy.random.default_rng([seed, e])``."""
 
-    def batch_loss(params, xb, yb, mb):
-        ce = _per_sample_ce(model.apply(params, xb), yb)
-        return jnp.sum(ce * mb) / jnp.maximum(jnp.sum(mb), 1.0)
+    def __init__(self, n: int, batch: int, seed: int):
+        self.n, self.batch, self.seed = n, batch, seed
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
+            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n).astype(np.int32)
+        return self._perms[epoch]
+
+    def indices(self, step: int, k: int) -> np.ndarray:
+        """Indices of steps ``step .. step + k - 1``, int32 ``(k, batch)``."""
+        lo, hi = step * self.batch, (step + k) * self.batch
+        parts, pos = [], lo
+        while pos < hi:
+            epoch, offset = divmod(pos, self.n)
+            take = min(self.n - offset, hi - pos)
+            parts.append(self._perm(epoch)[offset : offset + take])
+            pos += take
+        return np.concatenate(parts).reshape(k, self.batch)
+
+
+def _make_steps(model, optimizer):
+    """Jitted ``(params, opt_state, x, y, idx (k, B)) -> (params, opt_state, mean loss)``: ``k``
+    Adam steps as one ``lax.scan``."""
+
+    def batch_loss(params, xb, yb):
+        return jnp.mean(_per_sample_ce(model.apply(params, xb), yb))
 
     grad_fn = jax.value_and_grad(batch_loss)
 
     @jax.jit
-    def epoch(params, opt_state, key, x, y):
-        perm = jax.random.permutation(key, n_train)
-        idx = jnp.concatenate([perm, perm[: padded - n_train]]) if padded > n_train else perm
-        mask = (jnp.arange(padded) < n_train).astype(jnp.float32)
-        idx = idx.reshape(n_batches, batch_size)
-        mask = mask.reshape(n_batches, batch_size)
-
-        def step(carry, batch):
+    def steps(params, opt_state, x, y, idx):
+        def step(carry, ib):
             params, opt_state = carry
-            ib, mb = batch
-            loss, grads = grad_fn(params, x[ib], y[ib], mb)
+            loss, grads = grad_fn(params, x[ib], y[ib])
             updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            return (params, opt_state), (loss * jnp.sum(mb))
+            return (optax.apply_updates(params, updates), opt_state), loss
 
-        (params, opt_state), weighted = jax.lax.scan(step, (params, opt_state), (idx, mask))
-        return params, opt_state, jnp.sum(weighted) / n_train
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), idx)
+        return params, opt_state, jnp.mean(losses)
 
-    return epoch
+    return steps
 
 
-def _build(model, lr, n_train, batch, chunk):
+def _build(model, lr, chunk):
     optimizer = optax.adam(lr)
-    return optimizer, _make_epoch(model, optimizer, n_train, batch), _make_evaluator(model, chunk)
+    return optimizer, _make_steps(model, optimizer), _make_evaluator(model, chunk)
 
 
 _build_cached = functools.lru_cache(maxsize=16)(_build)
 
 
-def _compiled(model, lr, n_train, batch, chunk):
-    """Optimizer, jitted epoch and evaluator; reused across calls with equal arguments so that
+def _compiled(model, lr, chunk):
+    """Optimizer, jitted steps and evaluator; reused across calls with equal arguments so that
     repeated trainings (seeds, sweeps) do not recompile. Unhashable modules are rebuilt each time."""
     try:
-        return _build_cached(model, lr, n_train, batch, chunk)
+        return _build_cached(model, lr, chunk)
     except TypeError:
-        return _build(model, lr, n_train, batch, chunk)
+        return _build(model, lr, chunk)
 
 
 def train_sign(
@@ -200,9 +397,11 @@ def train_sign(
     datasets: SignDatasets,
     *,
     lr: float = 1e-3,
-    batch_size: int = 1024,
-    epochs: int = 200,
-    patience: int | None = 20,
+    steps: int | None = None,
+    epochs: float | None = None,
+    batch_size: int | None = None,
+    eval_every: int | None = None,
+    patience: int | None = None,
     seed: int = 0,
     progress: bool = True,
     callback: Callable[[dict, Any], bool | None] | None = None,
@@ -210,6 +409,8 @@ def train_sign(
     params: Any = None,
     invariant_perms: np.ndarray | None = None,
     orbit_min_size: int = 65_536,
+    resume: bytes | None = None,
+    on_checkpoint: Callable[[TrainCheckpoint], None] | None = None,
 ) -> TrainResult:
     """Train a sign classifier on ``datasets.train`` with early stopping on ``datasets.val``.
 
@@ -218,13 +419,12 @@ def train_sign(
             ``(B, 2)`` or ``(B,)`` (module docstring for the class convention).
         datasets: Splits from :func:`nqs_dilated.data.make_datasets`.
         lr: Adam learning rate.
-        batch_size: Mini-batch size (reduced to the training-set size when larger).
-        epochs: Maximum number of epochs.
-        patience: Stop after this many epochs without a lower validation loss (``None``: never).
-        seed: Seed of initialisation and shuffling (``jax.random.PRNGKey(seed)``).
+        steps, epochs, batch_size, eval_every, patience: The budget (:func:`training_budget`;
+            default :data:`DEFAULT_STEPS` steps at the automatic batch size, no early stopping).
+        seed: Seed of initialisation (``jax.random.PRNGKey(seed)``) and batch order.
         progress: Show a tqdm bar on stderr with the loss and validation accuracy.
-        callback: Called after every epoch as ``callback(record, params)`` with the history record
-            and the current parameters; a true return value stops training.
+        callback: Called after every validation as ``callback(record, params)`` with the history
+            record and the current parameters; a true return value stops training.
         eval_chunk: Chunk size of the jitted evaluation (bounds memory).
         params: Initial parameters (default ``model.init`` with the seed).
         invariant_perms: Site permutations ``(G, N)`` the model is exactly invariant under (e.g.
@@ -232,63 +432,76 @@ def train_sign(
             least ``orbit_min_size`` configurations (the exhaustive test set) then runs the
             model once per orbit (:func:`nqs_dilated.data.orbit_representatives`) and copies the
             logits to the other members: the same metrics up to float rounding, ~G times faster.
-            Training and the per-epoch validation are unchanged.
         orbit_min_size: Smallest set evaluated by orbits.
+        resume: Bytes of a :class:`TrainCheckpoint` of the same run (same model, data, budget and
+            seed): training continues from it and ends as the uninterrupted run would.
+        on_checkpoint: Called with a :class:`TrainCheckpoint` after every validation (after
+            ``callback``, unless it stopped the run); the caller decides whether to write it.
 
     Returns:
-        :class:`TrainResult` with the parameters of the epoch of lowest validation loss.
+        :class:`TrainResult` with the parameters of the validation point of lowest validation loss.
 
     Raises:
-        ValueError: bad hyperparameters, an empty training set, or logits of the wrong shape.
+        ValueError: bad hyperparameters, an empty training set, logits of the wrong shape, or a
+            checkpoint of another model.
     """
-    if not lr > 0 or batch_size < 1 or epochs < 0 or eval_chunk < 1:
-        raise ValueError(f"need lr > 0, batch_size >= 1, epochs >= 0, eval_chunk >= 1; got {lr}, {batch_size}, {epochs}, {eval_chunk}")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be >= 1 or None, got {patience}")
+    if not lr > 0 or eval_chunk < 1:
+        raise ValueError(f"need lr > 0 and eval_chunk >= 1; got {lr}, {eval_chunk}")
     train, val = datasets.train, datasets.val
-    if len(train) == 0:
-        raise ValueError("the training set is empty")
+    budget = training_budget(
+        len(train), steps=steps, epochs=epochs, batch_size=batch_size, eval_every=eval_every, patience=patience
+    )
     t0 = time.perf_counter()
-    key_init, key_shuffle = jax.random.split(jax.random.PRNGKey(seed))
+    key_init = jax.random.split(jax.random.PRNGKey(seed))[0]
     x = jnp.asarray(train.configs, dtype=jnp.int8)
     y = jnp.asarray(sign_to_class(train.signs))
     if params is None:
         params = model.init(key_init, x[:1])
     _check_logits(model, params, x[:1])
-    batch = min(batch_size, len(train))
-    optimizer, epoch_fn, evaluate = _compiled(model, float(lr), len(train), batch, eval_chunk)
+    optimizer, run_steps, evaluate = _compiled(model, float(lr), eval_chunk)
     opt_state = optimizer.init(params)
+    stream = _BatchStream(len(train), budget.batch_size, seed)
 
-    history: list[dict] = []
-    best = (math.inf, params, 0)
+    step, history, best, seconds0 = 0, [], (math.inf, params, 0), 0.0
+    if resume is not None:
+        ck = TrainCheckpoint.from_bytes(resume, params, opt_state)
+        step, params, opt_state, history = ck.step, ck.params, ck.opt_state, ck.history
+        best, seconds0 = (ck.best_loss, ck.best_params, ck.best_step), ck.seconds
+    resumed_from = step
     stopped = False
-    bar = tqdm(range(1, epochs + 1), desc="sign", file=sys.stderr, disable=not progress, leave=False)
-    for ep in bar:
-        key_shuffle, key = jax.random.split(key_shuffle)
-        params, opt_state, loss = epoch_fn(params, opt_state, key, x, y)
+    bar = tqdm(total=budget.steps, initial=step, desc="sign", unit="step", file=sys.stderr,
+               disable=not progress, leave=False)
+    while step < budget.steps:
+        k = min(budget.eval_every, budget.steps - step)
+        params, opt_state, loss = run_steps(params, opt_state, x, y, jnp.asarray(stream.indices(step, k)))
+        step += k
         val_ce, val_pred = evaluate(params, val)
         m = sign_metrics(val_pred, val.signs, val.weights)
         record = {
-            "epoch": ep,
+            "step": step,
+            "epoch": step / budget.steps_per_epoch,
             "loss": float(loss),
             "val_loss": float(np.mean(val_ce)),
             "val_accuracy": m["accuracy"],
             "val_weighted_accuracy": m["weighted_accuracy"],
             "val_overlap": m["overlap"],
-            "seconds": time.perf_counter() - t0,
+            "seconds": seconds0 + time.perf_counter() - t0,
         }
         history.append(record)
         if record["val_loss"] < best[0]:
-            best = (record["val_loss"], params, ep)
+            best = (record["val_loss"], params, step)
+        bar.update(k)
         bar.set_postfix(loss=f"{record['loss']:.4f}", val_acc=f"{record['val_accuracy']:.3f}")
         if callback is not None and callback(record, params):
             stopped = True
             break
-        if patience is not None and ep - best[2] >= patience:
+        if on_checkpoint is not None:
+            on_checkpoint(TrainCheckpoint(step, params, opt_state, best[1], best[0], best[2], list(history), record["seconds"]))
+        if budget.patience is not None and step - best[2] >= budget.patience:
             stopped = True
             break
     bar.close()
-    _, best_params, best_epoch = best
+    _, best_params, best_step = best
     metrics, orbit_splits = {}, []
     for name, ds in datasets.splits().items():
         if len(ds) == 0:
@@ -302,9 +515,11 @@ def train_sign(
     return TrainResult(
         params=best_params,
         history=history,
-        best_epoch=best_epoch,
+        best_step=best_step,
+        budget=budget,
         metrics=metrics,
         stopped_early=stopped,
         seconds=time.perf_counter() - t0,
         orbit_splits=orbit_splits,
+        resumed_from=resumed_from,
     )

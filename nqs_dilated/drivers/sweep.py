@@ -338,11 +338,13 @@ def run_progress(config: FitConfig) -> tuple[int, int]:
             return len(log["Energy"]["iters"]), config.n_iter
         except (OSError, ValueError, KeyError, TypeError):
             return 0, config.n_iter
+    total = config.steps if not config.epochs else 0  # an epoch budget is known once the data is
     try:
         with open(out / "metrics.jsonl") as f:
-            return sum(1 for _ in f), config.epochs
-    except OSError:
-        return 0, config.epochs
+            lines = [line for line in f if line.strip()]
+        return (json.loads(lines[-1]).get("step", len(lines)) if lines else 0), total
+    except (OSError, ValueError):
+        return 0, total
 
 
 @dataclass
