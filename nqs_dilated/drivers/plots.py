@@ -193,3 +193,42 @@ def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
     ax.legend(frameon=False, loc="lower right")
     ax.margins(x=0.12)
     return _save(fig, out, "ed_energy_vs_j2")
+
+
+# --- one sign fit --------------------------------------------------------------------------------
+
+
+def plot_training(
+    history: list[dict], directory: str | Path, *, marshall_overlap: float | None = None, title: str = ""
+) -> list[Path]:
+    """``training.png`` (and ``.pdf``) of one sign fit: training and validation cross-entropy (left)
+    and validation overlap (right) against the Adam step.
+
+    Args:
+        history: The records of :attr:`~nqs_dilated.drivers.supervised.TrainResult.history`
+            (``step``, ``loss``, ``val_loss``, ``val_overlap``).
+        directory: Where to write (created; files written atomically).
+        marshall_overlap: The Marshall-sign overlap of the exact state on the validation set,
+            drawn as a dashed baseline.
+        title: Figure title.
+
+    Returns:
+        The written paths.
+    """
+    fig, (ax_loss, ax_ovl) = _figure(9.0, 3.4, ncols=2)
+    steps = [r["step"] for r in history]
+    ax_loss.plot(steps, [r["loss"] for r in history], label="training")
+    ax_loss.plot(steps, [r["val_loss"] for r in history], label="validation")
+    ax_loss.set_xlabel("Adam step")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_yscale("log")
+    ax_loss.legend(frameon=False)
+    ax_ovl.plot(steps, [r["val_overlap"] for r in history], color="C1", label="validation overlap")
+    if marshall_overlap is not None:
+        ax_ovl.axhline(marshall_overlap, color="k", ls="--", lw=1, label=f"Marshall sign ({marshall_overlap:.3f})")
+    ax_ovl.set_xlabel("Adam step")
+    ax_ovl.set_ylabel("overlap")
+    ax_ovl.legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, Path(directory), "training")
