@@ -363,3 +363,116 @@ def test_step_guard_undoes_a_blow_up_and_retries_smaller(cluster_4x4, gs1, monke
     step2 = np.linalg.norm(flat(seen[3][0]) - flat(seen[2][0]))  # a full step
     retried = np.linalg.norm(flat(seen[4][0]) - flat(seen[3][1]))  # a quarter step
     assert retried < 0.5 * step2, (retried, step2)
+
+
+# ---------------------------------------------------------------- resume after a crash, plots (issues 19, 20)
+
+def _vmc_iters(run_dir):
+    return json.loads((run_dir / "vmc.log").read_text())["Energy"]["iters"]
+
+
+def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
+    """A run killed between checkpoints has logged iterations past its last checkpoint; resuming
+    logged them again (``..., 2, 3, 2, 3, ...``). Now vmc.log is cut back to the checkpoint."""
+    from nqs_dilated.drivers.minsr import VMC_MinSR
+    from nqs_dilated.drivers.vmc_run import run_vmc
+
+    out = tmp_path / "run"
+    cfg = resolve({"task": "vmc", "lattice": "triangular-4x4", "j2": 0.0, "mode": "fixed-sign",
+                   "sign_source": "marshall", "channels": [4, 4], "dilations": [1, 2], "n_iter": 6,
+                   "n_samples": 128, "n_chains": 8, "checkpoint_every": 2, "out": str(out)})
+    original = VMC_MinSR.compute_loss_and_update
+
+    def crash_at_step_3(self):
+        if self.step_count == 3:
+            raise RuntimeError("killed")
+        return original(self)
+
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", crash_at_step_3)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_vmc(cfg, progress=False)
+    assert _vmc_iters(out) == [0, 1, 2]  # step 2 logged, the checkpoint holds 2 completed steps
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", original)
+    lines = []
+    summary = run_vmc(cfg, progress=False, report=lines.append)
+    assert "resuming from step 2" in "\n".join(lines), lines
+    assert summary["resumed_from"] == 2 and summary["steps_done"] == 6
+    iters = _vmc_iters(out)
+    assert iters == list(range(6)), iters
+    log = json.loads((out / "vmc.log").read_text())
+    assert len(log["Energy"]["Mean"]["real"]) == 6 and len(log["acceptance"]["value"]) == 6
+    # the per-run plot is drawn from the whole log
+    png = out / "plots" / "energy.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / "plots" / "energy.pdf").is_file()
+
+
+def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):
+    from nqs_dilated.drivers.vmc import truncate_json_log
+
+    log = {"Energy": {"iters": [0, 1, 2, 3, 2, 3], "Mean": {"real": [5, 4, 3, 2, 3, 2], "imag": [0] * 6},
+                      "Sigma": [1] * 6},
+           "info": {"solver_fallback": {"iters": [0, 1, 2, 3, 2, 3], "value": [False] * 6}}, "note": [9, 9]}
+    path = tmp_path / "vmc.log"
+    path.write_text(json.dumps(log))
+    assert truncate_json_log(path, 2) == 8
+    cut = json.loads(path.read_text())
+    assert cut["Energy"] == {"iters": [0, 1], "Mean": {"real": [5, 4], "imag": [0, 0]}, "Sigma": [1, 1]}
+    assert cut["info"]["solver_fallback"] == {"iters": [0, 1], "value": [False, False]} and cut["note"] == [9, 9]
+    assert truncate_json_log(path, 2) == 0 and truncate_json_log(tmp_path / "none.log", 2) == 0
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a NetKet JSON log"):
+        truncate_json_log(path, 1)
+
+
+def test_energy_plot_data_and_file(tmp_path):
+    from matplotlib.image import imread
+
+    from nqs_dilated.drivers.plots import energy_figure, plot_vmc_run, vmc_energy_series
+
+    n, ed = 7, -44.9
+    log = {"Energy": {"iters": list(range(n)), "Mean": {"real": [-40.0 - k for k in range(n)], "imag": [0.0] * n},
+                      "Sigma": [0.1 * (k + 1) for k in range(n)]}}
+    series = vmc_energy_series(log)
+    np.testing.assert_array_equal(series["iters"], np.arange(n))
+    fig = energy_figure(series, ed)
+    ax, rel = fig.axes
+    line = ax.containers[0].lines[0]
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(n))
+    np.testing.assert_allclose(line.get_ydata(), -40.0 - np.arange(n))
+    assert any(np.allclose(h.get_ydata(), ed) for h in ax.get_lines() if h is not line)  # the ED line
+    np.testing.assert_allclose(rel.get_lines()[0].get_ydata(), np.abs(-40.0 - np.arange(n) - ed) / abs(ed))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "vmc.log").write_text(json.dumps(log))
+    (run / "metrics.jsonl").write_text(json.dumps({"stage": "start", "ed_energy": ed}) + "\n")
+    paths = plot_vmc_run(run, title="test")
+    assert {p.name for p in paths} == {"energy.png", "energy.pdf"}
+    image = imread(run / "plots" / "energy.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 200
+    with pytest.raises(ValueError, match="no Energy history"):
+        vmc_energy_series({"acceptance": {"iters": [0], "value": [1.0]}})
+
+
+def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
+    import pandas as pd
+
+    from nqs_dilated.drivers.plots import vmc_error_figure
+
+    rows = []
+    for mode, sign in (("full", None), ("fixed-sign", "marshall"), ("fixed-sign", "/runs/sign_fit")):
+        for j2 in (0.0, 0.5, 1.0):
+            for seed in range(2):
+                rows.append({"variant": "dilated-1-2", "mode": mode, "sign_source": sign, "j2": j2, "seed": seed,
+                             "relative_error": 1e-3 * (1 + seed) * (1 + j2) * (3 if mode == "full" else 1)})
+    fig = vmc_error_figure(pd.DataFrame(rows))
+    (ax,) = fig.axes
+    assert len(ax.containers) == 3
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["dilated-1-2, full", "dilated-1-2, fixed sign (marshall)", "dilated-1-2, fixed sign (sign_fit)"]
+    for container in ax.containers:
+        assert len(container.lines[0].get_xdata()) == 3  # one point per J2, seeds averaged
+    full = ax.containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(full, [4.5e-3, 6.75e-3, 9e-3])  # mean of seeds 1x and 2x
+    # error bars: sample standard deviation over the two seeds
+    segments = ax.containers[0].lines[2][0].get_segments()
+    np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], 2 * np.std([3e-3, 6e-3], ddof=1) * np.array([1, 1.5, 2]))

@@ -31,7 +31,10 @@ import pandas as pd
 
 from .tables import read_ed, read_results
 
-__all__ = ["MARSHALL_THRESHOLD", "frustrated_region", "plot_sweep"]
+__all__ = [
+    "MARSHALL_THRESHOLD", "energy_figure", "frustrated_region", "plot_sweep", "plot_vmc_run", "vmc_energy_series",
+    "vmc_error_figure",
+]
 
 #: Marshall-sign overlap below which a J2 counts as frustrated (shaded in the plots).
 MARSHALL_THRESHOLD = 0.9
@@ -157,12 +160,144 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
             fig.suptitle(title, fontsize=8)
             written += _save(fig, out, "accuracy_vs_j2")
         if not results.empty and task == "vmc":
-            fig, (ax,) = _figure(3.4, 2.6)
-            _metric_axes(ax, results, "relative_error", r"$|E_{\rm var} - E_{\rm ED}| / |E_{\rm ED}|$", region, log=True)
-            ax.set_title(f"{lattice}, VMC")
-            written += _save(fig, out, "vmc_error_vs_j2")
+            written += _save(vmc_error_figure(results, region, title=f"{lattice}, VMC"), out, "vmc_error_vs_j2")
         written += _plot_ed(ed, region, out, lattice)
     return written
+
+
+# --- VMC ---------------------------------------------------------------------------------------
+
+
+def _vmc_label(variant: str, mode: str | None, sign: str | None) -> str:
+    if not mode or mode != mode:  # absent or NaN
+        return variant
+    if mode == "fixed-sign" and isinstance(sign, str) and sign:
+        return f"{variant}, fixed sign ({Path(sign).name})"
+    return f"{variant}, {mode}"
+
+
+def _vmc_groups(results: pd.DataFrame):
+    """``(label, j2, mean, std, seeds)`` of ``relative_error`` per (variant, mode, sign source), in
+    order of appearance; std is the sample standard deviation over seeds (0 for one seed)."""
+    table = results.copy()
+    for col in ("mode", "sign_source"):
+        if col not in table.columns:
+            table[col] = ""
+        table[col] = table[col].fillna("").astype(str)
+    for (variant, mode, sign), group in table.groupby(["variant", "mode", "sign_source"], sort=False):
+        stats = group.groupby("j2")["relative_error"].agg(["mean", "std", "count"]).sort_index()
+        yield (_vmc_label(str(variant), mode, sign), stats.index.to_numpy(float), stats["mean"].to_numpy(float),
+               stats["std"].fillna(0).to_numpy(float), stats["count"].to_numpy(int))
+
+
+def vmc_error_figure(results: pd.DataFrame, region=None, *, title: str = ""):
+    """The ``vmc_error_vs_j2`` figure: ``|E_var - E_ED| / |E_ED|`` vs J2/J1, log scale, one
+    errorbar line per (model variant, mode, sign source) of ``results.csv`` (mean and standard
+    deviation over seeds), the frustrated ``region`` shaded.
+
+    Returns:
+        A matplotlib ``Figure`` (one axes; its ``containers`` hold the error-bar lines in order).
+    """
+    fig, (ax,) = _figure(3.4, 2.6)
+    _shade(ax, region, True)
+    for k, (label, j2, mean, std, _) in enumerate(_vmc_groups(results)):
+        ax.errorbar(j2 + 0.006 * (k - 1), mean, yerr=std, marker="os^vD<>"[k % 7], capsize=2, label=label)
+    ax.set_xlabel(_J2_LABEL)
+    ax.set_ylabel(r"$|E_{\rm var} - E_{\rm ED}| / |E_{\rm ED}|$")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def vmc_energy_series(log: str | Path | dict) -> dict[str, np.ndarray]:
+    """The energy per iteration from a NetKet ``JsonLog`` file (``vmc.log``) or its parsed content.
+
+    Returns:
+        ``iters`` (int), ``energy`` (real part of ``Energy.Mean``) and ``error`` (``Energy.Sigma``,
+        the standard error of the mean), float arrays of one length, in the order logged.
+
+    Raises:
+        ValueError: no ``Energy`` history in the log.
+    """
+    data = json.loads(Path(log).read_text()) if not isinstance(log, dict) else log
+    energy = data.get("Energy")
+    if not isinstance(energy, dict) or "iters" not in energy:
+        raise ValueError("the log holds no Energy history (not a VMC JsonLog)")
+    mean = energy["Mean"]
+    mean = mean["real"] if isinstance(mean, dict) else mean
+    return {
+        "iters": np.asarray(energy["iters"], dtype=int),
+        "energy": np.asarray(mean, dtype=float),
+        "error": np.asarray(energy.get("Sigma", [np.nan] * len(mean)), dtype=float),
+    }
+
+
+def energy_figure(series: dict[str, np.ndarray], ed_energy: float | None = None, *, title: str = ""):
+    """Energy ± standard error vs iteration (left) and, with ``ed_energy``, the relative error
+    ``|E - E_ED| / |E_ED|`` on a log scale (right); the ED energy as a dashed line.
+
+    Args:
+        series: :func:`vmc_energy_series`.
+        ed_energy: Exact ground-state energy (Pauli convention), or None.
+        title: Figure title.
+
+    Returns:
+        A matplotlib ``Figure``; the first axes holds the error-bar line (``containers[0]``).
+    """
+    it, e, err = series["iters"], series["energy"], series["error"]
+    fig, axes = _figure(7.0, 2.6, 2 if ed_energy is not None else 1)
+    ax = axes[0]
+    ax.errorbar(it, e, yerr=err, fmt="-", lw=0.8, elinewidth=0.5, color="C0", ecolor="C0", label="VMC")
+    if ed_energy is not None:
+        ax.axhline(ed_energy, color="k", ls="--", lw=0.8, label=f"ED {ed_energy:.6f}")
+        rel = np.abs(e - ed_energy) / abs(ed_energy)
+        axes[1].semilogy(it, rel, "-", lw=0.8, color="C0")
+        axes[1].set_xlabel("iteration")
+        axes[1].set_ylabel(r"$|E - E_{\rm ED}| / |E_{\rm ED}|$")
+        axes[1].grid(alpha=0.3, lw=0.5)
+        finite = e[np.isfinite(e)]
+        if finite.size:  # the last three quarters of the run, where the interesting part is
+            tail = finite[len(finite) // 4 :]
+            lo, hi = min(tail.min(), ed_energy), tail.max()
+            pad = 0.05 * (hi - lo) + 1e-12
+            ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(r"energy ($J_1$; Pauli $\sigma\cdot\sigma$ = 4 S$\cdot$S)")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=8)
+    return fig
+
+
+def plot_vmc_run(directory: str | Path, *, ed_energy: float | None = None, title: str = "") -> list[Path]:
+    """``plots/energy.png`` (and ``.pdf``) of one VMC run directory, from its ``vmc.log``.
+
+    Args:
+        directory: The run directory (holding ``vmc.log``).
+        ed_energy: The exact energy for the reference line (default: ``ed_energy`` of the run's
+            ``metrics.jsonl``, if any).
+        title: Figure title.
+
+    Returns:
+        The written paths (atomically replaced).
+
+    Raises:
+        FileNotFoundError: no ``vmc.log``; ValueError: a log without an energy history.
+    """
+    import matplotlib
+
+    directory = Path(directory)
+    series = vmc_energy_series(directory / "vmc.log")
+    if ed_energy is None and (directory / "metrics.jsonl").exists():
+        for line in (directory / "metrics.jsonl").read_text().splitlines():
+            if line.strip() and "ed_energy" in json.loads(line):
+                ed_energy = float(json.loads(line)["ed_energy"])
+    with matplotlib.rc_context(_STYLE):
+        return _save(energy_figure(series, ed_energy, title=title), directory / "plots", "energy")
 
 
 def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:

@@ -8,21 +8,35 @@ VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``; the Hami
 Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line at the start and
 one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iteration),
 ``checkpoint.msgpack`` (variables + step count; a rerun of the same configuration resumes from
-it), ``params.msgpack`` (final variables) and ``summary.json`` (written last; ``max_step`` is
-the bound on one step's parameter change, ``rejected_steps`` how many steps the step guard undid
-and retried smaller, ``restored_step`` the step whose parameters a run that ended on a non-finite
-energy was reset to, else null).
+it; a resumed run first drops from ``vmc.log`` the iterations logged after the checkpoint),
+``params.msgpack`` (final variables), ``plots/energy.png`` (and ``.pdf``: energy ± error per
+iteration from ``vmc.log``, the ED energy as a line, :func:`~nqs_dilated.drivers.plots.plot_vmc_run`)
+and ``summary.json`` (written last; ``max_step`` is the bound on one step's parameter change,
+``rejected_steps`` how many steps the step guard undid and retried smaller, ``restored_step`` the
+step whose parameters a run that ended on a non-finite energy was reset to, else null;
+``devices``, ``processes``, ``platform`` and ``sharding``: the JAX devices the samples were
+split over, :func:`~nqs_dilated.drivers.vmc.device_info`).
+
+Several devices: nothing to configure here; NetKet shards the samples over every JAX device
+that exists when it is imported (:mod:`nqs_dilated.drivers.vmc`). On one machine, e.g.
+``XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m nqs_dilated.fit --task vmc ...``
+(CPU) or with several GPUs visible; ``n_chains`` must be a multiple of the device count. Over
+several processes (one per GPU, possibly on several nodes) every process runs this same function
+after ``jax.distributed.initialize()`` (:func:`~nqs_dilated.drivers.executors.execute_run_distributed`,
+the sweep's ``slurm_tasks``); process 0 alone writes the run directory.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
+from netket.jax.sharding import extract_replicated
 
 from ..config import FitConfig
 from ..ed.ground import ground_state
@@ -30,9 +44,11 @@ from ..lattice import load_lattice
 from ..hamiltonian.bonds import heisenberg_bonds
 from ..models import n_params
 from ..rundir import RunDir
+from .plots import plot_vmc_run
 from .sign_run import model_options
 from .vmc import (
-    MAX_STEP, checkpoint_seconds, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction, optimise,
+    MAX_STEP, checkpoint_seconds, device_info, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction,
+    optimise,
 )
 
 __all__ = ["checkpoint_meta", "run_vmc"]
@@ -48,8 +64,14 @@ def checkpoint_meta(cfg: FitConfig) -> dict:
     }
 
 
-def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
+def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None) -> dict:
     """Run, resume or skip (finished) the VMC run described by ``cfg``.
+
+    Args:
+        cfg: The configuration (``task = "vmc"``).
+        progress: Show NetKet's progress bar.
+        report: Called with one line of text at each stage (``"resuming from step N"``, the
+            devices); process 0 only.
 
     Returns:
         The summary (``summary.json``), with ``"skipped": True`` for a finished run; when the
@@ -65,6 +87,11 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
     if run.finished:
         return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
     t0 = time.perf_counter()
+    main = jax.process_index() == 0  # over several processes, one writes the files
+    say = (report if report is not None and main else (lambda line: None))
+    devices = device_info()
+    if devices["sharding"]:
+        say(f"samples sharded over {devices['devices']} {devices['platform']} devices in {devices['processes']} process(es)")
     cluster = load_lattice(cfg.lattice)
     hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
     ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
@@ -84,17 +111,21 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
     if ckpt.exists():
         start = load_checkpoint(ckpt, vstate, meta)
         seconds_before = checkpoint_seconds(ckpt)
+        say(f"resuming from step {start} ({ckpt})")
     else:
-        run.start()
-        run.log({"stage": "start", "step": 0, **energy_report(vstate, hamiltonian, ground, fidelity=False)})
+        start_report = energy_report(vstate, hamiltonian, ground, fidelity=False)
+        if main:
+            run.start()
+            run.log({"stage": "start", "step": 0, **start_report})
     result = optimise(
         hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
         diag_shift_final=cfg.diag_shift_final or None, start_step=start, log_prefix=out / "vmc",
         checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
         timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before,
     )
-    report = energy_report(vstate, hamiltonian, ground)
-    run.log({"stage": "end", "step": result.steps, "status": result.status, **report})
+    final = energy_report(vstate, hamiltonian, ground)
+    if main:
+        run.log({"stage": "end", "step": result.steps, "status": result.status, **final})
     summary = {
         "task": "vmc",
         "lattice": cluster.name,
@@ -122,14 +153,24 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True) -> dict:
         # wall seconds of the optimisation steps behind the final state, over every invocation
         # (earlier ones up to their last checkpoint); "seconds" is this invocation alone
         "optimisation_seconds_total": seconds_before + result.seconds,
-        **report,
+        **final,
+        "devices": devices["devices"],
+        "processes": devices["processes"],
+        "platform": devices["platform"],
+        "sharding": devices["sharding"],
         "ed_method": ground.info.method,
         "ed_sector": ground.info.sector,
         "seconds": time.perf_counter() - t0,
         "out": str(out),
     }
-    if result.status == "timeout":
+    if result.status == "timeout" or not main:
         return summary
-    run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(vstate.variables)))
+    run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(extract_replicated(vstate.variables))))
+    plot_vmc_run(out, ed_energy=float(ground.energy), title=_title(cfg, cluster.name))
     run.write_json("summary.json", summary)
     return summary
+
+
+def _title(cfg: FitConfig, lattice: str) -> str:
+    sign = f", sign {Path(cfg.sign_source).name}" if cfg.mode == "fixed-sign" else ""
+    return f"{lattice}, J2/J1 = {cfg.j2:g}, VMC {cfg.mode}{sign}, {cfg.model}, seed {cfg.seed}"
