@@ -132,7 +132,9 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
                 "variance", "ed_energy", "relative_error", "seconds", "fidelity", "r_hat"):
         assert key in summary, key
     assert summary["steps_done"] == 3 and summary["convention"] == "pauli"
-    for name in ("config.json", "provenance.json", "metrics.jsonl", "vmc.log", "checkpoint.msgpack", "params.msgpack"):
+    assert summary["devices"] == jax.device_count() and summary["sharding"] == (jax.device_count() > 1)
+    for name in ("config.json", "provenance.json", "metrics.jsonl", "vmc.log", "checkpoint.msgpack", "params.msgpack",
+                 "plots/energy.png"):
         assert (out / name).is_file(), name
     assert "relative error" in capsys.readouterr().out
     assert main(args) == 0  # finished: no-op

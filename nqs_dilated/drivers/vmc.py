@@ -31,7 +31,7 @@ axis ``"S"`` is set when ``netket`` is imported, so the devices must exist by th
 tests, ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (or ``NETKET_EXPERIMENTAL_SHARDING_CPU=2``)
 before Python starts; on GPUs, every visible GPU (``CUDA_VISIBLE_DEVICES``); over several processes
 (nodes), ``jax.distributed.initialize()`` before ``netket`` is imported
-(:func:`nqs_dilated.drivers.distributed.execute_run_distributed`). The local-energy kernel and the
+(:func:`nqs_dilated.drivers.executors.execute_run_distributed`). The local-energy kernel and the
 minSR step run per device (:mod:`~nqs_dilated.hamiltonian.bonds`, :mod:`~nqs_dilated.drivers.minsr`);
 :func:`make_state` needs ``n_chains`` to be a multiple of the device count. Files (checkpoints,
 the JSON log) are written by process 0 alone; parameters are replicated on every device.

@@ -1,0 +1,144 @@
+"""VMC with the samples sharded over several JAX devices (NetKet's ``NETKET_SHARDING``).
+
+JAX fixes its devices when it starts, so each case runs in a fresh Python process with
+``XLA_FLAGS=--xla_force_host_platform_device_count=D`` (CPU "devices"): :func:`_worker` below,
+run as ``python tests/test_vmc_sharding.py PART OUT``, once with one device and once with two,
+at the same time. ``fixed``: on the same state and the same samples the two must give the same
+local energies, energy and minSR update (to rounding), and on two devices the samples and the
+chains must be split over both. ``optimise`` (slow): a short optimisation must reach the same
+energy within its statistical error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+N_CHAINS, N_SAMPLES, N_ITER = 16, 128, 8
+#: Samples of the final energy estimate.
+N_REPORT = 1024
+#: Wall seconds a worker may take (two of them share the cores).
+WORKER_TIMEOUT = 400
+
+
+def _worker(part: str, out: Path) -> None:
+    """What is compared between one and two devices, written to ``out`` (``.npz`` + ``.json``)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    from nqs_dilated.drivers.minsr import minsr_update
+    from nqs_dilated.drivers.vmc import device_info, energy_report, make_state, make_wavefunction, optimise
+    from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
+    from nqs_dilated.lattice import load_lattice
+
+    t0 = time.perf_counter()
+    cluster = load_lattice("triangular-4x4")
+    ham = heisenberg_bonds(cluster, 0.5)
+    model = make_wavefunction(cluster, "full", channels=(4, 4), dilations=(1, 2))
+    vs = make_state(ham, cluster, model, n_samples=N_SAMPLES, n_chains=N_CHAINS, seed=0)
+    sharding = vs.samples.sharding
+    info = {
+        **device_info(),
+        "samples_devices": len(sharding.device_set),
+        "samples_spec": str(getattr(sharding, "spec", None)),
+        "samples_shards": [list(s.data.shape) for s in vs.samples.addressable_shards],
+        "chains_shards": [list(s.data.shape) for s in vs.sampler_state.σ.addressable_shards],
+    }
+    if part == "optimise":
+        res = optimise(ham, vs, n_iter=N_ITER, lr=0.05, diag_shift=1e-2)
+        vs.n_samples = N_REPORT
+        report = energy_report(vs, ham)
+        info.update(sr_mode=res.sr_mode, energy=report["energy"], energy_error=report["energy_error"],
+                    seconds_per_iter=res.seconds_per_iter, seconds=time.perf_counter() - t0)
+        out.with_suffix(".json").write_text(json.dumps(info))
+        return
+    # the same samples in both processes: random Sz = 0 configurations from NumPy
+    rng = np.random.default_rng(7)
+    n = cluster.n_sites
+    x = np.array([rng.permutation(np.repeat(np.array([1, -1], np.int8), n // 2)) for _ in range(N_SAMPLES)])
+    x = jax.device_put(jnp.asarray(x.reshape(N_CHAINS, N_SAMPLES // N_CHAINS, n)), sharding)
+    vs._samples = x  # NetKet's cached samples: local_estimators and expect use them
+    eloc = vs.local_estimators(ham).data
+    stats = vs.expect(ham)
+    update, _ = minsr_update(vs._apply_fun, vs.parameters, vs.model_state, x.reshape(-1, n), eloc, 1e-2,
+                             mode="complex")
+    info.update(eloc_devices=len(eloc.sharding.device_set), seconds=time.perf_counter() - t0)
+    np.savez(out.with_suffix(".npz"), eloc=np.asarray(eloc), mean=np.asarray(stats.mean),
+             error=np.asarray(stats.error_of_mean), update=np.asarray(ravel_pytree(update)[0]))
+    out.with_suffix(".json").write_text(json.dumps(info))
+
+
+def _start(part: str, out: Path, devices: int) -> subprocess.Popen:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+           "NETKET_SHARDING": "1"}
+    env.pop("NETKET_EXPERIMENTAL_SHARDING_CPU", None)
+    return subprocess.Popen([sys.executable, __file__, part, str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _run_both(part: str, d: Path) -> dict:
+    """``{devices: (arrays, info)}`` for one and two devices (the two workers run concurrently)."""
+    procs = {k: _start(part, d / f"{part}{k}", k) for k in (1, 2)}
+    out = {}
+    for k, proc in procs.items():
+        try:
+            log, _ = proc.communicate(timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            log, _ = proc.communicate()
+        assert proc.returncode == 0, f"{k} device(s):\n{log[-3000:]}"
+        npz = d / f"{part}{k}.npz"
+        out[k] = (dict(np.load(npz)) if npz.exists() else {}), json.loads((d / f"{part}{k}.json").read_text())
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return _run_both("fixed", tmp_path_factory.mktemp("sharding"))
+
+
+def test_samples_and_chains_are_split_over_two_devices(results):
+    one, two = results[1][1], results[2][1]
+    assert one["devices"] == 1 and not one["sharding"]
+    assert two["devices"] == 2 and two["sharding"] and two["processes"] == 1
+    assert two["samples_devices"] == 2 and two["eloc_devices"] == 2 and "S" in two["samples_spec"]
+    # 16 chains of 8 samples: 8 chains (64 samples) per device
+    assert two["chains_shards"] == [[N_CHAINS // 2, 16]] * 2
+    assert two["samples_shards"] == [[N_CHAINS // 2, N_SAMPLES // N_CHAINS, 16]] * 2
+    assert one["samples_shards"] == [[N_CHAINS, N_SAMPLES // N_CHAINS, 16]]
+
+
+def test_same_samples_same_local_energies_energy_and_update(results):
+    (a, _), (b, _) = results[1], results[2]
+    np.testing.assert_allclose(b["eloc"], a["eloc"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b["mean"], a["mean"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b["error"], a["error"], rtol=1e-10)
+    scale = np.max(np.abs(a["update"]))
+    np.testing.assert_allclose(b["update"], a["update"], rtol=0, atol=1e-10 * scale)
+
+
+@pytest.mark.slow
+def test_short_optimisation_agrees_within_statistical_error(tmp_path):
+    results = _run_both("optimise", tmp_path)
+    one, two = results[1][1], results[2][1]
+    assert two["sharding"] and two["samples_devices"] == 2
+    assert one["sr_mode"] == two["sr_mode"] == "minSR/NTK"  # 128 samples < 198 parameters
+    for info in (one, two):
+        assert np.isfinite(info["energy"]) and info["energy_error"] > 0
+    z = abs(one["energy"] - two["energy"]) / np.hypot(one["energy_error"], two["energy_error"])
+    print(f"\n1 device: E = {one['energy']:.6f} +- {one['energy_error']:.6f}, {one['seconds_per_iter']:.3f} s/it, "
+          f"{one['seconds']:.1f} s; 2 devices: E = {two['energy']:.6f} +- {two['energy_error']:.6f}, "
+          f"{two['seconds_per_iter']:.3f} s/it, {two['seconds']:.1f} s; z = {z:.2f}")
+    assert z < 4, (one, two)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], Path(sys.argv[2]))
