@@ -335,6 +335,10 @@ class SweepConfig:
         slurm_time_min: SLURM time limit per run, minutes.
         slurm_cpus: CPUs per SLURM task.
         slurm_mem_gib: Memory per SLURM job, GiB.
+        slurm_nodes, slurm_tasks_per_node, slurm_gpus_per_node: VMC over several devices: one
+            task (process) per device, ``nodes x tasks_per_node`` processes per run joined by
+            ``jax.distributed`` (:func:`~nqs_dilated.drivers.executors.execute_run_distributed`);
+            default 1, 1, 0 (one process). ``submitit-local`` runs the tasks on this machine.
         search: ``""`` (plain sweep) or ``"dilations"`` (Optuna search over dilation stacks at one
             J2, see :mod:`nqs_dilated.drivers.search`).
         trials: Search budget in trials, counting finished trials of a resumed study (0 = none).
@@ -360,6 +364,9 @@ class SweepConfig:
     slurm_time_min: int = 120
     slurm_cpus: int = 1
     slurm_mem_gib: float = 8.0
+    slurm_nodes: int = 1
+    slurm_tasks_per_node: int = 1
+    slurm_gpus_per_node: int = 0
     search: str = ""
     trials: int = 0
     minutes: float = 0.0
@@ -547,6 +554,12 @@ def _validate_sweep(sweep: SweepConfig, values: dict[str, Any]) -> None:
         raise ConfigError(f"unknown executor {sweep.executor!r}; use one of {EXECUTORS}")
     if sweep.workers < 0 or sweep.memory_gib < 0:
         raise ConfigError(f"workers and memory per run must be >= 0 (0 = automatic), got {sweep.workers}, {sweep.memory_gib}")
+    if sweep.slurm_nodes < 1 or sweep.slurm_tasks_per_node < 1 or sweep.slurm_gpus_per_node < 0:
+        raise ConfigError("slurm nodes and tasks per node must be >= 1, gpus per node >= 0")
+    if sweep.slurm_nodes * sweep.slurm_tasks_per_node > 1 and (
+        sweep.executor == "local" or values.get("task", "sign") != "vmc"
+    ):
+        raise ConfigError("several tasks per run (slurm_nodes, slurm_tasks_per_node) need --task vmc and a submitit executor")
     if sweep.slurm_time_min <= 0 or sweep.slurm_cpus <= 0 or not sweep.slurm_mem_gib > 0:
         raise ConfigError("slurm time, cpus and memory must be positive")
     if sweep.search:

@@ -142,3 +142,99 @@ def test_short_optimisation_agrees_within_statistical_error(tmp_path):
 
 if __name__ == "__main__":
     _worker(sys.argv[1], Path(sys.argv[2]))
+
+
+# --- several processes: one task per device, joined by jax.distributed (submitit) -------------------
+
+
+def test_executors_module_does_not_start_jax():
+    """A submitit job unpickles execute_run_distributed before jax.distributed may start: importing
+    the module must import neither JAX nor NetKet."""
+    code = "import sys, nqs_dilated.drivers.executors; print(sorted({'jax', 'netket'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out
+
+
+def test_distributed_arguments_from_the_job_environment(monkeypatch):
+    from nqs_dilated.drivers.executors import PORT_BASE, PORT_RANGE, distributed_arguments
+
+    class Env:
+        job_id, hostnames, num_tasks, global_rank, local_rank = "4242", ["gpu017", "gpu018"], 8, 5, 1
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    args = distributed_arguments(Env(), gpus=True)
+    host, port = args.pop("coordinator_address").split(":")
+    assert host == "gpu017" and PORT_BASE <= int(port) < PORT_BASE + PORT_RANGE
+    assert args == {"num_processes": 8, "process_id": 5, "local_device_ids": [1]}
+    assert distributed_arguments(Env())["local_device_ids"] is None  # CPU: every local device
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")  # SLURM bound one GPU to the task: use it
+    assert distributed_arguments(Env(), gpus=True)["local_device_ids"] is None
+
+
+def test_slurm_job_of_several_tasks(tmp_path, monkeypatch):
+    """One sbatch job per run with nodes x tasks-per-node tasks (srun starts them), each running
+    execute_run_distributed; built without a cluster (stand-in sbatch/srun, as in test_sweep)."""
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "bin").mkdir()
+    for cmd in ("sbatch", "srun"):
+        (tmp_path / "bin" / cmd).write_text("#!/bin/sh\nexit 1\n")
+        (tmp_path / "bin" / cmd).chmod(0o755)
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from nqs_dilated.config import ConfigError, SweepConfig, resolve_sweep
+    from nqs_dilated.drivers.executors import SubmititPool, execute_run, execute_run_distributed
+
+    sweep = SweepConfig(executor="slurm", slurm_cpus=4, slurm_nodes=2, slurm_tasks_per_node=4, slurm_gpus_per_node=4)
+    pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
+    script = _make_sbatch_string(command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters)
+    for line in ("--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--cpus-per-task=4", "srun"):
+        assert line in script, script
+    submitted = []
+    monkeypatch.setattr(pool.executor, "submit", lambda fn, *args: submitted.append((fn, args)) or _Done())
+    assert pool.submit({"task": "vmc"}).result() == "task 0"
+    assert submitted == [(execute_run_distributed, ({"task": "vmc"}, False, True))]
+    one = SubmititPool("slurm", tmp_path / "jobs", SweepConfig(executor="slurm"))
+    monkeypatch.setattr(one.executor, "submit", lambda fn, *args: submitted.append((fn, args)))
+    one.submit({"task": "vmc"})
+    assert submitted[-1] == (execute_run, ({"task": "vmc"},))
+    with pytest.raises(ConfigError, match="need --task vmc and a submitit executor"):
+        resolve_sweep({"task": "vmc", "j2": "0,1"}, {"slurm_tasks_per_node": 2})  # local executor
+    with pytest.raises(ConfigError, match="need --task vmc"):
+        resolve_sweep({"task": "sign", "j2": "0,1"}, {"executor": "slurm", "slurm_tasks_per_node": 2})
+    with pytest.raises(ConfigError, match="tasks per node must be >= 1"):
+        resolve_sweep({"task": "vmc", "j2": "0,1"}, {"executor": "slurm", "slurm_tasks_per_node": 0})
+
+
+class _Done:
+    def done(self):
+        return True
+
+    def results(self):
+        return ["task 0", "task 1"]
+
+
+@pytest.mark.slow
+def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
+    """Two local tasks (processes) of one CPU device each, joined by jax.distributed: the same
+    run as in one process, written once by process 0."""
+    from nqs_dilated.config import SweepConfig, resolve
+    from nqs_dilated.drivers.executors import SubmititPool, execute_run
+
+    values = {"task": "vmc", "lattice": "triangular-4x4", "j2": 0.0, "mode": "fixed-sign", "sign_source": "marshall",
+              "channels": [4, 4], "dilations": [1, 2], "n_iter": 4, "n_samples": 128, "n_chains": 8,
+              "checkpoint_every": 2}
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    pool = SubmititPool("submitit-local", tmp_path / "jobs",
+                        SweepConfig(executor="submitit-local", slurm_tasks_per_node=2, slurm_time_min=10))
+    two = pool.submit(resolve({**values, "out": str(tmp_path / "two")}).to_dict()).result()
+    assert two["processes"] == 2 and two["devices"] == 2 and two["sharding"] and two["steps_done"] == 4
+    written = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert written["energy"] == two["energy"] and (tmp_path / "two" / "plots" / "energy.png").is_file()
+    assert json.loads((tmp_path / "two" / "vmc.log").read_text())["Energy"]["iters"] == [0, 1, 2, 3]
+    one = execute_run(resolve({**values, "out": str(tmp_path / "one")}).to_dict())
+    assert one["processes"] == 1
+    z = abs(one["energy"] - two["energy"]) / np.hypot(one["energy_error"], two["energy_error"])
+    print(f"\n1 process: E = {one['energy']:.6f} +- {one['energy_error']:.6f}; 2 processes: "
+          f"E = {two['energy']:.6f} +- {two['energy_error']:.6f} ({two['seconds']:.1f} s)")
+    assert z < 4

@@ -18,6 +18,24 @@ Every run, whatever the pool, goes through :func:`execute_run`: it takes an excl
 ``<run dir>/.lock`` (``fcntl.flock``; released by the kernel when the process dies), so two
 processes never write one run directory, and then calls the run driver, which is a no-op for a
 finished run (``summary.json`` present).
+
+One VMC run over several devices and nodes (``slurm_nodes x slurm_tasks_per_node`` > 1 in the
+:class:`~nqs_dilated.config.SweepConfig`): the job has one SLURM task (process) per device, each
+running :func:`execute_run_distributed`, which joins them with ``jax.distributed.initialize``
+(coordinator: the first host of the job, a port derived from the job id; rank and task count
+from submitit's ``JobEnvironment``, i.e. ``SLURM_PROCID``/``SLURM_NTASKS``/``SLURM_LOCALID``)
+*before* NetKet is imported, then runs the same VMC driver in every process: NetKet shards the
+chains over all devices of all processes, process 0 takes the run lock and writes the run
+directory. With GPUs, ask for ``slurm_gpus_per_node = slurm_tasks_per_node``; a process that sees
+several GPUs uses the one of its local rank. By hand, without submitit::
+
+    srun --nodes 2 --ntasks-per-node 4 --gpus-per-node 4 python -c "
+    import jax; jax.distributed.initialize()  # JAX reads SLURM's variables
+    from nqs_dilated.drivers.executors import execute_run
+    execute_run({...FitConfig.to_dict() with out...}, lock=jax.process_index() == 0)"
+
+This module imports neither JAX nor NetKet at import time (a test checks it), so that a submitit
+job can unpickle :func:`execute_run_distributed` before JAX starts.
 """
 
 from __future__ import annotations
@@ -29,13 +47,15 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
-from ..config import FitConfig, SweepConfig, resolve
+if TYPE_CHECKING:  # config imports the lattice, hence NetKet: not before jax.distributed starts
+    from ..config import FitConfig, SweepConfig
 
 __all__ = [
     "LocalPool",
@@ -43,7 +63,9 @@ __all__ = [
     "SubmititPool",
     "available_cores",
     "check_executor",
+    "distributed_arguments",
     "execute_run",
+    "execute_run_distributed",
     "make_pool",
     "memory_per_run_gib",
     "run_lock",
@@ -82,13 +104,14 @@ def run_lock(path: str | os.PathLike):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def execute_run(config: dict, progress: bool = False) -> dict:
+def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict:
     """Run one configuration in this process, under the lock of its run directory.
 
     Args:
         config: A :class:`~nqs_dilated.config.FitConfig` as a dict (``FitConfig.to_dict()``),
             with ``out`` set to the run directory.
         progress: Show the run's own progress bar (stderr).
+        lock: Take the run lock (False in the processes other than 0 of a distributed run).
 
     Returns:
         The run's summary (``summary.json``; ``"skipped": True`` if it was already finished).
@@ -96,13 +119,66 @@ def execute_run(config: dict, progress: bool = False) -> dict:
     Raises:
         Whatever the run driver raises (bad input, MemoryError, ...).
     """
+    from ..config import resolve
+
     cfg: FitConfig = resolve(config)
     if cfg.task == "vmc":
         from .vmc_run import run_vmc as run
     else:
         from .sign_run import run_sign_fit as run
-    with run_lock(cfg.out):
+    with run_lock(cfg.out) if lock else contextlib.nullcontext():
         return run(cfg, progress=progress)
+
+
+#: Ports the coordinator of a distributed run may listen on: ``PORT_BASE + crc32(job id) % PORT_RANGE``.
+PORT_BASE, PORT_RANGE = 20000, 20000
+
+
+def distributed_arguments(env=None, gpus: bool = False) -> dict:
+    """The arguments of ``jax.distributed.initialize`` for this task of a submitit job.
+
+    Args:
+        env: A submitit ``JobEnvironment`` (default: this job's), or anything with ``job_id``,
+            ``hostnames``, ``num_tasks``, ``global_rank`` and ``local_rank``.
+        gpus: The job has GPUs; unless ``CUDA_VISIBLE_DEVICES`` already leaves this task one GPU,
+            it takes the GPU of its local rank (``local_device_ids``), as JAX does under SLURM.
+
+    Returns:
+        ``coordinator_address`` (first host, port from the job id), ``num_processes``,
+        ``process_id`` and ``local_device_ids`` (None: every local device).
+    """
+    if env is None:
+        import submitit
+
+        env = submitit.JobEnvironment()
+    port = PORT_BASE + zlib.crc32(str(env.job_id).encode()) % PORT_RANGE
+    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return {
+        "coordinator_address": f"{env.hostnames[0]}:{port}",
+        "num_processes": int(env.num_tasks),
+        "process_id": int(env.global_rank),
+        "local_device_ids": [int(env.local_rank)] if gpus and len(visible) != 1 else None,
+    }
+
+
+def execute_run_distributed(config: dict, progress: bool = False, gpus: bool = False) -> dict:
+    """One task of a VMC run spread over the tasks of a submitit job (module docstring).
+
+    Starts ``jax.distributed`` from :func:`distributed_arguments` (nothing to start for a job of
+    one task), then :func:`execute_run`, with the run lock in process 0 only.
+
+    Returns:
+        The run's summary (every process computes it; process 0 writes it).
+
+    Raises:
+        RuntimeError: JAX has already started in this process (too late to distribute it).
+    """
+    import jax
+
+    args = distributed_arguments(gpus=gpus)
+    if args["num_processes"] > 1:
+        jax.distributed.initialize(**args)
+    return execute_run(config, progress, lock=jax.process_index() == 0)
 
 
 def available_cores() -> list[int]:
@@ -217,9 +293,11 @@ class SubmititPool:
     Args:
         kind: ``"slurm"`` or ``"submitit-local"``.
         folder: Folder for submitit's pickles and job logs.
-        sweep: Resources: ``slurm_time_min``, ``slurm_cpus``, ``slurm_mem_gib``,
-            ``slurm_partition``, ``slurm_account``; ``workers`` bounds the local jobs in flight
-            (default: the cores this process may use).
+        sweep: Resources: ``slurm_time_min``, ``slurm_cpus`` (per task), ``slurm_mem_gib``,
+            ``slurm_partition``, ``slurm_account``, ``slurm_nodes``, ``slurm_tasks_per_node``
+            and ``slurm_gpus_per_node`` (several tasks: :func:`execute_run_distributed`, one
+            process per device); ``workers`` bounds the local jobs in flight (default: the cores
+            this process may use).
 
     Raises:
         ValueError: an unknown kind.
@@ -235,8 +313,12 @@ class SubmititPool:
         self.executor = submitit.AutoExecutor(folder=str(folder), cluster=clusters[kind])
         params: dict[str, Any] = dict(
             name="nqs_dilated", timeout_min=sweep.slurm_time_min, cpus_per_task=sweep.slurm_cpus,
-            mem_gb=sweep.slurm_mem_gib,
+            mem_gb=sweep.slurm_mem_gib, nodes=sweep.slurm_nodes, tasks_per_node=sweep.slurm_tasks_per_node,
         )
+        if sweep.slurm_gpus_per_node:
+            params["gpus_per_node"] = sweep.slurm_gpus_per_node
+        self.tasks = sweep.slurm_nodes * sweep.slurm_tasks_per_node
+        self.gpus = sweep.slurm_gpus_per_node > 0
         if kind == "slurm":
             if sweep.slurm_partition:
                 params["slurm_partition"] = sweep.slurm_partition
@@ -247,7 +329,24 @@ class SubmititPool:
         self.capacity = 10**6 if kind == "slurm" else (sweep.workers or len(available_cores()))
 
     def submit(self, config: dict):
+        """Submit one run: :func:`execute_run`, or :func:`execute_run_distributed` in every task
+        of a job of several; the handle's ``result()`` is the summary (process 0's)."""
+        if self.tasks > 1 or self.gpus:
+            return _FirstTask(self.executor.submit(execute_run_distributed, config, False, self.gpus))
         return self.executor.submit(execute_run, config)
+
+
+class _FirstTask:
+    """A submitit job of several tasks seen as one run: ``done()``, and ``result()`` of task 0."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def done(self) -> bool:
+        return self.job.done()
+
+    def result(self):
+        return self.job.results()[0]
 
     def shutdown(self, cancel: bool = False) -> None:
         """Nothing to release: submitted jobs keep running (a restarted sweep skips what they
