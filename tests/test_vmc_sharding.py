@@ -193,6 +193,7 @@ def test_slurm_job_of_several_tasks(tmp_path, monkeypatch):
     monkeypatch.setattr(pool.executor, "submit", lambda fn, *args: submitted.append((fn, args)) or _Done())
     assert pool.submit({"task": "vmc"}).result() == "task 0"
     assert submitted == [(execute_run_distributed, ({"task": "vmc"}, False, True))]
+    pool.shutdown()  # the Pool interface, as for one task
     one = SubmititPool("slurm", tmp_path / "jobs", SweepConfig(executor="slurm"))
     monkeypatch.setattr(one.executor, "submit", lambda fn, *args: submitted.append((fn, args)))
     one.submit({"task": "vmc"})

@@ -335,6 +335,10 @@ class SubmititPool:
             return _FirstTask(self.executor.submit(execute_run_distributed, config, False, self.gpus))
         return self.executor.submit(execute_run, config)
 
+    def shutdown(self, cancel: bool = False) -> None:
+        """Nothing to release: submitted jobs keep running (a restarted sweep skips what they
+        finish; the run locks keep a resubmitted run from writing beside a running one)."""
+
 
 class _FirstTask:
     """A submitit job of several tasks seen as one run: ``done()``, and ``result()`` of task 0."""
@@ -347,10 +351,6 @@ class _FirstTask:
 
     def result(self):
         return self.job.results()[0]
-
-    def shutdown(self, cancel: bool = False) -> None:
-        """Nothing to release: submitted jobs keep running (a restarted sweep skips what they
-        finish; the run locks keep a resubmitted run from writing beside a running one)."""
 
 
 def check_executor(sweep: SweepConfig) -> None:
