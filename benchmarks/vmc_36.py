@@ -17,7 +17,8 @@ After ``--warmup`` iterations (compilation), ``--iters`` iterations are timed: t
 wall time, the median CPU time of this process (``time.process_time``: on a machine shared with
 other jobs the wall time counts their share of the core, the CPU time does not), the parameter
 count, the SR mode NetKet chose and the energy of the last iteration. The header gives the load
-average and how many cores the process may use (``taskset``); ``XLA_FLAGS`` is printed as set.
+average and how many cores the process may use (``taskset``); ``XLA_FLAGS`` is printed as set, and
+the number of JAX devices the samples are sharded over (e.g. ``XLA_FLAGS=--xla_force_host_platform_device_count=2``).
 
 Default (heavy, ~10 minutes on one core: do not run beside another memory-hungry job):
 ``triangular-6x6`` (36 sites), J2 = 0.5, 1024 samples, 16 chains, CNN channels 32,32,32 with
@@ -42,7 +43,7 @@ import netket as nk
 import optax
 
 from nqs_dilated.drivers.minsr import GRAM_BLOCKS, VMC_MinSR
-from nqs_dilated.drivers.vmc import make_state, make_wavefunction
+from nqs_dilated.drivers.vmc import device_info, make_state, make_wavefunction
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.hamiltonian.bonds import DEFAULT_CHUNK, heisenberg_bonds
@@ -113,7 +114,8 @@ def main() -> None:
     print(
         f"{cluster.name} ({cluster.n_sites} sites)  J2 = {args.j2:g}  {args.n_samples} samples, "
         f"{args.n_chains} chains  jax {jax.__version__} netket {nk.__version__}  "
-        f"{jax.devices()[0].platform}  cores usable {len(os.sched_getaffinity(0))} of {os.cpu_count()}  "
+        f"{jax.devices()[0].platform} x {jax.device_count()} (samples sharded: {device_info()['sharding']})  "
+        f"cores usable {len(os.sched_getaffinity(0))} of {os.cpu_count()}  "
         f"load average {os.getloadavg()[0]:.1f}  XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
     )
     print(
