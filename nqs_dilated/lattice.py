@@ -1,6 +1,6 @@
 """Clusters as data: lattice TOML files turned into NetKet graphs.
 
-A cluster file in ``lattices/`` names a Bravais lattice (two basis vectors), the torus extent
+A cluster file (the package data ``nqs_dilated/lattices/*.toml``, or any TOML path) names a Bravais lattice (two basis vectors), the torus extent
 ``(L1, L2)`` and the bond families, each a displacement vector with a coupling label ``J1`` or
 ``J2``. :func:`load_lattice` turns it into a :class:`Cluster` holding the
 :class:`netket.graph.Lattice` (edge colour 0 = J1, 1 = J2), the site coordinates and the map from
@@ -17,6 +17,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 
 import netket as nk
@@ -28,6 +29,9 @@ __all__ = ["COUPLINGS", "BondFamily", "Cluster", "LatticeError", "lattice_dir", 
 COUPLINGS = ("J1", "J2")
 
 _INTEGER_ATOL = 1e-8
+#: Keys of a lattice file (top level) and of each of its ``[[bonds]]`` tables; any other key is an error.
+LATTICE_KEYS = ("name", "basis_vectors", "extent", "pbc", "bonds")
+BOND_KEYS = ("vector", "coupling")
 
 
 class LatticeError(ValueError):
@@ -120,11 +124,13 @@ class Cluster:
 
 
 def lattice_dir() -> Path:
-    """Directory searched for lattice names: ``$NQS_DILATED_LATTICES`` or the repository's ``lattices/``."""
+    """Directory searched for lattice names: ``$NQS_DILATED_LATTICES``, or the clusters shipped as
+    package data (``nqs_dilated/lattices/``, found through :mod:`importlib.resources`, so that a
+    non-editable install finds them too)."""
     env = os.environ.get("NQS_DILATED_LATTICES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "lattices"
+    return Path(str(resources.files(__package__) / "lattices"))
 
 
 def _as_pair(value, what: str, path: Path, kind=float) -> tuple:
@@ -140,12 +146,13 @@ def _as_pair(value, what: str, path: Path, kind=float) -> tuple:
 
 
 def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
-    """Read a cluster from ``lattices/NAME.toml`` or from a TOML file path.
+    """Read a cluster from ``NAME.toml`` in :func:`lattice_dir` or from a TOML file path.
 
     The file holds ``name``, ``basis_vectors`` (two 2D vectors), ``extent`` (two positive
     integers), ``pbc`` (must be true: the package works on tori) and a ``[[bonds]]`` table per bond
     family with ``vector`` (Cartesian displacement, an integer combination of the basis vectors)
-    and ``coupling`` (``"J1"`` or ``"J2"``).
+    and ``coupling`` (``"J1"`` or ``"J2"``). Any other key is an error (a misspelt ``pcb = false``
+    must not run as a torus).
 
     Args:
         name_or_path: A cluster name such as ``"triangular-4x6"`` (looked up in
@@ -155,7 +162,7 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
         The :class:`Cluster`.
 
     Raises:
-        LatticeError: unknown name, unreadable or malformed TOML, a bond vector that is not a
+        LatticeError: unknown name, unreadable or malformed TOML, an unknown key, a bond vector that is not a
             lattice vector, an unknown coupling label, or a torus too small for its bonds
             (a bond that closes on itself or repeats another).
     """
@@ -174,6 +181,9 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
     except tomllib.TOMLDecodeError as err:
         raise LatticeError(f"{path}: malformed TOML ({err}); fix the file") from None
 
+    unknown = sorted(set(spec) - set(LATTICE_KEYS))
+    if unknown:
+        raise LatticeError(f"{path}: unknown keys {unknown}; known keys: {list(LATTICE_KEYS)}")
     for key in ("name", "basis_vectors", "extent", "bonds"):
         if key not in spec:
             raise LatticeError(f"{path}: missing key {key!r}")
@@ -195,6 +205,9 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
     for k, bond in enumerate(spec["bonds"]):
         if not isinstance(bond, dict) or "vector" not in bond or "coupling" not in bond:
             raise LatticeError(f"{path}: bond {k} needs 'vector' and 'coupling'")
+        unknown = sorted(set(bond) - set(BOND_KEYS))
+        if unknown:
+            raise LatticeError(f"{path}: bond {k} has unknown keys {unknown}; known keys: {list(BOND_KEYS)}")
         vec = np.array(_as_pair(bond["vector"], f"bond {k} vector", path))
         if bond["coupling"] not in COUPLINGS:
             raise LatticeError(

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,8 @@ def test_file_path_loads(tmp_path):
         (GOOD.replace("pbc = true", "pbc = false"), "pbc"),
         (GOOD.replace("extent = [4, 4]", "extent = [1, 4]"), "itself"),
         (GOOD.replace('name = "t"\n', ""), "missing key 'name'"),
+        (GOOD.replace("pbc = true", "pbc = true\npcb = false"), r"unknown keys \['pcb'\]"),
+        (GOOD.replace('"J1"', '"J1"\nstrength = 2.0'), r"bond 0 has unknown keys \['strength'\]"),
     ],
 )
 def test_bad_files(tmp_path, body, match):
@@ -70,3 +74,19 @@ def test_bad_files(tmp_path, body, match):
 def test_unknown_name():
     with pytest.raises(LatticeError, match="unknown lattice 'nope'.*triangular-4x4"):
         load_lattice("nope")
+
+
+def test_misspelt_key_is_an_error_not_a_torus(tmp_path):
+    """``pcb = false`` (a typo of ``pbc``) used to be ignored and run as a torus."""
+    with pytest.raises(LatticeError, match="pcb"):
+        load_lattice(_write(tmp_path, GOOD.replace("pbc = true", "pcb = false")))
+
+
+def test_shipped_clusters_are_package_data(monkeypatch):
+    """Names resolve to ``nqs_dilated/lattices/`` inside the package (found in a non-editable install too)."""
+    import nqs_dilated
+    from nqs_dilated.lattice import lattice_dir
+
+    monkeypatch.delenv("NQS_DILATED_LATTICES", raising=False)
+    assert lattice_dir() == Path(nqs_dilated.__file__).parent / "lattices"
+    assert load_lattice("triangular-4x4").source == lattice_dir() / "triangular-4x4.toml"
