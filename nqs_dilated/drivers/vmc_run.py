@@ -166,7 +166,10 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     if result.status == "timeout" or not main:
         return summary
     run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(extract_replicated(vstate.variables))))
-    plot_vmc_run(out, ed_energy=float(ground.energy), title=_title(cfg, cluster.name))
+    try:
+        plot_vmc_run(out, ed_energy=float(ground.energy), title=_title(cfg, cluster.name))
+    except (FileNotFoundError, ValueError):  # no iteration logged (n_iter = 0)
+        pass
     run.write_json("summary.json", summary)
     return summary
 
