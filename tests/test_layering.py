@@ -10,16 +10,19 @@ import nqs_dilated
 ROOT = Path(nqs_dilated.__file__).parent
 
 #: Layer of each top-level module or subpackage (lower = further upstream). Entry points
-#: (``fit.py``, ``ed/__main__.py``) only forward to ``cli`` and are not checked.
+#: (:data:`ENTRY_POINTS`) only forward to ``cli`` and are not checked for layers;
+#: :func:`test_entry_points_only_forward_to_cli` checks that they do nothing else.
 LAYERS = {
-    "lattice": 0, "provenance": 0, "config": 0, "metrics": 0, "files": 0,
-    "symmetry": 1, "hamiltonian": 1,
+    "lattice": 0, "provenance": 0, "metrics": 0, "files": 0,
+    "symmetry": 1, "hamiltonian": 1, "config": 1,  # config reads the lattice (default dilations)
     "ed": 2, "rundir": 2, "models": 2,
     "data": 3,
     "drivers": 4,
     "cli": 5,
 }
-ENTRY_POINTS = {"fit.py", "__main__.py"}
+#: The ``python -m`` entry points, by path in the package (not by file name: any other
+#: ``__main__.py`` is checked like every module).
+ENTRY_POINTS = {Path("fit.py"), Path("ed/__main__.py")}
 
 
 def _imported_tops(path: Path) -> set[str]:
@@ -54,10 +57,36 @@ def test_every_module_has_a_layer():
 def test_no_upward_imports():
     upward = []
     for path in sorted(ROOT.rglob("*.py")):
-        if path.name in ENTRY_POINTS or path.relative_to(ROOT) == Path("__init__.py"):
+        if path.relative_to(ROOT) in ENTRY_POINTS or path.relative_to(ROOT) == Path("__init__.py"):
             continue
         own = path.relative_to(ROOT).parts[0].removesuffix(".py")
         for top in _imported_tops(path) - {own}:
             if LAYERS.get(top, -1) >= LAYERS[own]:
                 upward.append(f"{path.relative_to(ROOT)} imports {top} (layer {LAYERS.get(top)} >= {LAYERS[own]})")
     assert not upward, "\n".join(upward)
+
+
+def test_entry_points_only_forward_to_cli():
+    """An entry point is a docstring, ``import sys``, one ``from ..cli.X import main`` and
+    ``sys.exit(main())`` under ``if __name__ == "__main__"``: nothing that could hide an upward import."""
+    for rel in sorted(ENTRY_POINTS):
+        path = ROOT / rel
+        assert path.exists(), rel
+        tree = ast.parse(path.read_text())
+        body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        rest = [n for n in body if n not in imports]
+        assert all(isinstance(n, ast.Import) and [a.name for a in n.names] == ["sys"] or
+                   isinstance(n, ast.ImportFrom) and _imported_tops_of(n, rel) == {"cli"} and [a.name for a in n.names] == ["main"]
+                   for n in imports), f"{rel}: imports other than sys and cli.*.main"
+        assert len(rest) == 1 and isinstance(rest[0], ast.If) and "__main__" in ast.unparse(rest[0].test), (
+            f"{rel}: everything but the imports must sit under if __name__ == '__main__'"
+        )
+
+
+def _imported_tops_of(node: ast.ImportFrom, rel: Path) -> set[str]:
+    package = list(rel.parts[:-1])
+    if node.level:
+        base = package[: len(package) - (node.level - 1)]
+        return {(base + node.module.split("."))[0]}
+    return {node.module.split(".")[1]} if node.module.startswith("nqs_dilated.") else {node.module}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
+import warnings
 
 
 def peak_rss_gib() -> float:
@@ -17,3 +19,34 @@ def fail(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
 
+
+def format_warning(message, category, filename=None, lineno=None, line=None) -> str:
+    """One line per warning: ``warning: <message>``, with the category when it is not a plain
+    ``UserWarning`` subclass of ours (``warning (DeprecationWarning): ...``); no file, line or
+    source text. Newlines in the message become ``; ``."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    ours = getattr(category, "__module__", "").startswith("nqs_dilated")
+    return f"warning: {text}\n" if ours else f"warning ({category.__name__}): {text}\n"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    stream = file if file is not None else sys.stderr
+    try:
+        stream.write(format_warning(message, category))
+        stream.flush()
+    except (OSError, ValueError):  # stderr closed: nothing to report to
+        pass
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Within the block, show warnings in :func:`format_warning`'s one-line form on stderr.
+
+    The command-line entry points wrap their work in it; library users keep Python's own
+    warning display."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous

@@ -1,11 +1,18 @@
-"""``python -m nqs_dilated.ed``: exact ground state of the J1-J2 model on a cluster.
+"""``nqs-dilated ed`` (alias ``python -m nqs_dilated.ed``): exact ground state of the J1-J2 model on a cluster.
 
-Prints E0 and E0/N in the Pauli convention (``H = J1 sum sigma.sigma + J2 sum sigma.sigma``) and
+The defaults (cluster, couplings, ED method and sector) are those of the sign fit and VMC
+(:class:`~nqs_dilated.config.FitConfig`), and ``--help`` shows them. First prints the cluster and
+the couplings, then one line as each ground state starts, then E0 and E0/N and E0/N in the Pauli convention (``H = J1 sum sigma.sigma + J2 sum sigma.sigma``) and
 in the S.S convention (a quarter of it), the residual ``||H psi - E0 psi||``, the wall time, and
 where the state is stored. ``--json`` prints one JSON object per J2 value instead (JSON lines).
 ``--j2`` takes one value, a list ``0,0.5,1.0`` or a range ``0:1.4:0.1``; the values are solved in
 one process that builds the symmetric basis and Hamiltonian structure once. Progress bars for
 the long phases (basis, structure, Lanczos iterations per sector) go to stderr.
+
+Gaps: ``gap within sector A1+`` is the second Lanczos level of the ground-state sector minus E0
+(``within Sz = 0`` for ``--method netket``, which diagonalises the whole Sz = 0 space); when a
+sector search computed other sectors, ``gap to the lowest other sector`` is the lowest of their
+energies minus E0 (JSON: ``gap``, ``gap_within``, ``gap_to_other_sector``, ``lowest_other_sector``).
 
 Non-zero momenta (energies only, clusters up to about 30 sites): ``--sector k=1,0:A+`` gives the
 lowest energy of one sector at momentum ``k``; ``--momenta all`` with ``--sector auto`` adds the
@@ -27,8 +34,8 @@ from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError, space_group
-from ..config import j2_values
-from .common import fail, peak_rss_gib
+from ..config import FitConfig, j2_values
+from .common import fail, one_line_warnings, peak_rss_gib
 
 
 class _Progress:
@@ -61,23 +68,33 @@ class _Progress:
         self.phase = None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "nqs-dilated ed") -> argparse.ArgumentParser:
+    d = FitConfig()  # the defaults every task shares
     p = argparse.ArgumentParser(
-        prog="python -m nqs_dilated.ed",
+        prog=prog,
         description="Exact ground state of the anisotropic triangular J1-J2 Heisenberg model "
         "(Pauli convention, 4x the S.S energy).",
     )
-    p.add_argument("--lattice", default="triangular-4x4", help="cluster name in lattices/ or a TOML path")
+    add_arguments(p, d)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser, d: FitConfig | None = None) -> None:
+    """The options of ``nqs-dilated ed`` on ``p`` (defaults from :class:`FitConfig`, shown in ``--help``)."""
+    d = d or FitConfig()
+    p.add_argument("--lattice", default=d.lattice,
+                   help=f"cluster name (shipped: triangular-4x4, triangular-4x6, triangular-6x6) or a TOML path (default {d.lattice})")
     p.add_argument(
-        "--j2", default="0.5",
-        help="J2 coupling (J1 = 1 unless --j1): a value, a list 0,0.5,1.0 or a range start:stop:step",
+        "--j2", default=f"{d.j2:g}",
+        help=f"J2 coupling (default {d.j2:g}; J1 = {d.j1:g} unless --j1): a value, a list 0,0.5,1.0 or a range start:stop:step",
     )
-    p.add_argument("--j1", type=float, default=1.0, help="J1 coupling (default 1)")
-    p.add_argument("--method", choices=METHODS, default="auto", help="ED route (default auto)")
+    p.add_argument("--j1", type=float, default=d.j1, help=f"J1 coupling (default {d.j1:g})")
+    p.add_argument("--method", choices=METHODS, default=d.ed_method,
+                   help=f"ED route: auto (= symmetric), netket (full Sz = 0 space, <= 24 sites) or symmetric (default {d.ed_method})")
     p.add_argument(
-        "--sector", default="auto",
+        "--sector", default=d.sector,
         help="'auto' (search all zero-momentum sectors), e.g. 'A1+', or a non-zero-momentum sector "
-        "'k=m1,m2:IRREP+' (energy only)",
+        f"'k=m1,m2:IRREP+' (energy only) (default {d.sector})",
     )
     p.add_argument(
         "--momenta", choices=("zero", "all"), default="zero",
@@ -86,19 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--store", default=None, help="store directory (default $NQS_DILATED_STORE or ~/.cache/nqs_dilated/ed)")
     p.add_argument("--no-store", action="store_true", help="neither read nor write the store")
-    p.add_argument("--json", action="store_true", help="print one JSON object per J2 value")
+    p.add_argument("--json", action="store_true", help="print one JSON object per J2 value (the header lines go to stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "nqs-dilated ed") -> int:
+    args = build_parser(prog).parse_args(argv)
+    with one_line_warnings():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``nqs-dilated ed`` on parsed arguments (:func:`add_arguments`)."""
     try:
         values = j2_values(args.j2)
         values = [values] if isinstance(values, float) else list(values)
         cluster = load_lattice(args.lattice)
     except (LatticeError, ValueError) as err:
         return fail(str(err))
+    say = _header(cluster, values, args)
     if args.sector.strip().startswith("k="):
         return _momentum_sector(cluster, values, args)
     if args.momenta == "all" and args.sector.strip().lower() != "auto":
@@ -113,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     state = None  # the previous J2's state: Lanczos in its sector starts from it
     for j2 in values:
         progress = None if args.quiet else _Progress(f"J2={j2:g} ")
+        say(f"exact ground state at J2 = {j2:g} (method {args.method}, sector {args.sector}; store or ED) ...")
         t0 = time.perf_counter()
         try:
             state = ground_state(
@@ -139,6 +163,30 @@ def main(argv: list[str] | None = None) -> int:
                 progress.close()
         _report(cluster, state, time.perf_counter() - t0, args.json, others)
     return 0
+
+
+def _header(cluster, values: list[float], args):
+    """Print the cluster and couplings before any work (stderr with --json); return the printer."""
+    stream = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    j2 = ", ".join(f"{v:g}" for v in values)
+    say(f"ED: {cluster.name}  N = {cluster.n_sites}  J1 = {args.j1:g}  J2 = {j2}  (Pauli convention)")
+    return say
+
+
+def _gaps(info) -> dict:
+    """The gap inside the ground state's own space and the gap to the lowest other sector."""
+    within = "Sz = 0" if info.method == "netket" or info.sector == "full" else f"sector {info.sector}"
+    others = {k: e for k, e in info.sector_energies.items() if k != info.sector}
+    lowest = min(others, key=others.get, default=None)
+    return {
+        "gap_within": within,
+        "lowest_other_sector": lowest,
+        "gap_to_other_sector": None if lowest is None else others[lowest] - info.energy,
+    }
 
 
 def _momentum_sector(cluster, values, args) -> int:
@@ -185,6 +233,7 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
         "energy_per_site_ss": info.energy / 4 / n,
         "residual": info.residual,
         "gap": info.gap,
+        **_gaps(info),
         "method": info.method,
         "sector": info.sector,
         "sector_energies": info.sector_energies,
@@ -218,7 +267,9 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
     print(f"  E0     = {info.energy:.12f}   E0/N = {info.energy / n:.12f}   (Pauli, sigma.sigma)")
     print(f"  E0     = {info.energy / 4:.12f}   E0/N = {info.energy / 4 / n:.12f}   (S.S = Pauli / 4)")
     if info.gap is not None:
-        print(f"  gap    = {info.gap:.6g} (Pauli, same space)")
+        print(f"  gap within {result['gap_within']}: {info.gap:.6g} (Pauli)")
+    if result["lowest_other_sector"] is not None:
+        print(f"  gap to the lowest other sector ({result['lowest_other_sector']}): {result['gap_to_other_sector']:.6g} (Pauli)")
     for label, e in sorted(info.sector_energies.items(), key=lambda kv: kv[1]):
         print(f"  sector {label:>5}: {e:.12f}")
     for label, e in sorted(info.sector_lower_bounds.items(), key=lambda kv: kv[1]):
@@ -230,7 +281,7 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
     print(f"  residual ||H psi - E0 psi|| = {info.residual:.3e}")
     loaded = " (loaded from store)" if result["loaded_from_store"] else ""
     print(f"  wall time {seconds:.2f} s{loaded}, peak RSS {result['peak_rss_gib']:.2f} GiB")
-    print(f"  stored at {result['store_path']}", flush=True)
+    print(f"  stored at {result['store_path']}" if result["store_path"] else "  not stored (--no-store)", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

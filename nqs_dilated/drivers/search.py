@@ -46,7 +46,7 @@ from ..models import make_model, n_params
 from ..files import write_atomic
 from ..symmetry import space_group
 from . import tables
-from .sign_run import budget_options
+from .options import budget_options
 from .supervised import train_sign
 from .sweep import (
     SWEEP_FILE,
@@ -55,9 +55,9 @@ from .sweep import (
     SweepPlan,
     SweepResult,
     Variant,
-    _sweep_lock,
     plan_runs,
     run_sweep,
+    sweep_lock,
     variant_label,
 )
 
@@ -279,7 +279,7 @@ def run_search(
     cluster = load_lattice(cfg.lattice)
     started = time.perf_counter()
     state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    with _sweep_lock(d):
+    with sweep_lock(d):
         if not (d / SWEEP_FILE).exists():
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
         study = _study(plan)

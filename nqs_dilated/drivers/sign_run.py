@@ -32,41 +32,15 @@ from ..models import make_model, n_params
 from ..models.wavefunction import MarshallSign
 from ..rundir import RunDir
 from ..symmetry import space_group
+from .options import budget_options, model_options
 from .supervised import train_sign, training_budget
 
-__all__ = ["TRANSLATION_INVARIANT", "budget_options", "marshall_metrics", "model_options", "run_sign_fit", "test_figures"]
+__all__ = ["TRANSLATION_INVARIANT", "marshall_metrics", "run_sign_fit", "test_figures"]
 
 #: Models exactly invariant under the translations of the cluster (see :mod:`nqs_dilated.models`):
 #: their test set is evaluated once per translation orbit (``train_sign(invariant_perms=...)``).
 TRANSLATION_INVARIANT = ("dilated", "cnn", "gcnn")
 CHECKPOINT = "checkpoint.msgpack"
-
-
-def model_options(cfg: FitConfig) -> dict:
-    """The :func:`nqs_dilated.models.make_model` options a configuration implies (sign head).
-
-    ``channels`` are the per-layer features of the G-CNN; ``hidden`` the dense layer sizes.
-    """
-    if cfg.model in ("dilated", "cnn"):
-        opts = dict(channels=tuple(cfg.channels), kernel_size=cfg.kernel_size, residual=cfg.residual)
-        if cfg.model == "dilated":
-            opts["dilations"] = tuple(cfg.dilations)
-        return opts
-    if cfg.model == "dense":
-        return dict(hidden=tuple(cfg.hidden))
-    return dict(features=tuple(cfg.channels))
-
-
-def budget_options(cfg: FitConfig) -> dict:
-    """The budget keywords of :func:`~nqs_dilated.drivers.supervised.train_sign` a configuration
-    implies (0 in the configuration = automatic or off)."""
-    return dict(
-        steps=cfg.steps,
-        epochs=cfg.epochs or None,
-        batch_size=cfg.batch_size or None,
-        eval_every=cfg.eval_every or None,
-        patience=cfg.patience or None,
-    )
 
 
 def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:

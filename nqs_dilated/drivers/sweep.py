@@ -54,7 +54,7 @@ from ..files import write_atomic
 from ..rundir import RunDir
 from . import tables
 from .executors import check_executor, make_pool, memory_per_run_gib
-from .sign_run import model_options
+from .options import model_options
 
 __all__ = [
     "PlannedRun",
@@ -68,6 +68,7 @@ __all__ = [
     "reference_states",
     "run_progress",
     "run_sweep",
+    "sweep_lock",
     "write_tables",
 ]
 
@@ -407,7 +408,12 @@ class SweepResult:
 
 
 @contextlib.contextmanager
-def _sweep_lock(directory: Path):
+def sweep_lock(directory: Path):
+    """Hold the lock of a sweep (or search) directory, creating it: one process works in it at a time.
+
+    Raises:
+        SweepError: another process holds the lock.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".sweep.lock", "a") as f:
         try:
@@ -515,7 +521,7 @@ def run_sweep(
     d = plan.directory
     t_start, clock_start = time.perf_counter(), time.time()
     ed_rows = reference_states(plan, progress=lambda m: emit(SweepEvent("ed", total=len(plan.runs), message=m)))
-    with _sweep_lock(d):
+    with sweep_lock(d):
         if not (d / SWEEP_FILE).exists():
             write_atomic(d / "provenance.json", json.dumps(
                 {"versions": package_versions(), "git_revision": git_revision(), "convention": CONVENTION,

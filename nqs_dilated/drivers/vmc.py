@@ -69,6 +69,7 @@ from netket.jax.sharding import extract_replicated
 
 from ..files import write_atomic
 from .minsr import VMC_MinSR
+from .progress import EnergyProgressBar
 
 __all__ = [
     "checkpoint_seconds",
@@ -138,7 +139,7 @@ def make_sign(source: str, cluster: Cluster, ground=None):
 
 def _network_sign(path: Path, cluster: Cluster):
     from ..config import ConfigError, resolve
-    from .sign_run import model_options
+    from .options import model_options
 
     cfg_file, params_file = path / "config.json", path / "params.msgpack"
     if not (path.is_dir() and cfg_file.is_file() and params_file.is_file()):
@@ -626,6 +627,8 @@ def optimise(
     callbacks = [nk.callbacks.InvalidLossStopping()] + ([guard] if guard is not None else [])
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))
+    if show_progress:  # NetKet's own bar shows the complex mean (-44.849-0.000j): ours its real part
+        callbacks.append(EnergyProgressBar(n_iter - start_step))
     if checkpoint is not None:
         callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every, seconds_before))
     loggers = []
@@ -637,7 +640,7 @@ def optimise(
     n = n_iter - start_step
     t0 = time.perf_counter()
     if n > 0:
-        driver.run(n, out=loggers, callback=callbacks, show_progress=show_progress)
+        driver.run(n, out=loggers, callback=callbacks, show_progress=False)
     for log in loggers:
         log.flush(driver.state)
     seconds = time.perf_counter() - t0

@@ -45,7 +45,7 @@ from ..hamiltonian.bonds import heisenberg_bonds
 from ..models import n_params
 from ..rundir import RunDir
 from .plots import plot_vmc_run
-from .sign_run import model_options
+from .options import model_options
 from .vmc import (
     MAX_STEP, checkpoint_seconds, device_info, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction,
     optimise,

@@ -1,0 +1,67 @@
+"""The VMC progress bar: NetKet's, with the real part of the energy.
+
+NetKet's own bar (``driver.run(show_progress=True)``) shows ``str(driver._loss_stats)``: for the
+complex ``log psi`` of our states the mean is complex, ``Energy=-44.849-0.000j ± 0.012``, although
+the energy of a Hermitian Hamiltonian is real. :class:`EnergyProgressBar` is the same bar (tqdm on
+stderr, one step per iteration, process 0 only) showing :func:`energy_text`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import jax
+import netket as nk
+import numpy as np
+from netket.utils import struct
+
+__all__ = ["EnergyProgressBar", "energy_text"]
+
+
+def energy_text(stats) -> str:
+    """NetKet's text of a :class:`netket.stats.Stats` with the real part of its mean:
+    ``-44.849 ± 0.012 [σ²=1.1e+02, R̂=1.034]``."""
+    try:
+        return str(stats.replace(mean=np.real(stats.mean)))
+    except (AttributeError, TypeError):  # not a Stats: its text as it is
+        return str(stats)
+
+
+class EnergyProgressBar(nk.callbacks.AbstractCallback, mutable=True):
+    """Progress bar over ``n_steps`` iterations of a NetKet driver, the postfix ``Energy=`` with
+    :func:`energy_text` (pass it as a callback with ``show_progress=False``)."""
+
+    n_steps: int = struct.field(pytree_node=False, serialize=False)
+    start: int = struct.field(pytree_node=False, serialize=False, default=0)
+    bar: Any = struct.field(pytree_node=False, serialize=False, default=None)
+
+    def __init__(self, n_steps: int):
+        self.n_steps = int(n_steps)
+        self.start = 0
+        self.bar = None
+
+    def on_run_start(self, step, driver):
+        from tqdm.auto import tqdm
+
+        self.start = driver.step_count
+        self.bar = tqdm(total=self.n_steps, file=sys.stderr, dynamic_ncols=True, disable=jax.process_index() != 0)
+
+    def before_parameter_update(self, step, log_data, driver):
+        if self.bar is not None and driver._loss_stats is not None:
+            self.bar.set_postfix_str(f"{driver._loss_name}={energy_text(driver._loss_stats)}", refresh=False)
+
+    def on_step_end(self, step, log_data, driver):
+        if self.bar is not None:
+            self.bar.update(driver.step_count + 1 - self.start - self.bar.n)
+
+    def on_run_end(self, step, driver):
+        self._close()
+
+    def on_run_error(self, step, error, driver):
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
