@@ -1,0 +1,68 @@
+"""Neural quantum states of the anisotropic triangular J1-J2 Heisenberg model.
+
+The public API, imported on first use (``import nqs_dilated`` itself loads neither NetKet nor JAX)::
+
+    import nqs_dilated as nd
+
+    cluster = nd.load_lattice("triangular-4x4")          # a shipped cluster or a TOML path
+    state = nd.ground_state(cluster, j2=0.5)             # exact ground state (Pauli convention)
+    model = nd.make_model("dilated", cluster, channels=(8, 8), dilations=(1, 2))
+    # nd.train_sign(model, datasets, ...)                # supervised sign fit (nqs_dilated.drivers.supervised)
+    # nd.optimise(vstate, hamiltonian, ...)              # VMC with minSR (nqs_dilated.drivers.vmc)
+
+=============================== ======================================================
+name                            from
+=============================== ======================================================
+``load_lattice``, ``Cluster``   :mod:`nqs_dilated.lattice`
+``heisenberg``                  :mod:`nqs_dilated.hamiltonian`
+``ground_state``                :mod:`nqs_dilated.ed.ground`
+``make_datasets``               :mod:`nqs_dilated.data`
+``make_model`` and the models   :mod:`nqs_dilated.models`
+``train_sign``                  :mod:`nqs_dilated.drivers.supervised`
+``optimise``                    :mod:`nqs_dilated.drivers.vmc`
+``FitConfig``, ``resolve``      :mod:`nqs_dilated.config`
+=============================== ======================================================
+
+The command line is ``nqs-dilated ed | sign | vmc | sweep | search | plot``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: Public name -> module defining it (imported on first access).
+_EXPORTS = {
+    "load_lattice": "nqs_dilated.lattice",
+    "Cluster": "nqs_dilated.lattice",
+    "LatticeError": "nqs_dilated.lattice",
+    "heisenberg": "nqs_dilated.hamiltonian",
+    "ground_state": "nqs_dilated.ed.ground",
+    "make_datasets": "nqs_dilated.data",
+    "make_model": "nqs_dilated.models",
+    "InvariantDilatedCNN": "nqs_dilated.models",
+    "InvariantCNN": "nqs_dilated.models",
+    "DenseSign": "nqs_dilated.models",
+    "SymmetricGCNN": "nqs_dilated.models",
+    "train_sign": "nqs_dilated.drivers.supervised",
+    "optimise": "nqs_dilated.drivers.vmc",
+    "FitConfig": "nqs_dilated.config",
+    "ConfigError": "nqs_dilated.config",
+    "resolve": "nqs_dilated.config",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'nqs_dilated' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
