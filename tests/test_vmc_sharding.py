@@ -32,6 +32,7 @@ def _worker(part: str, out: Path) -> None:
     """What is compared between one and two devices, written to ``out`` (``.npz`` + ``.json``)."""
     import jax
     import jax.numpy as jnp
+    import netket as nk
     from jax.flatten_util import ravel_pytree
 
     from nqs_dilated.drivers.minsr import minsr_update
@@ -66,8 +67,9 @@ def _worker(part: str, out: Path) -> None:
     x = np.array([rng.permutation(np.repeat(np.array([1, -1], np.int8), n // 2)) for _ in range(N_SAMPLES)])
     x = jax.device_put(jnp.asarray(x.reshape(N_CHAINS, N_SAMPLES // N_CHAINS, n)), sharding)
     vs._samples = x  # NetKet's cached samples: local_estimators and expect use them
-    eloc = vs.local_estimators(ham).data
-    stats = vs.expect(ham)
+    local = vs.local_estimators(ham)
+    eloc = local.data
+    stats = nk.stats.statistics(local)  # what vs.expect(ham) returns, without compiling it again
     update, _ = minsr_update(vs._apply_fun, vs.parameters, vs.model_state, x.reshape(-1, n), eloc, 1e-2,
                              mode="complex")
     info.update(eloc_devices=len(eloc.sharding.device_set), seconds=time.perf_counter() - t0)
