@@ -308,12 +308,12 @@ EXECUTORS = ("local", "slurm", "submitit-local")
 #: Hyperparameter searches (``--search``).
 SEARCHES = ("dilations",)
 #: FitConfig keys that may hold several values in a sweep.
-SWEEP_AXES = ("j2", "model", "dilations")
+SWEEP_AXES = ("j2", "eps", "model", "dilations")
 
 
 @dataclass
 class SweepConfig:
-    """A sweep: the cartesian product ``j2 x model variants x seeds`` of one base :class:`FitConfig`.
+    """A sweep: the cartesian product ``j2 x eps x model variants x seeds`` of one base :class:`FitConfig`.
 
     Model variants: every model of ``models``; the ``"dilated"`` model once per stack of
     ``dilations``, the other models once (``"cnn"`` uses dilation 1 everywhere, ``"dense"`` has no
@@ -321,6 +321,7 @@ class SweepConfig:
 
     Attributes:
         j2: J2 values (Pauli convention; J1 is the base configuration's), in the order given.
+        eps: Training fractions (sign task; one value unless the sweep compares data sizes).
         models: Model names (:data:`MODELS`).
         dilations: Dilation stacks of the ``"dilated"`` model.
         seeds: Seeds per (J2, variant); 0 = default (1 for a sweep, 3 for the comparison that
@@ -353,6 +354,7 @@ class SweepConfig:
     """
 
     j2: tuple[float, ...] = (1.0,)
+    eps: tuple[float, ...] = (0.01,)
     models: tuple[str, ...] = ("dilated",)
     dilations: tuple[tuple[int, ...], ...] = ((1, 2, 3),)
     seeds: int = 0
@@ -385,7 +387,7 @@ class SweepConfig:
         name = Path(base.lattice).stem
         if self.search:
             return f"runs/search_{name}_j2={self.j2[0]:g}_eps={base.eps:g}"
-        eps = f"_eps={base.eps:g}" if base.task == "sign" else ""
+        eps = f"_eps={'-'.join(f'{e:g}' for e in self.eps)}" if base.task == "sign" else ""
         return f"runs/sweep_{name}_{base.task}{eps}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -460,6 +462,15 @@ def _axis(values: dict[str, Any], key: str) -> tuple | None:
     if key == "j2":
         parsed = j2_values(value)
         return parsed if isinstance(parsed, tuple) else None
+    if key == "eps":
+        if isinstance(value, str) and "," in value:
+            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)):
+            try:
+                return tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"eps must be a number or a list of numbers, got {value!r}") from None
+        return None
     if key == "model":
         if isinstance(value, str):
             names = tuple(v.strip() for v in value.split(",") if v.strip())
@@ -488,8 +499,9 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
     """Split and validate a sweep: the base FitConfig values and the :class:`SweepConfig`.
 
     Args:
-        values: FitConfig keys, where ``j2`` may be a number, a list or a range string, ``model``
-            a name, a list or ``"a,b"``, and ``dilations`` one stack or a list of stacks.
+        values: FitConfig keys, where ``j2`` may be a number, a list or a range string, ``eps`` a
+            number, a list or ``"a,b"``, ``model`` a name, a list or ``"a,b"``, and ``dilations``
+            one stack or a list of stacks.
         sweep_values: SweepConfig keys (from the ``[sweep]`` table and the flags; None = default).
 
     Returns:
@@ -509,14 +521,16 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
     defaults = FitConfig()
     j2 = _axis(values, "j2") or (float(j2_values(values.get("j2", defaults.j2))),)
     models = _axis(values, "model") or (values.get("model") or defaults.model,)
+    eps = _axis(values, "eps") or (float(values.get("eps", defaults.eps)),)
     stacks = _axis(values, "dilations") or (tuple(values.get("dilations") or ()),)
     if stacks == ((),):  # the cluster's default stack (default_dilations)
         probe = {k: v for k, v in values.items() if k not in SWEEP_AXES}
         stacks = (resolve({**probe, "model": "dilated"}).dilations,)
     out = sweep_values.pop("out", None) or values.pop("out", None)
     for key in SWEEP_AXES:
-        values.pop(key, None)
-    sweep = SweepConfig(j2=tuple(j2), models=tuple(models), dilations=tuple(stacks), out=out)
+        if key != "eps" or len(eps) > 1:  # a single eps stays in the base configuration
+            values.pop(key, None)
+    sweep = SweepConfig(j2=tuple(j2), eps=tuple(eps), models=tuple(models), dilations=tuple(stacks), out=out)
     for key, value in sweep_values.items():
         if key in SWEEP_AXES:
             continue
@@ -539,11 +553,16 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
     for j2_value in sweep.j2:  # every run configuration of the product must be valid
         for model in sweep.models:
             for stack in sweep.dilations if model == "dilated" else (sweep.dilations[0],):
-                resolve({**values, "j2": j2_value, "model": model, "dilations": stack})
+                for eps_value in sweep.eps:
+                    resolve({**values, "j2": j2_value, "eps": eps_value, "model": model, "dilations": stack})
     return values, sweep
 
 
 def _validate_sweep(sweep: SweepConfig, values: dict[str, Any]) -> None:
+    if len(set(sweep.eps)) != len(sweep.eps):
+        raise ConfigError(f"eps values must not repeat, got {sweep.eps}")
+    if len(sweep.eps) > 1 and values.get("task", "sign") != "sign":
+        raise ConfigError("several eps values make a sign-fit sweep; drop --task vmc")
     if len(set(sweep.j2)) != len(sweep.j2) or len(set(sweep.models)) != len(sweep.models):
         raise ConfigError(f"j2 and model values must not repeat, got j2 {sweep.j2}, models {sweep.models}")
     if len(set(sweep.dilations)) != len(sweep.dilations):
@@ -565,8 +584,8 @@ def _validate_sweep(sweep: SweepConfig, values: dict[str, Any]) -> None:
     if sweep.search:
         if sweep.search not in SEARCHES:
             raise ConfigError(f"unknown search {sweep.search!r}; use one of {SEARCHES}")
-        if len(sweep.j2) != 1:
-            raise ConfigError(f"a search runs at one J2 value, got {len(sweep.j2)}: give --j2 VALUE")
+        if len(sweep.j2) != 1 or len(sweep.eps) != 1:
+            raise ConfigError(f"a search runs at one J2 and one eps value, got {len(sweep.j2)} and {len(sweep.eps)}: give --j2 VALUE --eps VALUE")
         if values.get("task", "sign") != "sign":
             raise ConfigError("the dilation search optimises the sign task; drop --task vmc")
         if sweep.models != ("dilated",):

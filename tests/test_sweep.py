@@ -87,7 +87,7 @@ def test_j2_values_rejects(text):
 @pytest.mark.parametrize(
     "values,sweep,match",
     [
-        ({"j2": "0,1", "model": "dense"}, {"search": "dilations"}, "one J2"),
+        ({"j2": "0,1", "model": "dense"}, {"search": "dilations"}, "one J2 and one eps"),
         ({"j2": "0,0"}, {}, "must not repeat"),
         ({"j2": "0,1", "task": "vmc", "model": "dilated,dense"}, {}, "supports the models"),
         ({"j2": "0,1"}, {"executor": "cloud"}, "unknown executor"),
@@ -126,7 +126,7 @@ def test_resolve_sweep_axes_and_toml(tmp_path):
         (["--j2", "0,1", "--model", "dilated,transformer"], "unknown model"),
         (["--j2", "0,1", "--dilations", "1,2,1", "--dilations", "1,9,1", "--channels", "4,4,4"], "dilation 9"),
         (["--j2", "0,1", "--channels", "4,4", "--dilations", "1,2,1"], "dilations"),
-        (["--search", "dilations", "--j2", "0,1"], "one J2"),
+        (["--search", "dilations", "--j2", "0,1"], "one J2 and one eps"),
     ],
 )
 def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, capsys, args, match):
@@ -361,3 +361,33 @@ def test_vmc_sweep_writes_relative_errors_and_their_plot(tmp_path):
     assert "relative energy error mean" in (out / "summary.md").read_text()
     assert {p.name for p in (out / "plots").iterdir()} == {f"{n}.{e}" for n in ("vmc_error_vs_j2", "ed_energy_vs_j2")
                                                            for e in ("png", "pdf")}
+
+
+def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):
+    """Several eps values are a sweep axis: run names carry eps, the summary groups by (J2, eps,
+    model) and adds the mean ± std tables with the Marshall sign column, one overlap panel per eps."""
+    out = tmp_path / "eps"
+    args = ["--lattice", "triangular-4x4", "--j2", "0,0.5", "--eps", "0.05,0.1", "--model", "dense,cnn",
+            "--channels", "4,4", "--hidden", "4", "--steps", "20", "--seeds", "2", "--workers", "1", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 0
+    names = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(names) == 2 * 2 * 2 * 2 and "j2=0.5_eps=0.1_cnn_seed=1" in names
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["eps"].unique()) == [0.05, 0.1]
+    assert (results["n_train"][results["eps"] == 0.1].min() > results["n_train"][results["eps"] == 0.05].max())
+    summary = tables.summary_frame(results, "sign")
+    assert list(summary.columns[:4]) == ["j2", "eps", "variant", "seeds"] and len(summary) == 8
+    assert (summary["seeds"] == 2).all()
+    compact = tables.mean_std_table(results, "test_overlap")
+    assert list(compact.columns) == ["j2", "eps", "dense", "cnn", "Marshall sign"] and len(compact) == 4
+    row = results[(results["j2"] == 0.5) & (results["eps"] == 0.05) & (results["variant"] == "cnn")]["test_overlap"]
+    cell = compact[(compact["j2"] == 0.5) & (compact["eps"] == 0.05)]["cnn"].iloc[0]
+    assert cell == f"{row.mean():.3f} ± {row.std(ddof=1):.3f}"
+    # J2 = 0: the exact state has the Marshall sign, so the baseline is 1 on every test set
+    assert compact[compact["j2"] == 0]["Marshall sign"].tolist() == ["1.000", "1.000"]
+    text = (out / "summary.md").read_text()
+    assert "Test overlap, mean ± std over seeds" in text and "eps: 0.05, 0.1" in text
+    assert (out / "plots" / "overlap_vs_j2.png").exists()
+    with pytest.raises(ConfigError, match="one J2 and one eps"):
+        resolve_sweep({"j2": 1.0, "eps": "0.01,0.02"}, {"search": "dilations"})

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dilation per layer, e.g. 1,2,3; give it again (--dilations 1,1,1 --dilations 1,2,3) to sweep stacks")
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None, help="residual connections")
     p.add_argument("--hidden", type=_int_list, help="hidden sizes of the dense model (default 512)")
-    p.add_argument("--eps", type=float, help=f"training fraction of the Sz=0 dimension (default {d.eps})")
+    p.add_argument("--eps", help=f"training fraction (default {d.eps}); a list A,B runs a sweep")
     p.add_argument("--eps-relative-to", help="what eps is a fraction of: sz0 (default, C(N,N/2)) or representatives")
     p.add_argument("--steps", type=int, help=f"sign fit: budget in Adam steps (default {d.steps})")
     p.add_argument("--epochs", type=float, help="sign fit: budget in passes over the training set instead of --steps (default: use --steps)")
@@ -145,6 +145,11 @@ def values_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
             values[key] = value
     if args.j2 is not None:  # a number, a list A,B,C or a range START:STOP:STEP
         values["j2"] = j2_values(args.j2)
+    if args.eps is not None:  # a number, or a list A,B (a sweep)
+        try:
+            values["eps"] = float(args.eps) if "," not in args.eps else [float(v) for v in args.eps.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"eps must be a number or a list A,B of numbers, got {args.eps!r}") from None
     if args.dilations is not None:  # one stack, or several (a sweep)
         values["dilations"] = args.dilations[0] if len(args.dilations) == 1 else args.dilations
     for key in SWEEP_FLAGS:

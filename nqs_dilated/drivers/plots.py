@@ -6,9 +6,9 @@ wide, 8-9 pt text):
 
 * ``overlap_vs_j2``: test overlap ``sum |psi|^2 s_pred s / sum |psi|^2`` vs J2/J1 per model, mean
   and standard deviation over seeds as error bars, with the overlap of the Marshall sign rule as
-  a reference (sign task).
+  a reference (sign task); one panel per eps when the sweep has several.
 * ``accuracy_vs_j2``: test accuracy (fraction of configurations) and ``|psi|^2``-weighted accuracy
-  vs J2/J1 per model (sign task).
+  vs J2/J1 per model (sign task); one row per eps.
 * ``vmc_error_vs_j2``: relative energy error ``|E_var - E_ED| / |E_ED|`` vs J2/J1, log scale (VMC):
   one line per (model variant, mode, sign source), mean and standard deviation over seeds.
 * ``ed_energy_vs_j2``: ED ground-state energy per site (Pauli convention, sigma.sigma = 4 S.S, in
@@ -74,11 +74,12 @@ def _shade(ax, region, label: bool) -> None:
                    label=f"frustrated (Marshall overlap < {MARSHALL_THRESHOLD:g})" if label else None)
 
 
-def _figure(width: float, height: float, ncols: int = 1):
+def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+    """A figure and its axes, row by row in one flat array."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     return fig, axes
 
 
@@ -145,19 +146,24 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
     written: list[Path] = []
     with matplotlib.rc_context(_STYLE):
         if not results.empty and task == "sign":
-            eps = results["eps"].iloc[0] if "eps" in results.columns else None
-            title = f"{lattice}, eps = {eps:g}, test set" if eps is not None else lattice
-            fig, (ax,) = _figure(3.4, 2.6)
-            _metric_axes(ax, results, "test_overlap",
-                         r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$", region,
-                         marshall=ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None)
-            ax.set_title(title)
+            eps_values = sorted(results["eps"].unique()) if "eps" in results.columns else [None]
+            titles = [f"{lattice}, eps = {e:g}, test set" if e is not None else lattice for e in eps_values]
+            subsets = [results if e is None else results[results["eps"] == e] for e in eps_values]
+            marshall = ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None
+            fig, axes = _figure(3.4 * len(eps_values), 2.6, len(eps_values))
+            for k, (ax, sub, title) in enumerate(zip(axes, subsets, titles)):
+                _metric_axes(ax, sub, "test_overlap",
+                             r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$" if k == 0 else "", region,
+                             marshall=marshall, legend=k == 0)
+                ax.set_title(title)
             written += _save(fig, out, "overlap_vs_j2")
-            fig, axes = _figure(7.0, 2.6, 2)
-            _metric_axes(axes[0], results, "test_accuracy", "test accuracy (fraction of configurations)", region)
-            _metric_axes(axes[1], results, "test_weighted_accuracy", r"test accuracy, $|\psi|^2$-weighted",
-                         region, legend=False)
-            fig.suptitle(title, fontsize=8)
+            fig, axes = _figure(7.0, 2.6 * len(eps_values), 2, nrows=len(eps_values))
+            for k, (sub, title) in enumerate(zip(subsets, titles)):
+                _metric_axes(axes[2 * k], sub, "test_accuracy", "test accuracy (fraction of configurations)", region,
+                             legend=k == 0)
+                _metric_axes(axes[2 * k + 1], sub, "test_weighted_accuracy", r"test accuracy, $|\psi|^2$-weighted",
+                             region, legend=False)
+                axes[2 * k].set_title(title, fontsize=8)
             written += _save(fig, out, "accuracy_vs_j2")
         if not results.empty and task == "vmc":
             written += _save(vmc_error_figure(results, region, title=f"{lattice}, VMC"), out, "vmc_error_vs_j2")

@@ -1,7 +1,7 @@
 """Sweeps over J2/J1: ED references, then every run of a product of couplings, models and seeds.
 
 ``python -m nqs_dilated.fit --j2 0:1.4:0.2 --model dilated,cnn,dense --seeds 3`` plans the
-cartesian product ``J2 x variant x seed`` of one base configuration (:class:`SweepPlan`,
+cartesian product ``J2 x eps x variant x seed`` of one base configuration (:class:`SweepPlan`,
 :func:`plan_sweep`), computes or loads the exact ground state of every J2 once, in this process,
 before any fit starts (:func:`reference_states`; the fits then load it from the store), runs the
 fits in a pool of workers (:mod:`nqs_dilated.drivers.executors`), and writes the tables
@@ -109,6 +109,7 @@ class PlannedRun:
     variant: str
     seed: int
     config: FitConfig
+    eps: float | None = None
 
 
 @dataclass
@@ -150,6 +151,7 @@ class SweepPlan:
             "kind": self.kind,
             "base": base,
             "j2": self.j2,
+            **({"eps": list(self.sweep.eps)} if len(self.sweep.eps) > 1 else {}),
             "variants": [{"label": v.label, "model": v.model, "overrides": {k: (list(x) if isinstance(x, tuple) else x) for k, x in v.overrides}} for v in self.variants],
             "seeds": sorted({run.seed for run in self.runs}),
             "runs": [run.name for run in self.runs],
@@ -191,7 +193,8 @@ def plan_runs(
     extend: bool = False,
     check_directory: bool = True,
 ) -> SweepPlan:
-    """Plan and validate the product ``sweep.j2 x variants x seeds`` of ``base``.
+    """Plan and validate the product ``sweep.j2 x sweep.eps x variants x seeds`` of ``base``
+    (run names carry ``eps=<eps>`` when the sweep has several).
 
     Validation (nothing is written): the executor can work here; every configuration resolves; every variant builds its
     model on the cluster (receptive-field rule, channel and dilation counts); the sweep
@@ -207,13 +210,17 @@ def plan_runs(
     directory = Path(directory).resolve()
     seed0 = int(resolve(dict(base)).seed)
     runs = []
+    several_eps = len(sweep.eps) > 1
     for j2 in sweep.j2:
-        for variant in variants:
-            for seed in range(seed0, seed0 + sweep.n_seeds):
-                name = f"j2={j2:g}_{variant.label}_seed={seed}"
-                values = {**base, **dict(variant.overrides), "j2": j2, "model": variant.model, "seed": seed,
-                          "out": str(directory / RUNS_DIR / name)}
-                runs.append(PlannedRun(name, float(j2), variant.label, seed, resolve(values)))
+        for eps in sweep.eps:
+            for variant in variants:
+                for seed in range(seed0, seed0 + sweep.n_seeds):
+                    name = f"j2={j2:g}" + (f"_eps={eps:g}" if several_eps else "") + f"_{variant.label}_seed={seed}"
+                    values = {**base, **dict(variant.overrides), "j2": j2, "model": variant.model, "seed": seed,
+                              "out": str(directory / RUNS_DIR / name)}
+                    if several_eps or "eps" not in base:
+                        values["eps"] = eps
+                    runs.append(PlannedRun(name, float(j2), variant.label, seed, resolve(values), float(eps)))
     if len({run.name for run in runs}) != len(runs):
         raise ValueError("two runs of the sweep share a name: J2 values must differ at the printed precision")
     plan = SweepPlan(directory, dict(base), sweep, list(variants), runs, kind, extend)
@@ -476,7 +483,8 @@ def write_tables(plan: SweepPlan, ed_rows: list[dict[str, Any]] | None = None) -
     ref = plan.reference
     header = {"lattice": Path(ref.lattice).stem, "J1": ref.j1}
     if ref.task == "sign":
-        header["eps"] = ref.eps
+        header["eps"] = ", ".join(f"{e:g}" for e in plan.sweep.eps) if len(plan.sweep.eps) > 1 else ref.eps
+        header["eps relative to"] = ref.eps_relative_to
     else:
         header["mode"] = ref.mode
     text = tables.render_summary(results, ed, task=ref.task, header=header, n_planned=len(plan.runs))

@@ -34,6 +34,7 @@ __all__ = [
     "WALL_TIME_COLUMNS",
     "ed_frame",
     "markdown",
+    "mean_std_table",
     "read_ed",
     "read_results",
     "render_summary",
@@ -135,21 +136,29 @@ def read_ed(directory: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _keys(results: pd.DataFrame, task: str) -> list[str]:
+    """Grouping columns: ``j2``, ``eps`` when a sign sweep has several, ``variant``."""
+    several_eps = task == "sign" and "eps" in results.columns and results["eps"].nunique() > 1
+    return ["j2", "eps", "variant"] if several_eps else ["j2", "variant"]
+
+
 def summary_frame(results: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Mean, sample standard deviation (``ddof = 1``) and count over seeds per (J2, variant).
+    """Mean, sample standard deviation (``ddof = 1``) and count over seeds per (J2, eps, variant)
+    (``eps`` only when the sweep has several).
 
     Args:
         results: The frame of :func:`results_frame` (or ``results.csv``).
         task: ``"sign"`` or ``"vmc"`` (which metrics, :data:`METRICS`).
 
     Returns:
-        Columns ``j2``, ``variant``, ``seeds``, then ``<metric> mean`` and ``<metric> std`` for
-        every metric, and ``ed_energy_per_site`` (one value per J2); rows in sweep order.
+        Columns ``j2``, (``eps``,) ``variant``, ``seeds``, then ``<metric> mean`` and
+        ``<metric> std`` for every metric, and ``ed_energy_per_site`` (one value per J2); rows in
+        sweep order.
     """
     metrics = [m for m, _, _ in METRICS[task]]
     if results.empty:
         return pd.DataFrame(columns=["j2", "variant", "seeds"])
-    grouped = results.groupby(["j2", "variant"], sort=False)
+    grouped = results.groupby(_keys(results, task), sort=False)
     out = grouped.size().rename("seeds").to_frame()
     for metric in metrics:
         out[f"{metric} mean"] = grouped[metric].mean()
@@ -159,6 +168,26 @@ def summary_frame(results: pd.DataFrame, task: str) -> pd.DataFrame:
     else:  # VMC summaries hold E_ED and N
         out["ed_energy_per_site"] = grouped["ed_energy"].first() / grouped["n_sites"].first()
     return out.reset_index()
+
+
+def mean_std_table(results: pd.DataFrame, metric: str, fmt: str = ".3f") -> pd.DataFrame:
+    """A compact table of one sign metric: rows ``(J2, eps)``, one column per variant holding
+    ``"mean ± std"`` over seeds (``"mean"`` alone for one seed), and the Marshall sign rule's
+    value on the same test sets (``marshall_<metric>``, mean over the runs) as the last column.
+    """
+    if results.empty:
+        return pd.DataFrame()
+    keys = ["j2", "eps"] if "eps" in results.columns else ["j2"]
+    stats = results.groupby(keys + ["variant"], sort=False)[metric].agg(["mean", "std"])
+    cell = stats.apply(
+        lambda r: f"{r['mean']:{fmt}}" + ("" if pd.isna(r["std"]) else f" ± {r['std']:{fmt}}"), axis=1
+    )
+    table = cell.unstack("variant")
+    table = table[list(dict.fromkeys(results["variant"]))]
+    baseline = f"marshall_{metric}"
+    if baseline in results.columns:
+        table["Marshall sign"] = results.groupby(keys, sort=False)[baseline].mean().map(lambda v: f"{v:{fmt}}")
+    return table.reset_index()
 
 
 def markdown(frame: pd.DataFrame, formats: list[str]) -> str:
@@ -181,8 +210,8 @@ def render_summary(
         n_planned: Number of runs in the sweep (the tables say how many finished).
     """
     table = summary_frame(results, task)
-    names = {"j2": "J2/J1", "variant": "model", "seeds": "seeds"}
-    formats = ["g", "", "d"]
+    names = {"j2": "J2/J1", "eps": "eps", "variant": "model", "seeds": "seeds"}
+    formats = ["g", "g", "", "d"] if "eps" in table.columns else ["g", "", "d"]
     for metric, heading, fmt in METRICS[task]:
         names[f"{metric} mean"] = f"{heading} mean"
         names[f"{metric} std"] = f"{heading} std"
@@ -203,6 +232,11 @@ def render_summary(
         lines.append("(no run has finished yet)")
     else:
         lines.append(markdown(table.rename(columns=names), formats))
+        if task == "sign":
+            for metric, heading in (("test_overlap", "Test overlap"), ("test_accuracy", "Test accuracy")):
+                compact = mean_std_table(results, metric)
+                lines += ["", f"## {heading}, mean ± std over seeds (last column: the Marshall sign rule on the same test sets)", ""]
+                lines.append(markdown(compact.rename(columns={"j2": "J2/J1"}), ["g"] * len(compact.columns)))
     lines += ["", "## Exact ground states", ""]
     ed_columns = {
         "j2": ("J2/J1", "g"), "energy": ("E0", ".8f"), "energy_per_site": ("E0/N", ".8f"),
