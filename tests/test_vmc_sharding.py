@@ -3,10 +3,12 @@
 JAX fixes its devices when it starts, so each case runs in a fresh Python process with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=D`` (CPU "devices"): :func:`_worker` below,
 run as ``python tests/test_vmc_sharding.py PART OUT``, once with one device and once with two,
-at the same time. ``fixed``: on the same state and the same samples the two must give the same
-local energies, energy and minSR update (to rounding), and on two devices the samples and the
-chains must be split over both. ``optimise`` (slow): a short optimisation must reach the same
-energy within its statistical error.
+at the same time. ``kernel``: our two sharded pieces alone (the local-energy kernel and the
+minSR update, on the network's own parameters and fixed samples split over the devices) give the
+same numbers (to rounding). Slow (a process takes 30-90 s on a shared 2-core machine, most of it
+building and sampling the ``MCState``): ``fixed``, the same through NetKet's ``MCState`` (local
+energies, energy, minSR update), with the sampled samples and the chains split over both devices;
+``optimise``, a short optimisation reaches the same energy within its statistical error.
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ def _worker(part: str, out: Path) -> None:
     cluster = load_lattice("triangular-4x4")
     ham = heisenberg_bonds(cluster, 0.5)
     model = make_wavefunction(cluster, "full", channels=(4, 4), dilations=(1, 2))
+    n = cluster.n_sites
+    if part == "kernel":  # no MCState: the model's parameters, fixed samples split over the mesh "S"
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+        from nqs_dilated.hamiltonian.bonds import local_energy_kernel
+
+        x = jax.device_put(jnp.asarray(_fixed_samples(n).reshape(-1, n)), NamedSharding(Mesh(jax.devices(), ("S",)), P("S")))
+        variables = model.init(jax.random.key(0), x[:1])
+        eloc = jax.jit(local_energy_kernel, static_argnums=(0,))(model.apply, variables, x, ham)
+        update, _ = minsr_update(model.apply, variables["params"], {}, x, eloc, 1e-2, mode="complex")
+        info = {**device_info(), "eloc_devices": len(eloc.sharding.device_set), "seconds": time.perf_counter() - t0}
+        np.savez(out.with_suffix(".npz"), eloc=np.asarray(eloc), update=np.asarray(ravel_pytree(update)[0]))
+        out.with_suffix(".json").write_text(json.dumps(info))
+        return
     vs = make_state(ham, cluster, model, n_samples=N_SAMPLES, n_chains=N_CHAINS, seed=0)
     sharding = vs.samples.sharding
     info = {
@@ -61,11 +77,7 @@ def _worker(part: str, out: Path) -> None:
                     seconds_per_iter=res.seconds_per_iter, seconds=time.perf_counter() - t0)
         out.with_suffix(".json").write_text(json.dumps(info))
         return
-    # the same samples in both processes: random Sz = 0 configurations from NumPy
-    rng = np.random.default_rng(7)
-    n = cluster.n_sites
-    x = np.array([rng.permutation(np.repeat(np.array([1, -1], np.int8), n // 2)) for _ in range(N_SAMPLES)])
-    x = jax.device_put(jnp.asarray(x.reshape(N_CHAINS, N_SAMPLES // N_CHAINS, n)), sharding)
+    x = jax.device_put(jnp.asarray(_fixed_samples(n).reshape(N_CHAINS, N_SAMPLES // N_CHAINS, n)), sharding)
     vs._samples = x  # NetKet's cached samples: local_estimators and expect use them
     local = vs.local_estimators(ham)
     eloc = local.data
@@ -78,6 +90,12 @@ def _worker(part: str, out: Path) -> None:
     out.with_suffix(".json").write_text(json.dumps(info))
 
 
+def _fixed_samples(n: int) -> np.ndarray:
+    """The same samples in every process: ``N_SAMPLES`` random Sz = 0 configurations (NumPy, int8)."""
+    rng = np.random.default_rng(7)
+    return np.array([rng.permutation(np.repeat(np.array([1, -1], np.int8), n // 2)) for _ in range(N_SAMPLES)])
+
+
 def _start(part: str, out: Path, devices: int) -> subprocess.Popen:
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
            "NETKET_SHARDING": "1"}
@@ -86,10 +104,20 @@ def _start(part: str, out: Path, devices: int) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def _run_both(part: str, d: Path) -> dict:
-    """``{devices: (arrays, info)}`` for one and two devices (the two workers run concurrently)."""
-    procs = {k: _start(part, d / f"{part}{k}", k) for k in (1, 2)}
+def _run_both(part: str, d: Path, here: bool = False) -> dict:
+    """``{devices: (arrays, info)}`` for one and two devices (the two workers run concurrently).
+
+    ``here``: compute the one-device case in this process (when it has one device), which saves
+    the start of a second Python and JAX beside the two-device worker."""
+    import jax
+
+    here = here and jax.device_count() == 1
+    procs = {k: _start(part, d / f"{part}{k}", k) for k in ((2,) if here else (1, 2))}
+    if here:
+        _worker(part, d / f"{part}1")
     out = {}
+    if here:
+        out[1] = dict(np.load(d / f"{part}1.npz")), json.loads((d / f"{part}1.json").read_text())
     for k, proc in procs.items():
         try:
             log, _ = proc.communicate(timeout=WORKER_TIMEOUT)
@@ -102,11 +130,21 @@ def _run_both(part: str, d: Path) -> dict:
     return out
 
 
+def test_sharded_kernel_and_minsr_update_agree_with_one_device(tmp_path):
+    results = _run_both("kernel", tmp_path, here=True)
+    (a, one), (b, two) = results[1], results[2]
+    assert one["devices"] == 1 and not one["sharding"]
+    assert two["devices"] == 2 and two["sharding"] and two["eloc_devices"] == 2  # computed per device
+    np.testing.assert_allclose(b["eloc"], a["eloc"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b["update"], a["update"], rtol=0, atol=1e-10 * np.max(np.abs(a["update"])))
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    return _run_both("fixed", tmp_path_factory.mktemp("sharding"))
+    return _run_both("fixed", tmp_path_factory.mktemp("sharding"), here=True)
 
 
+@pytest.mark.slow
 def test_samples_and_chains_are_split_over_two_devices(results):
     one, two = results[1][1], results[2][1]
     assert one["devices"] == 1 and not one["sharding"]
@@ -118,6 +156,7 @@ def test_samples_and_chains_are_split_over_two_devices(results):
     assert one["samples_shards"] == [[N_CHAINS, N_SAMPLES // N_CHAINS, 16]]
 
 
+@pytest.mark.slow
 def test_same_samples_same_local_energies_energy_and_update(results):
     (a, _), (b, _) = results[1], results[2]
     np.testing.assert_allclose(b["eloc"], a["eloc"], rtol=0, atol=1e-10)
