@@ -77,16 +77,13 @@ def synthetic_data(n: int, n_sites: int, seed: int = 0):
 
 
 def driver_steps(model, optimizer, n: int, batch: int):
-    """The driver's jitted training function as ``f(params, opt_state, x, y) -> (params, opt_state,
-    loss)`` running ``n // batch`` Adam steps, and its name."""
-    steps = n // batch
-    if hasattr(supervised, "_make_steps"):  # steps over an index stream
-        fn = supervised._make_steps(model, optimizer)
-        idx = jnp.asarray(np.random.default_rng(1).permutation(n).astype(np.int32).reshape(steps, batch))
-        return (lambda p, o, x, y: fn(p, o, x, y, idx)), "supervised._make_steps"
-    fn = supervised._make_epoch(model, optimizer, n, batch)  # one epoch over the n samples
-    key = jax.random.key(1)
-    return (lambda p, o, x, y: fn(p, o, key, x, y)), "supervised._make_epoch"
+    """The driver's jitted training function (``supervised._make_steps``) as
+    ``f(params, opt_state, x, y) -> (params, opt_state, loss)``: ``n // batch`` Adam steps on the
+    batches of one random permutation of the ``n`` samples."""
+    fn = supervised._make_steps(model, optimizer)
+    idx = np.random.default_rng(1).permutation(n).astype(np.int32)[: (n // batch) * batch]
+    idx = jnp.asarray(idx.reshape(n // batch, batch))
+    return lambda p, o, x, y: fn(p, o, x, y, idx)
 
 
 class JaxRunner:
@@ -95,7 +92,7 @@ class JaxRunner:
     def __init__(self, label, model, params, x, y, batch):
         self.label = label
         optimizer = optax.adam(LR)
-        self.fn, self.path = driver_steps(model, optimizer, len(x), batch)
+        self.fn, self.path = driver_steps(model, optimizer, len(x), batch), "supervised._make_steps"
         self.state = (params, optimizer.init(params))
         self.x, self.y = jnp.asarray(x), jnp.asarray(y)
         self.device = jax.devices()[0].platform
