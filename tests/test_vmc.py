@@ -171,10 +171,10 @@ def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
 
 @pytest.fixture(scope="module")
 def sign_run(tmp_path_factory):
-    """A tiny finished sign fit on 4x4, J2 = 0 (dilated CNN 4,4; a few epochs)."""
+    """A small finished sign fit on 4x4, J2 = 0 (dilated CNN 8,8; 1500 Adam steps at the default batch)."""
     out = tmp_path_factory.mktemp("sign") / "run"
-    args = ["--lattice", "triangular-4x4", "--j2", "0", "--channels", "4,4", "--dilations", "1,2",
-            "--eps", "0.05", "--epochs", "5", "--batch-size", "64", "--lr", "3e-3", "--quiet", "--out", str(out)]
+    args = ["--lattice", "triangular-4x4", "--j2", "0", "--channels", "8,8", "--dilations", "1,2",
+            "--eps", "0.05", "--steps", "1500", "--quiet", "--out", str(out)]
     assert main(args) == 0
     return out
 
