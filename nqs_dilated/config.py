@@ -1,8 +1,30 @@
 """Run configurations: defaults, TOML files, validation.
 
-A configuration is a flat TOML table whose keys are the fields of :class:`FitConfig`; the command
-line overrides it. :func:`resolve` returns the validated configuration that a run directory
-records in ``config.json``.
+A run is one flat :class:`FitConfig`; a config file splits its keys into sections, each with its
+own defaults (:func:`task_defaults`)::
+
+    lattice = "triangular-4x6"      # common keys at the top level (COMMON_KEYS)
+    j2 = 1.0
+    model = "dilated"
+
+    [sign]                          # the sign fit (SIGN_KEYS): nqs-dilated sign
+    eps = 0.01
+    lr = 0.001                      # Adam
+
+    [vmc]                           # VMC (VMC_KEYS): nqs-dilated vmc
+    mode = "fixed-sign"
+    lr = 0.02                       # SGD step of SR
+
+    [sweep]                         # nqs-dilated sweep / search (SweepConfig keys and the axes)
+    j2 = "0:1.4:0.2"
+    model = ["dilated", "cnn"]
+
+``nqs-dilated sign`` reads the top level and ``[sign]``, ``nqs-dilated vmc`` the top level and
+``[vmc]`` (:func:`config_values`); the command line overrides the file. A key in the wrong
+section, or a file in the old flat form, is an error naming the table the key belongs in.
+:func:`resolve` returns the validated configuration that a run directory records in
+``config.json``; a list on a sweep axis (``j2``, ``eps``, ``model``, ``dilations``) is a sweep
+(:func:`resolve_sweep`, ``nqs-dilated sweep``), never a single run.
 """
 
 from __future__ import annotations
@@ -27,10 +49,15 @@ __all__ = [
     "SweepConfig",
     "TASKS",
     "VMC_MODES",
+    "COMMON_KEYS",
+    "SIGN_KEYS",
+    "VMC_KEYS",
+    "config_values",
     "j2_values",
     "load_toml",
     "resolve",
     "resolve_sweep",
+    "task_defaults",
 ]
 
 MODELS = ("dilated", "cnn", "dense", "gcnn")
@@ -41,6 +68,21 @@ SIGN_SOURCES = ("exact", "marshall")
 EPS_CONVENTIONS = ("sz0", "representatives")
 #: Defaults that differ by task (applied when the key is not given).
 TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
+#: FitConfig keys of a config file's top level, shared by every task (``task`` says which task a
+#: sweep runs).
+COMMON_KEYS = (
+    "task", "lattice", "j1", "j2", "model", "channels", "kernel_size", "dilations", "residual", "hidden",
+    "seed", "ed_method", "sector", "out",
+)
+#: FitConfig keys of the ``[sign]`` table (the supervised sign fit).
+SIGN_KEYS = ("eps", "eps_relative_to", "steps", "epochs", "patience", "eval_every", "batch_size", "lr", "n_test")
+#: FitConfig keys of the ``[vmc]`` table (``lr`` is in both, with its own default in each).
+VMC_KEYS = (
+    "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
+    "diag_shift_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr",
+)
+#: The table of each task.
+TASK_KEYS = {"sign": SIGN_KEYS, "vmc": VMC_KEYS}
 
 
 class ConfigError(ValueError):
@@ -157,13 +199,43 @@ class FitConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(FitConfig)}
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file: flat keys of :class:`FitConfig`, and optionally a ``[sweep]`` table
-    (keys of :class:`SweepConfig`) and lists for ``j2``, ``model`` and ``dilations`` (a sweep;
-    see :func:`resolve_sweep`).
+def task_defaults(task: str = "sign") -> dict[str, Any]:
+    """The defaults of one task: the common keys and those of its table (``lr`` is 0.001 for the
+    sign fit, 0.02 for VMC), as ``--help`` shows them.
 
     Raises:
-        ConfigError: missing file, malformed TOML, or unknown keys.
+        ConfigError: an unknown task.
+    """
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; use one of {TASKS}")
+    defaults = {**FitConfig().to_dict(), **TASK_DEFAULTS.get(task, {}), "task": task}
+    return {k: defaults[k] for k in (*COMMON_KEYS, *TASK_KEYS[task])}
+
+
+def _table_of(key: str) -> str:
+    """Where a key belongs in a config file: ``top level``, ``[sign]``, ``[vmc]``, ``[sign] or [vmc]``, ``[sweep]``."""
+    if key in COMMON_KEYS:
+        return "the top level"
+    tables = [f"[{t}]" for t, keys in TASK_KEYS.items() if key in keys]
+    if tables:
+        return " or ".join(tables)
+    if key in _SWEEP_FIELDS:
+        return f"[{SWEEP_TABLE}]"
+    return ""
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read and check a TOML config file (module docstring): :data:`COMMON_KEYS` at the top level,
+    tables ``[sign]`` (:data:`SIGN_KEYS`), ``[vmc]`` (:data:`VMC_KEYS`) and ``[sweep]``
+    (:class:`SweepConfig` keys and the sweep axes ``j2``, ``eps``, ``model``, ``dilations``; a
+    sweep also reads a list on an axis at the top level or in the task's table as that axis).
+
+    Returns:
+        The document as read (nested dicts); :func:`config_values` flattens it for one task.
+
+    Raises:
+        ConfigError: missing file, malformed TOML, an unknown key, or a key outside its table
+            (the old flat form: the message names the table, e.g. ``eps`` belongs in ``[sign]``).
     """
     path = Path(path)
     if not path.is_file():
@@ -172,24 +244,91 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML ({err})") from None
-    unknown = set(data) - set(_FIELDS) - {SWEEP_TABLE}
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; known keys: {sorted(_FIELDS)}")
-    if SWEEP_TABLE in data and not isinstance(data[SWEEP_TABLE], dict):
-        raise ConfigError(f"{path}: {SWEEP_TABLE!r} must be a table ([{SWEEP_TABLE}]), got {data[SWEEP_TABLE]!r}")
+    tables = (*TASK_KEYS, SWEEP_TABLE)
+    for table in tables:
+        if table in data and not isinstance(data[table], dict):
+            raise ConfigError(f"{path}: {table!r} must be a table ([{table}]), got {data[table]!r}")
+    for key in data:
+        if key in tables or key in COMMON_KEYS:
+            continue
+        where = _table_of(key)
+        if where:
+            raise ConfigError(
+                f"{path}: key {key!r} belongs in the {where} table (config files keep the common keys at "
+                f"the top level and the others in [sign], [vmc] and [sweep]); move it there"
+            )
+        raise ConfigError(f"{path}: unknown key {key!r}; known top-level keys: {list(COMMON_KEYS)} and the "
+                          f"tables {[f'[{t}]' for t in tables]}")
+    for table, keys in TASK_KEYS.items():
+        for key in data.get(table, {}):
+            if key not in keys:
+                where = _table_of(key)
+                hint = f"it belongs in {where}" if where else f"known keys of [{table}]: {list(keys)}"
+                raise ConfigError(f"{path}: unknown key {key!r} in [{table}]; {hint}")
+    allowed = set(_SWEEP_FIELDS) | set(SWEEP_AXES) | {"out"}
+    for key in data.get(SWEEP_TABLE, {}):
+        if key not in allowed:
+            where = _table_of(key)
+            hint = f"it belongs in {where}" if where else f"known keys: {sorted(allowed)}"
+            raise ConfigError(f"{path}: unknown key {key!r} in [{SWEEP_TABLE}]; {hint}")
     return data
+
+
+def config_values(data: dict[str, Any], task: str, sweep: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Flatten a config document (:func:`load_toml`) for one task.
+
+    Args:
+        data: The document.
+        task: ``"sign"`` or ``"vmc"``: the table read besides the top level.
+        sweep: Read the ``[sweep]`` table too (a sweep or search); a single run ignores it.
+
+    Returns:
+        ``(values, sweep_values)``: FitConfig keys (the top level updated by the task's table and,
+        for a sweep, by the axes of ``[sweep]``) and the other keys of ``[sweep]`` (SweepConfig
+        keys; ``models`` is read as the ``model`` axis; empty unless ``sweep``).
+
+    Raises:
+        ConfigError: an unknown task, a file meant for another task (``task = "vmc"`` given to
+            the sign fit), or, for a single run, several values on a sweep axis.
+    """
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; use one of {TASKS}")
+    if data.get("task", task) != task:
+        raise ConfigError(f"this config file is for task {data['task']!r} (task = {data['task']!r}); "
+                          f"run it with `nqs-dilated {data['task']}` or drop the key")
+    values = {k: v for k, v in data.items() if k in COMMON_KEYS}
+    values.update(data.get(task, {}))
+    values["task"] = task
+    sweep_values = dict(data.get(SWEEP_TABLE, {})) if sweep else {}
+    if "models" in sweep_values:
+        sweep_values["model"] = sweep_values.pop("models")
+    axes = {k: sweep_values.pop(k) for k in SWEEP_AXES if k in sweep_values}
+    values = {**values, **axes}
+    if not sweep:
+        for key in SWEEP_AXES:
+            if _axis(values, key) is not None:
+                raise ConfigError(f"{key} = {values[key]!r} holds several values, a sweep: run this file with "
+                                  "`nqs-dilated sweep` (sweep axes go in the [sweep] table)")
+    return values, sweep_values
 
 
 def resolve(values: dict[str, Any]) -> FitConfig:
     """Build and validate a :class:`FitConfig` from defaults updated by ``values``.
 
     Raises:
-        ConfigError: unknown key or model, eps outside (0, 1], negative epochs, non-positive
-            sizes, non-finite couplings.
+        ConfigError: unknown key or model, several values on a sweep axis (a sweep: use
+            :func:`resolve_sweep`), eps outside (0, 1], negative epochs, non-positive sizes,
+            non-finite couplings.
     """
     unknown = set(values) - set(_FIELDS)
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}")
+    for key in SWEEP_AXES:
+        if _axis(values, key) is not None:
+            raise ConfigError(
+                f"{key} = {values[key]!r} holds several values, which makes a sweep, not one run: "
+                f"run `nqs-dilated sweep` (--{key} on its command line, or {key} in the [{SWEEP_TABLE}] table)"
+            )
     cfg = FitConfig()
     task = values.get("task") or cfg.task
     values = {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in values.items() if v is not None or k == "out"}}

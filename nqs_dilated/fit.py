@@ -1,4 +1,4 @@
-"""Entry point: ``python -m nqs_dilated.fit`` (see :mod:`nqs_dilated.cli.fit`)."""
+"""Entry point: ``python -m nqs_dilated.fit``, an alias of ``nqs-dilated sign`` (see :mod:`nqs_dilated.cli.fit`)."""
 
 import sys
 

@@ -6,6 +6,8 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from nqs_dilated.cli import ed as ed_cli
@@ -91,3 +93,183 @@ def test_one_line_warnings_only_inside_the_cli(capsys):
         "warning: first line; second line",
         "warning (RuntimeWarning): numpy says",
     ]
+
+
+# --- one command, subcommands, config tables ------------------------------------------------------
+
+import tomllib  # noqa: E402
+
+from nqs_dilated.cli import fit as fit_cli  # noqa: E402
+from nqs_dilated.cli import main as main_cli  # noqa: E402
+from nqs_dilated.config import (  # noqa: E402
+    COMMON_KEYS, SIGN_KEYS, VMC_KEYS, ConfigError, config_values, load_toml, resolve, resolve_sweep, task_defaults,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_SIGN = ["--lattice", "triangular-4x4", "--j2", "0.5", "--model", "dense", "--hidden", "4", "--steps", "20", "--quiet"]
+
+
+def test_console_script_and_every_field_in_one_section():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"nqs-dilated": "nqs_dilated.cli.main:main"}
+    fields = set(FitConfig.__dataclass_fields__)
+    assert set(COMMON_KEYS) | set(SIGN_KEYS) | set(VMC_KEYS) == fields
+    assert not set(COMMON_KEYS) & (set(SIGN_KEYS) | set(VMC_KEYS)) and set(SIGN_KEYS) & set(VMC_KEYS) == {"lr"}
+
+
+@pytest.mark.parametrize("command,lr_help", [("sign", "Adam learning rate (default 0.001)"),
+                                             ("vmc", "SGD step of SR (default 0.02)")])
+def test_help_shows_the_defaults_of_each_command(command, lr_help, capsys):
+    """Every option of ``sign`` and ``vmc`` names its default, and ``--lr`` the right one per task."""
+    parser = fit_cli.build_parser(command)
+    for action in parser._actions:
+        if action.option_strings and action.dest not in ("help", "quiet", "out"):
+            assert "default" in (action.help or ""), (command, action.option_strings)
+    with pytest.raises(SystemExit):
+        main_cli.main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert lr_help in text and "default triangular-4x6" in text
+    assert task_defaults(command)["lr"] == (0.001 if command == "sign" else 0.02)
+
+
+def test_sweep_help_gives_both_learning_rates(capsys):
+    with pytest.raises(SystemExit):
+        main_cli.main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Adam learning rate for --task sign (default 0.001), SGD step of SR for --task vmc (default 0.02)" in text
+
+
+def test_no_command_or_an_unknown_one_is_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        main_cli.main(["fit"])
+    assert info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main_cli.main(["--help"])
+    assert info.value.code == 0 and "sweep" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["sign", "--j2", "0:1:0.5"], "run `nqs-dilated sweep`"),
+        (["vmc", "--model", "dilated,cnn"], "run `nqs-dilated sweep`"),
+        (["sign", "--dilations", "1,2", "--dilations", "1,1"], "run `nqs-dilated sweep`"),
+    ],
+)
+def test_a_list_given_to_a_single_run_names_sweep(argv, match, tmp_path, capsys):
+    assert main_cli.main(argv + ["--lattice", "triangular-4x4", "--out", str(tmp_path / "x")]) == 2
+    assert match in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_sweep_flags_given_to_a_single_run_name_their_command(capsys):
+    with pytest.raises(SystemExit):
+        main_cli.main(["sign", "--seeds", "3"])
+    assert "--seeds: not an option of `nqs-dilated sign`, but of `nqs-dilated sweep`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main_cli.main(["vmc", "--trials=3"])
+    assert "of `nqs-dilated search`" in capsys.readouterr().err
+
+
+def _write(tmp_path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("eps = 0.05\n", "key 'eps' belongs in the [sign] table"),  # the old flat form
+        ("n_iter = 10\n", "key 'n_iter' belongs in the [vmc] table"),
+        ("lr = 0.1\n", "key 'lr' belongs in the [sign] or [vmc] table"),
+        ("seeds = 3\n", "key 'seeds' belongs in the [sweep] table"),
+        ('[sign]\nmode = "full"\n', "unknown key 'mode' in [sign]; it belongs in [vmc]"),
+        ('[vmc]\nlattice = "triangular-4x4"\n', "unknown key 'lattice' in [vmc]; it belongs in the top level"),
+        ("[sweep]\nepochs = 3\n", "unknown key 'epochs' in [sweep]; it belongs in [sign]"),
+        ("epochz = 3\n", "unknown key 'epochz'"),
+        ("sign = 3\n", "'sign' must be a table"),
+    ],
+)
+def test_config_file_keys_outside_their_table(tmp_path, text, match):
+    with pytest.raises(ConfigError) as info:
+        load_toml(_write(tmp_path, text))
+    assert match in str(info.value)
+
+
+def test_a_list_in_a_config_file_is_a_sweep_only_for_sweep(tmp_path):
+    path = _write(tmp_path, 'lattice = "triangular-4x4"\nj2 = [0.0, 1.0]\n[sign]\neps = [0.05, 0.1]\n')
+    with pytest.raises(ConfigError, match="j2 = \\[0.0, 1.0\\] holds several values, a sweep: run this file with `nqs-dilated sweep`"):
+        config_values(load_toml(path), "sign")
+    base, sweep = resolve_sweep(*config_values(load_toml(path), "sign", sweep=True))
+    assert sweep.j2 == (0.0, 1.0) and sweep.eps == (0.05, 0.1)
+
+
+def test_config_file_tables_give_each_task_its_values(tmp_path):
+    path = _write(tmp_path, 'lattice = "triangular-4x4"\nj2 = 0.5\n[sign]\nlr = 0.005\neps = 0.1\n'
+                            '[vmc]\nlr = 0.05\nn_iter = 7\n[sweep]\nj2 = "0:1:0.5"\nseeds = 2\n')
+    sign = fit_cli.config_from_args(fit_cli.build_parser("sign").parse_args([str(path)]), "sign")
+    vmc = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path), "--n-iter", "9"]), "vmc")
+    assert (sign.task, sign.lr, sign.eps, sign.j2, sign.n_iter) == ("sign", 0.005, 0.1, 0.5, FitConfig().n_iter)
+    assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps) == ("vmc", 0.05, 9, 0.5, FitConfig().eps)
+    base, sweep = resolve_sweep(*fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep"))
+    assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
+    # without tables each task has its own learning rate
+    bare = _write(tmp_path, 'lattice = "triangular-4x4"\n')
+    assert resolve(config_values(load_toml(bare), "vmc")[0]).lr == 0.02
+    assert resolve(config_values(load_toml(bare), "sign")[0]).lr == 0.001
+    with pytest.raises(ConfigError, match="for task 'vmc'"):
+        config_values({"task": "vmc"}, "sign")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_examples_resolve(path):
+    """Each example resolves for the command its header names (``nqs-dilated COMMAND examples/...``)."""
+    import re
+
+    command = re.search(r"nqs-dilated (sign|vmc|sweep|search) ", path.read_text()).group(1)
+    args = fit_cli.build_parser(command).parse_args([str(path)])
+    values, sweep_values = fit_cli.values_from_args(args, command)
+    if command in ("sweep", "search"):
+        base, sweep = resolve_sweep(values, sweep_values)
+        assert bool(sweep.search) == (command == "search")
+    else:
+        assert resolve(values).task == command
+
+
+def test_subcommands_and_the_fit_alias(tmp_path, capsys):
+    """``nqs-dilated sign`` and ``python -m nqs_dilated.fit`` (no command) run the same sign fit;
+    ``--task vmc`` makes the alias ``vmc``; ``nqs-dilated ed`` is the ED front end."""
+    assert main_cli.main(["sign"] + TINY_SIGN + ["--out", str(tmp_path / "a")]) == 0
+    assert fit_cli.main(TINY_SIGN + ["--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / n / "summary.json").read_text()) for n in "ab")
+    assert a["metrics"] == b["metrics"]
+    capsys.readouterr()
+    assert fit_cli.main(["--task", "vmc", "--lattice", "triangular-4x4", "--n-samples", "100"]) == 2
+    assert "not a multiple of n_chains" in capsys.readouterr().err  # validated as a VMC run
+    assert main_cli.main(["ed", "--lattice", "triangular-4x4", "--j2", "0", "--method", "netket", "--json",
+                          "--quiet", "--store", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["energy"] == pytest.approx(-44.9139328337, abs=1e-8)
+
+
+def test_energy_text_shows_the_real_part():
+    from netket.stats import Stats
+
+    from nqs_dilated.drivers.progress import energy_text
+
+    text = energy_text(Stats(mean=np.complex128(-44.849 - 1e-5j), error_of_mean=0.012, variance=1.1, R_hat=1.01))
+    assert text.startswith("-44.849 ± 0.012") and "j" not in text
+
+
+def test_vmc_prints_netket_choices_on_stderr_and_real_energies(tmp_path, capsys):
+    """NetKet's 'Automatic SR implementation choice' went to stdout, and the fixed-sign progress bar
+    showed complex energies (-44.849-0.000j)."""
+    args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", "marshall",
+            "--channels", "4,4", "--dilations", "1,2", "--n-iter", "3", "--n-samples", "128", "--n-chains", "8",
+            "--out", str(tmp_path / "vmc")]
+    assert main_cli.main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("VMC: triangular-4x4")
+    assert "Automatic SR implementation choice" not in captured.out
+    assert "Automatic SR implementation choice" in captured.err
+    bar = captured.err.replace("\r", "\n")
+    assert "Energy=" in bar and "j ±" not in bar

@@ -138,7 +138,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, match):
 
 def test_config_file_and_flag_override(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('lattice = "triangular-4x4"\nj2 = 1.0\nmodel = "dense"\nhidden = [8]\nepochs = 1\n')
+    cfg.write_text('lattice = "triangular-4x4"\nj2 = 1.0\nmodel = "dense"\nhidden = [8]\n[sign]\nepochs = 1\n')
     out = tmp_path / "run"
     assert main([str(cfg), "--j2", "0.5", "--quiet", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())

@@ -33,7 +33,7 @@ PLOTS = {f"{name}.{ext}" for name in ("overlap_vs_j2", "accuracy_vs_j2", "ed_ene
 
 
 def _fit(args: list[str], **kw) -> subprocess.Popen:
-    """``python -m nqs_dilated.fit ARGS`` in a subprocess, importing this checkout."""
+    """``python -m nqs_dilated.fit ARGS`` (the alias of ``nqs-dilated``) in a subprocess, importing this checkout."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "nqs_dilated.fit", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
@@ -51,7 +51,7 @@ def _comparable(path: Path) -> pd.DataFrame:
 def full_sweep(tmp_path_factory) -> Path:
     """The 4x4 test sweep, uninterrupted, in a subprocess."""
     out = tmp_path_factory.mktemp("sweeps") / "full"
-    proc = _fit(SWEEP + ["--out", str(out)])
+    proc = _fit(["sweep"] + SWEEP + ["--out", str(out)])
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
     assert "runs finished" in stdout and "overlap mean" in stdout
@@ -106,11 +106,11 @@ def test_resolve_sweep_axes_and_toml(tmp_path):
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.models == ("dilated", "cnn")
     assert sweep.dilations == ((1, 1), (1, 2)) and sweep.n_seeds == 2 and "j2" not in base
     assert SweepConfig(search="dilations").n_seeds == 3
-    # a config file with lists and a [sweep] table is a sweep too; flags override it
+    # a config file with the axes in its [sweep] table; flags override it
     cfg = tmp_path / "sweep.toml"
-    cfg.write_text('lattice = "triangular-4x4"\nj2 = [0.0, 1.0]\nmodel = "dense"\nhidden = [4]\nepochs = 1\n'
-                   '[sweep]\nseeds = 2\nworkers = 1\nexecutor = "slurm"\nslurm_partition = "short"\n')
-    values, sweep_values = values_from_args(build_parser().parse_args([str(cfg), "--seeds", "3"]))
+    cfg.write_text('lattice = "triangular-4x4"\nmodel = "dense"\nhidden = [4]\n[sign]\nepochs = 1\n'
+                   '[sweep]\nj2 = [0.0, 1.0]\nseeds = 2\nworkers = 1\nexecutor = "slurm"\nslurm_partition = "short"\n')
+    values, sweep_values = values_from_args(build_parser("sweep").parse_args([str(cfg), "--seeds", "3"]), "sweep")
     assert is_sweep(values, sweep_values)
     base, sweep = resolve_sweep(values, sweep_values)
     assert sweep.j2 == (0.0, 1.0) and sweep.n_seeds == 3 and sweep.slurm_partition == "short"
@@ -122,16 +122,20 @@ def test_resolve_sweep_axes_and_toml(tmp_path):
 @pytest.mark.parametrize(
     "args,match",
     [
-        (["--j2", "0:1:0"], "step > 0"),
-        (["--j2", "0,1", "--model", "dilated,transformer"], "unknown model"),
-        (["--j2", "0,1", "--dilations", "1,2,1", "--dilations", "1,9,1", "--channels", "4,4,4"], "dilation 9"),
-        (["--j2", "0,1", "--channels", "4,4", "--dilations", "1,2,1"], "dilations"),
-        (["--search", "dilations", "--j2", "0,1"], "one J2 and one eps"),
+        (["sweep", "--j2", "0:1:0"], "step > 0"),
+        (["sweep", "--j2", "0,1", "--model", "dilated,transformer"], "unknown model"),
+        (["sweep", "--j2", "0,1", "--dilations", "1,2,1", "--dilations", "1,9,1", "--channels", "4,4,4"], "dilation 9"),
+        (["sweep", "--j2", "0,1", "--channels", "4,4", "--dilations", "1,2,1"], "dilations"),
+        (["search", "--j2", "0,1"], "one J2 and one eps"),
+        (["sign", "--j2", "0,1"], "nqs-dilated sweep"),
+        (["vmc", "--j2", "0:1:0.5"], "nqs-dilated sweep"),
+        (["sign", "--model", "dilated,cnn"], "nqs-dilated sweep"),
+        (["sign", "--eps", "0.01,0.02"], "nqs-dilated sweep"),
     ],
 )
 def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, capsys, args, match):
     out = tmp_path / "bad"
-    assert main(["--lattice", "triangular-4x4", "--quiet", "--out", str(out)] + args) == 2
+    assert main(args[:1] + ["--lattice", "triangular-4x4", "--quiet", "--out", str(out)] + args[1:]) == 2
     assert match in capsys.readouterr().err
     assert not out.exists()
 
@@ -211,17 +215,17 @@ def test_sweep_writes_tables_references_and_plots(full_sweep, capsys):
 
 def test_sweep_rerun_is_a_noop_and_another_sweep_is_refused(full_sweep, capsys):
     before = (full_sweep / "results.csv").read_text()
-    assert main(SWEEP + ["--quiet", "--out", str(full_sweep)]) == 0
+    assert main(["sweep"] + SWEEP + ["--quiet", "--out", str(full_sweep)]) == 0
     assert "12 of 12 runs finished (0 in this session)" in capsys.readouterr().out
     assert (full_sweep / "results.csv").read_text() == before
-    assert main(SWEEP[:3] + ["0,0.5"] + SWEEP[4:] + ["--quiet", "--out", str(full_sweep)]) == 2
+    assert main(["sweep"] + SWEEP[:3] + ["0,0.5"] + SWEEP[4:] + ["--quiet", "--out", str(full_sweep)]) == 2
     assert "holds another sweep" in capsys.readouterr().err
 
 
 def test_killed_sweep_resumes_to_the_same_files(full_sweep, tmp_path):
     """SIGKILL the sweep process after 3 runs finished, restart it: same results.csv and summary.md."""
     out = tmp_path / "killed"
-    proc = _fit(SWEEP + ["--out", str(out)])
+    proc = _fit(["sweep"] + SWEEP + ["--out", str(out)])
     deadline = time.monotonic() + 300
     workers: list[psutil.Process] = []
     while _finished(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
@@ -235,7 +239,7 @@ def test_killed_sweep_resumes_to_the_same_files(full_sweep, tmp_path):
     assert not alive, "worker processes outlived the killed sweep"
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) <= done and rows["run"].is_unique  # written results are consistent
-    resumed = _fit(SWEEP + ["--out", str(out)])
+    resumed = _fit(["sweep"] + SWEEP + ["--out", str(out)])
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr
     assert f"{N_RUNS - done} in this session" in stdout
@@ -283,7 +287,7 @@ def test_submitit_local_executor_collects_the_same_results(full_sweep, tmp_path,
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     out = tmp_path / "submitit"
     args = SWEEP[:2] + ["--j2", "0.5", "--model", "cnn"] + SWEEP[8:] + ["--executor", "submitit-local", "--quiet"]
-    assert main(args + ["--out", str(out)]) == 0
+    assert main(["sweep"] + args + ["--out", str(out)]) == 0
     assert list((out / "jobs").glob("*_log.out"))  # went through submitit
     mine = _comparable(out / "results.csv")
     reference = _comparable(full_sweep / "results.csv").set_index("run").loc[mine["run"]].reset_index()
@@ -296,7 +300,7 @@ def test_submitit_local_executor_collects_the_same_results(full_sweep, tmp_path,
 @pytest.mark.skipif(shutil.which("sbatch") is not None, reason="SLURM is installed here")
 def test_slurm_without_a_cluster_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "slurm"
-    assert main(["--lattice", "triangular-4x4", "--j2", "0,1", "--model", "dense", "--executor", "slurm",
+    assert main(["sweep", "--lattice", "triangular-4x4", "--j2", "0,1", "--model", "dense", "--executor", "slurm",
                  "--quiet", "--out", str(out)]) == 2
     assert "needs a SLURM cluster" in capsys.readouterr().err and not out.exists()
 
@@ -325,7 +329,7 @@ def test_slurm_jobs_get_the_configured_resources(tmp_path, monkeypatch):
 
 def test_dilation_search_resumes_and_compares(tmp_path, capsys):
     out = tmp_path / "search"
-    args = ["--search", "dilations", "--lattice", "triangular-4x4", "--j2", "0.5", "--channels", "4,4,4",
+    args = ["search", "--lattice", "triangular-4x4", "--j2", "0.5", "--channels", "4,4,4",
             "--dilations", "1,1,1", "--epochs", "2", "--search-channels", "4", "--search-depth", "2,3",
             "--seeds", "1", "--workers", "1", "--quiet", "--out", str(out)]
     assert main(args + ["--trials", "2"]) == 0
@@ -350,7 +354,7 @@ def test_dilation_search_resumes_and_compares(tmp_path, capsys):
 @pytest.mark.slow
 def test_vmc_sweep_writes_relative_errors_and_their_plot(tmp_path):
     out = tmp_path / "vmc"
-    assert main(["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--model", "dilated,cnn",
+    assert main(["sweep", "--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--model", "dilated,cnn",
                  "--dilations", "1,2", "--channels", "4,4", "--n-iter", "10", "--n-samples", "256",
                  "--mode", "fixed-sign", "--seeds", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
     results = pd.read_csv(out / "results.csv")
@@ -367,7 +371,7 @@ def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):
     """Several eps values are a sweep axis: run names carry eps, the summary groups by (J2, eps,
     model) and adds the mean ± std tables with the Marshall sign column, one overlap panel per eps."""
     out = tmp_path / "eps"
-    args = ["--lattice", "triangular-4x4", "--j2", "0,0.5", "--eps", "0.05,0.1", "--model", "dense,cnn",
+    args = ["sweep", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--eps", "0.05,0.1", "--model", "dense,cnn",
             "--channels", "4,4", "--hidden", "4", "--steps", "20", "--seeds", "2", "--workers", "1", "--quiet",
             "--out", str(out)]
     assert main(args) == 0

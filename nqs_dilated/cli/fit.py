@@ -1,42 +1,59 @@
-"""``python -m nqs_dilated.fit``: learn the sign structure of an exact ground state.
+"""``nqs-dilated sign | vmc | sweep | search | plot``: sign fits, VMC, sweeps and the dilation search.
 
-With no arguments: ``triangular-4x6`` at J2/J1 = 1.0, the dilated invariant CNN, eps = 0.01
-(Schurov et al., arXiv:2406.08318; protocol of Westerhout et al., Nat. Commun. 11, 1593, 2020).
-A TOML config file may be given as the first argument; flags override it. Writes a run directory
-(:mod:`nqs_dilated.rundir`) and prints a table of the test metrics. Bad input exits with status 2
-and writes nothing.
+``nqs-dilated sign`` with no arguments: ``triangular-4x6`` at J2/J1 = 1.0, the dilated invariant
+CNN, eps = 0.01 (Schurov et al., arXiv:2406.08318; protocol of Westerhout et al., Nat. Commun. 11,
+1593, 2020). A TOML config file (:mod:`nqs_dilated.config`: common keys at the top level, tables
+``[sign]``, ``[vmc]``, ``[sweep]``) may be given as the first argument; flags override it. Writes a
+run directory (:mod:`nqs_dilated.rundir`) and prints a table of the test metrics. Bad input exits
+with status 2 and writes nothing. ``nqs-dilated vmc``: the same for VMC (NetKet ``VMC_SR``, minSR).
 
-Sweeps (:mod:`nqs_dilated.drivers.sweep`): ``--j2`` as a range ``0:1.4:0.2`` or a list
-``0,0.5,1``, ``--model`` as a list ``dilated,cnn``, ``--dilations`` given more than once, or
-``--seeds N`` run the cartesian product in a sweep directory and print the summary table.
-``--search dilations`` runs the Optuna search over dilation stacks (:mod:`nqs_dilated.drivers.search`).
-``python -m nqs_dilated.fit plot SWEEP_DIR`` redraws a sweep's plots from its files.
+A single run takes single values: several values on a sweep axis (``--j2 0:1.4:0.2``, ``--model
+dilated,cnn``, ``--eps 0.01,0.02``, ``--dilations`` twice) are an error naming ``nqs-dilated
+sweep``, which runs the cartesian product in a sweep directory (:mod:`nqs_dilated.drivers.sweep`)
+and prints the summary table. ``nqs-dilated search`` runs the Optuna search over dilation stacks
+(:mod:`nqs_dilated.drivers.search`); ``nqs-dilated plot SWEEP_DIR`` redraws a sweep's plots.
+
+``python -m nqs_dilated.fit`` is an alias: with a command first it is ``nqs-dilated``, without one
+it is ``nqs-dilated sign`` (``--task vmc`` makes it ``nqs-dilated vmc``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-import time
 
 from ..config import (
     EXECUTORS,
     MODELS,
-    SEARCHES,
-    SWEEP_TABLE,
     ConfigError,
     FitConfig,
     SweepConfig,
-    is_sweep,
+    config_values,
     j2_values,
     load_toml,
     resolve,
     resolve_sweep,
+    task_defaults,
 )
 from ..lattice import LatticeError
 from ..rundir import RunDirError
 from ..symmetry import SymmetryError
-from .common import fail, peak_rss_gib
+from .common import fail, one_line_warnings, peak_rss_gib
+
+#: The commands of ``nqs-dilated`` this module runs (``ed`` is :mod:`nqs_dilated.cli.ed`).
+RUN_COMMANDS = ("sign", "vmc", "sweep", "search")
+#: What each command does, for ``--help``.
+DESCRIPTIONS = {
+    "sign": "Fit the ground-state sign structure of the anisotropic triangular J1-J2 model with invariant "
+            "dilated CNNs (supervised, Adam; energies in the Pauli convention).",
+    "vmc": "Variational Monte Carlo of the same networks (NetKet VMC_SR with minSR, SGD step; Pauli convention), "
+           "learning amplitude and phase, or the amplitude under a fixed sign.",
+    "sweep": "Run the cartesian product J2 x eps x model variants x seeds of one sign-fit (--task sign) or VMC "
+             "(--task vmc) configuration in a sweep directory; rerun the same command to resume.",
+    "search": "Optuna search over dilation stacks of the sign fit at one J2 (validation overlap), then a comparison "
+              "of the best stack with the defaults over several seeds.",
+}
 
 
 def _int_list(text: str) -> list[int]:
@@ -53,99 +70,182 @@ def _int_pair(text: str) -> list[int]:
     return values
 
 
-#: SweepConfig fields set by flags (the axes j2, model, dilations are FitConfig flags).
+def _csv(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+#: SweepConfig fields set by flags (the axes j2, eps, model, dilations are FitConfig flags).
 SWEEP_FLAGS = (
     "seeds", "executor", "workers", "memory_gib", "slurm_partition", "slurm_account", "slurm_time_min",
-    "slurm_cpus", "slurm_mem_gib", "search", "trials", "minutes", "search_depth", "search_kernel",
-    "search_max_dilation", "search_channels",
+    "slurm_cpus", "slurm_mem_gib", "slurm_nodes", "slurm_tasks_per_node", "slurm_gpus_per_node",
+    "trials", "minutes", "search_depth", "search_kernel", "search_max_dilation", "search_channels",
 )
+#: Flags of ``sweep`` and ``search`` only: given to ``sign`` or ``vmc``, the error names the command.
+_SWEEP_ONLY = {
+    "--seeds": "sweep", "--executor": "sweep", "--workers": "sweep", "--memory-per-run": "sweep",
+    "--slurm-partition": "sweep", "--slurm-account": "sweep", "--slurm-time": "sweep", "--slurm-cpus": "sweep",
+    "--slurm-mem": "sweep", "--slurm-nodes": "sweep", "--slurm-tasks-per-node": "sweep",
+    "--slurm-gpus-per-node": "sweep", "--search": "search", "--trials": "search", "--minutes": "search",
+    "--search-depth": "search", "--search-kernel": "search", "--search-max-dilation": "search",
+    "--search-channels": "search",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    d = FitConfig()
-    sw = SweepConfig()
-    p = argparse.ArgumentParser(
-        prog="python -m nqs_dilated.fit",
-        description="Fit the ground-state sign structure of the anisotropic triangular J1-J2 "
-        "model with invariant dilated CNNs (energies in the Pauli convention).",
-    )
-    p.add_argument("config", nargs="?", help="TOML config file (keys as the long options, with _)")
-    p.add_argument("--lattice", help=f"cluster name or TOML path (default {d.lattice})")
-    p.add_argument("--j2", help=f"J2/J1 (default {d.j2}); a range START:STOP:STEP (stop included) or a list A,B,C runs a sweep")
-    p.add_argument("--j1", type=float, help=f"J1 (default {d.j1})")
-    p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d.model}); a list A,B runs a sweep")
-    p.add_argument("--channels", type=_int_list, help="channels per layer, e.g. 32,32,32")
-    p.add_argument("--kernel-size", type=int, help=f"kernel size (default {d.kernel_size})")
-    p.add_argument("--dilations", type=_int_list, action="append",
-                   help="dilation per layer, e.g. 1,2,3; give it again (--dilations 1,1,1 --dilations 1,2,3) to sweep stacks")
-    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None, help="residual connections")
-    p.add_argument("--hidden", type=_int_list, help="hidden sizes of the dense model (default 512)")
-    p.add_argument("--eps", help=f"training fraction (default {d.eps}); a list A,B runs a sweep")
-    p.add_argument("--eps-relative-to", help="what eps is a fraction of: sz0 (default, C(N,N/2)) or representatives")
-    p.add_argument("--steps", type=int, help=f"sign fit: budget in Adam steps (default {d.steps})")
-    p.add_argument("--epochs", type=float, help="sign fit: budget in passes over the training set instead of --steps (default: use --steps)")
-    p.add_argument("--patience", type=int, help=f"sign fit: stop after this many Adam steps without a lower validation loss (default {d.patience}; 0 = never)")
-    p.add_argument("--eval-every", type=int, help="sign fit: Adam steps between validations (default: steps/100)")
-    p.add_argument("--batch-size", type=int, help="sign fit: samples per Adam step (default: n_train/16 rounded down to a power of two, within [32, 8192])")
-    p.add_argument("--lr", type=float, help=f"learning rate: Adam for the sign fit (default {d.lr}), SGD step of SR for --task vmc (default 0.02)")
-    p.add_argument("--seed", type=int, help=f"seed (default {d.seed})")
-    p.add_argument("--n-test", type=int, help=f"sampled test-set size on large clusters (default {d.n_test})")
-    p.add_argument("--ed-method", help="ED route: auto, netket, symmetric")
-    p.add_argument("--sector", help="ED sector: auto or a label such as A1+")
-    p.add_argument("--out", help="run directory (default under runs/)")
-    p.add_argument("--task", help="sign (supervised sign fit, default) or vmc (variational energy)")
-    v = p.add_argument_group("vmc (--task vmc)")
-    v.add_argument("--mode", help="full (amplitude and phase) or fixed-sign (default full)")
-    v.add_argument("--sign-source", help="fixed-sign: exact, marshall or a sign-fit RUN_DIR (default exact)")
-    v.add_argument("--sign-prior", help="full mode: marshall (default) or none")
-    v.add_argument("--n-iter", type=int, help=f"VMC_SR iterations (default {d.n_iter})")
-    v.add_argument("--n-samples", type=int, help=f"samples per iteration (default {d.n_samples})")
-    v.add_argument("--n-chains", type=int, help=f"Metropolis chains (default {d.n_chains})")
-    v.add_argument("--chunk-size", type=int, help="forward/backward chunk size (default 0: none)")
-    v.add_argument("--diag-shift", type=float, help=f"SR diagonal shift (default {d.diag_shift})")
-    v.add_argument("--diag-shift-final", type=float, help="final diagonal shift, exponential decay (default 0: constant)")
-    v.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None, help="full-sum state (<= 24 sites)")
-    v.add_argument("--checkpoint-every", type=int, help=f"iterations between checkpoints (default {d.checkpoint_every})")
-    v.add_argument("--timeout", type=float, help="stop after this many seconds; rerun to resume (default 0: none)")
-    v.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel (default {d.readout_scale})")
-    v.add_argument("--dtype", help="float64 (default) or float32")
-    sg = p.add_argument_group("sweeps (several --j2, --model or --dilations values, or any of these flags)")
-    sg.add_argument("--seeds", type=int, help="seeds per point: SEED, SEED+1, ... (default 1; 3 after a search)")
-    sg.add_argument("--executor", choices=EXECUTORS, help=f"where runs execute (default {sw.executor}: parallel local processes)")
-    sg.add_argument("--workers", type=int, help="local runs in parallel (default 0: as many as cores and memory allow)")
-    sg.add_argument("--memory-per-run", dest="memory_gib", type=float, help="GiB one run needs (default: estimated from the cluster)")
-    sg.add_argument("--slurm-partition", help="SLURM partition")
-    sg.add_argument("--slurm-account", help="SLURM account")
-    sg.add_argument("--slurm-time", dest="slurm_time_min", type=int, help=f"SLURM time limit per run, minutes (default {sw.slurm_time_min})")
-    sg.add_argument("--slurm-cpus", type=int, help=f"CPUs per SLURM job (default {sw.slurm_cpus})")
-    sg.add_argument("--slurm-mem", dest="slurm_mem_gib", type=float, help=f"memory per SLURM job, GiB (default {sw.slurm_mem_gib:g})")
-    se = p.add_argument_group("dilation search (--search dilations, one --j2)")
-    se.add_argument("--search", choices=SEARCHES, help="Optuna search over dilation stacks on the validation overlap")
-    se.add_argument("--trials", type=int, help="budget: trials in the study, resumed ones included (default 20 without --minutes)")
-    se.add_argument("--minutes", type=float, help="budget: minutes of this invocation")
-    se.add_argument("--search-depth", type=_int_pair, help="layers MIN,MAX (default 2,5)")
-    se.add_argument("--search-kernel", type=_int_pair, help="kernel size MIN,MAX (default 2,3)")
-    se.add_argument("--search-max-dilation", type=int, help="largest dilation (default 3; the cluster may lower it)")
-    se.add_argument("--search-channels", type=_int_list, help="channel counts to choose from (default 8,16,32)")
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose 'unrecognized arguments' error names the command a sweep or
+    search flag belongs to."""
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            flags = [a.split("=")[0] for a in extra if a.split("=")[0] in _SWEEP_ONLY]
+            if flags:
+                owners = " / ".join(sorted({f"nqs-dilated {_SWEEP_ONLY[f]}" for f in flags}))
+                self.error(f"{', '.join(flags)}: not an option of `{self.prog}`, but of `{owners}`")
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
+
+def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
+    p.add_argument("config", nargs="?", help="TOML config file: common keys at the top level, tables [sign], [vmc], "
+                   "[sweep] (examples/*.toml); flags override it")
+    p.add_argument("--lattice", help=f"cluster name or TOML path (default {d['lattice']})")
+    if sweep:
+        p.add_argument("--j2", help=f"J2/J1 values: a range START:STOP:STEP (stop included), a list A,B,C or one value (default {d['j2']:g})")
+        p.add_argument("--model", help=f"models, a list A,B of {', '.join(MODELS)} (default {d['model']})")
+        p.add_argument("--dilations", type=_int_list, action="append",
+                       help="dilation stack of the dilated model, e.g. 1,2,3; give it again (--dilations 1,1,1 "
+                       "--dilations 1,2,3) for one variant per stack (default: 1,2,3,... capped by the cluster)")
+    else:
+        p.add_argument("--j2", help=f"J2/J1 (default {d['j2']:g}); several values make a sweep: nqs-dilated sweep")
+        p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d['model']})")
+        p.add_argument("--dilations", type=_int_list, action="append",
+                       help="dilation per layer, e.g. 1,2,3 (default: 1,2,3,... each capped by the receptive-field "
+                       "rule of the cluster: 1,2,3 on 4x6 and 6x6, 1,2,2 on 4x4)")
+    p.add_argument("--j1", type=float, help=f"J1 (default {d['j1']:g})")
+    p.add_argument("--channels", type=_int_list, help=f"channels per layer (default {_csv(d['channels'])})")
+    p.add_argument("--kernel-size", type=int, help=f"kernel size (default {d['kernel_size']})")
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"residual connections (default {'on' if d['residual'] else 'off'})")
+    p.add_argument("--hidden", type=_int_list, help=f"hidden sizes of the dense model (default {_csv(d['hidden'])})")
+    p.add_argument("--seed", type=int, help=f"seed (default {d['seed']})")
+    p.add_argument("--ed-method", help=f"ED route: auto, netket or symmetric (default {d['ed_method']})")
+    p.add_argument("--sector", help=f"ED sector: auto or a label such as A1+ (default {d['sector']})")
+    p.add_argument("--out", help="run directory (default under runs/, named after the settings)" if not sweep
+                   else "sweep directory (default under runs/, named after the settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) -> None:
+    g = p.add_argument_group("sign fit" + (" (--task sign)" if sweep else ""))
+    g.add_argument("--eps", help=f"training fraction of the Sz = 0 basis (default {d['eps']:g})"
+                   + ("; a list A,B sweeps it" if sweep else ""))
+    g.add_argument("--eps-relative-to",
+                   help=f"what eps is a fraction of: sz0 (C(N,N/2)) or representatives (default {d['eps_relative_to']})")
+    g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {d['steps']})")
+    g.add_argument("--epochs", type=float, help="budget in passes over the training set instead of --steps (default 0: use --steps)")
+    g.add_argument("--patience", type=int, help=f"stop after this many Adam steps without a lower validation loss (default {d['patience']}; 0 = never)")
+    g.add_argument("--eval-every", type=int, help="Adam steps between validations (default 0: steps/100)")
+    g.add_argument("--batch-size", type=int, help="samples per Adam step (default 0: n_train/16 rounded down to a power of two, within [32, 8192])")
+    if lr:
+        g.add_argument("--lr", type=float, help=f"Adam learning rate (default {d['lr']:g})")
+    g.add_argument("--n-test", type=int, help=f"sampled test-set size on large clusters (default {d['n_test']})")
+
+
+def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) -> None:
+    g = p.add_argument_group("VMC" + (" (--task vmc)" if sweep else ""))
+    g.add_argument("--mode", help=f"full (amplitude and phase) or fixed-sign (default {d['mode']})")
+    g.add_argument("--sign-source", help=f"fixed-sign: exact, marshall or a sign-fit RUN_DIR (default {d['sign_source']})")
+    g.add_argument("--sign-prior", help=f"full mode: phase prior at the start, marshall or none (default {d['sign_prior']})")
+    g.add_argument("--n-iter", type=int, help=f"VMC_SR iterations (default {d['n_iter']})")
+    g.add_argument("--n-samples", type=int, help=f"samples per iteration, a multiple of --n-chains (default {d['n_samples']})")
+    g.add_argument("--n-chains", type=int, help=f"Metropolis chains (default {d['n_chains']})")
+    g.add_argument("--chunk-size", type=int, help=f"forward/backward chunk size (default {d['chunk_size']}: none)")
+    if lr:
+        g.add_argument("--lr", type=float, help=f"SGD step of SR (default {d['lr']:g})")
+    g.add_argument("--diag-shift", type=float, help=f"SR diagonal shift (default {d['diag_shift']:g})")
+    g.add_argument("--diag-shift-final", type=float, help="final diagonal shift, exponential decay (default 0: constant)")
+    g.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None, help="full-sum state (<= 24 sites; default off)")
+    g.add_argument("--checkpoint-every", type=int, help=f"iterations between checkpoints (default {d['checkpoint_every']})")
+    g.add_argument("--timeout", type=float, help="stop after this many seconds; rerun to resume (default 0: none)")
+    g.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel (default {d['readout_scale']:g})")
+    g.add_argument("--dtype", help=f"parameter dtype, float64 or float32 (default {d['dtype']})")
+
+
+def _add_pool(p: argparse.ArgumentParser, sw: SweepConfig, seeds_default: str) -> None:
+    g = p.add_argument_group("where the runs execute")
+    g.add_argument("--seeds", type=int, help=f"seeds per point: SEED, SEED+1, ... (default {seeds_default})")
+    g.add_argument("--executor", choices=EXECUTORS, help=f"local processes, SLURM jobs or submitit's local executor (default {sw.executor})")
+    g.add_argument("--workers", type=int, help="local runs in parallel (default 0: as many as cores and memory allow)")
+    g.add_argument("--memory-per-run", dest="memory_gib", type=float, help="GiB one run needs (default 0: estimated from the cluster)")
+    g.add_argument("--slurm-partition", help="SLURM partition (default: the cluster's)")
+    g.add_argument("--slurm-account", help="SLURM account (default: the cluster's)")
+    g.add_argument("--slurm-time", dest="slurm_time_min", type=int, help=f"SLURM time limit per run, minutes (default {sw.slurm_time_min})")
+    g.add_argument("--slurm-cpus", type=int, help=f"CPUs per SLURM task (default {sw.slurm_cpus})")
+    g.add_argument("--slurm-mem", dest="slurm_mem_gib", type=float, help=f"memory per SLURM job, GiB (default {sw.slurm_mem_gib:g})")
+    g.add_argument("--slurm-nodes", type=int, help=f"VMC: nodes per run (default {sw.slurm_nodes})")
+    g.add_argument("--slurm-tasks-per-node", type=int, help=f"VMC: processes per node, one per device (default {sw.slurm_tasks_per_node})")
+    g.add_argument("--slurm-gpus-per-node", type=int, help=f"VMC: GPUs per node (default {sw.slurm_gpus_per_node})")
+
+
+def _add_search(p: argparse.ArgumentParser, sw: SweepConfig) -> None:
+    g = p.add_argument_group("search space and budget")
+    g.add_argument("--trials", type=int, help="budget: trials in the study, resumed ones included (default 20 without --minutes)")
+    g.add_argument("--minutes", type=float, help="budget: minutes of this invocation (default: none)")
+    g.add_argument("--search-depth", type=_int_pair, help=f"layers MIN,MAX (default {_csv(sw.search_depth)})")
+    g.add_argument("--search-kernel", type=_int_pair, help=f"kernel size MIN,MAX (default {_csv(sw.search_kernel)})")
+    g.add_argument("--search-max-dilation", type=int, help=f"largest dilation (default {sw.search_max_dilation}; the cluster may lower it)")
+    g.add_argument("--search-channels", type=_int_list, help=f"channel counts to choose from (default {_csv(sw.search_channels)})")
+
+
+def build_parser(command: str = "sign", prog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``nqs-dilated COMMAND`` (``sign``, ``vmc``, ``sweep`` or ``search``); every
+    option's help shows the default of that command."""
+    if command not in RUN_COMMANDS:
+        raise ValueError(f"unknown command {command!r}; use one of {RUN_COMMANDS}")
+    p = _Parser(prog=prog or f"nqs-dilated {command}", description=DESCRIPTIONS[command])
+    sw = SweepConfig()
+    sweep = command in ("sweep", "search")
+    d = task_defaults("vmc" if command == "vmc" else "sign")
+    _add_common(p, d, sweep=command == "sweep")
+    if command == "sweep":
+        p.add_argument("--task", choices=("sign", "vmc"), help="what each run does (default sign; or task in the config file)")
+        vmc = task_defaults("vmc")
+        p.add_argument("--lr", type=float, help=f"Adam learning rate for --task sign (default {d['lr']:g}), SGD step of SR "
+                       f"for --task vmc (default {vmc['lr']:g})")
+        _add_sign(p, d, sweep=True, lr=False)
+        _add_vmc(p, vmc, sweep=True, lr=False)
+    elif command == "vmc":
+        _add_vmc(p, d, sweep=False)
+    else:
+        _add_sign(p, d, sweep=False)
+    if sweep:
+        _add_pool(p, sw, "3 after a search" if command == "search" else "1")
+    if command == "search":
+        _add_search(p, sw)
     return p
 
 
-def values_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
-    """``(FitConfig values, SweepConfig values)``: the config file updated by the flags given.
+def values_from_args(args: argparse.Namespace, command: str = "sign") -> tuple[dict, dict]:
+    """``(FitConfig values, SweepConfig values)``: the config file (its top level, the table of the
+    task and, for a sweep, the ``[sweep]`` table) updated by the flags given.
 
     Raises:
-        ConfigError: a bad config file or ``--j2`` value.
+        ConfigError: a bad config file, ``--j2`` or ``--eps`` value.
     """
-    values = load_toml(args.config) if args.config else {}
-    sweep_values = dict(values.pop(SWEEP_TABLE, {}))
+    doc = load_toml(args.config) if args.config else {}
+    task = "vmc" if command == "vmc" else "sign"
+    if command == "sweep":
+        task = getattr(args, "task", None) or doc.get("task") or "sign"
+        doc = {k: v for k, v in doc.items() if k != "task"}
+    values, sweep_values = config_values(doc, task, sweep=command in ("sweep", "search"))
     for key in FitConfig.__dataclass_fields__:
         value = getattr(args, key, None)
-        if value is not None:
+        if value is not None and key not in ("j2", "eps", "dilations", "task"):
             values[key] = value
     if args.j2 is not None:  # a number, a list A,B,C or a range START:STOP:STEP
         values["j2"] = j2_values(args.j2)
-    if args.eps is not None:  # a number, or a list A,B (a sweep)
+    if getattr(args, "eps", None) is not None:  # a number, or a list A,B (a sweep)
         try:
             values["eps"] = float(args.eps) if "," not in args.eps else [float(v) for v in args.eps.split(",") if v.strip()]
         except ValueError:
@@ -156,18 +256,20 @@ def values_from_args(args: argparse.Namespace) -> tuple[dict, dict]:
         value = getattr(args, key, None)
         if value is not None:
             sweep_values[key] = value
+    if command == "search":
+        sweep_values["search"] = "dilations"
+    elif command == "sweep" and sweep_values.get("search"):
+        raise ConfigError("the [sweep] table asks for a search (search = ...): run `nqs-dilated search`")
     return values, sweep_values
 
 
-def config_from_args(args: argparse.Namespace) -> FitConfig:
+def config_from_args(args: argparse.Namespace, command: str = "sign") -> FitConfig:
     """Defaults, updated by the config file, updated by the flags that were given (one run).
 
     Raises:
-        ConfigError: bad values, or values that ask for a sweep.
+        ConfigError: bad values, or several values on a sweep axis (a sweep: ``nqs-dilated sweep``).
     """
-    values, sweep_values = values_from_args(args)
-    if is_sweep(values, sweep_values):
-        raise ConfigError("these settings describe a sweep; run them through main()")
+    values, _ = values_from_args(args, command)
     return resolve(values)
 
 
@@ -181,45 +283,78 @@ def _print_table(summary: dict) -> None:
 _INPUT_ERRORS = (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["plot"]:
-        return plot_main(argv[1:])
-    args = build_parser().parse_args(argv)
+def run_command(command: str, argv: list[str], prog: str | None = None) -> int:
+    """Parse ``argv`` for ``nqs-dilated COMMAND`` (:data:`RUN_COMMANDS`), run it, print the report;
+    returns the exit status (2 for bad input, nothing written)."""
+    args = build_parser(command, prog).parse_args(argv)
+    with one_line_warnings():
+        return _run(command, args)
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     try:
-        values, sweep_values = values_from_args(args)
-        if is_sweep(values, sweep_values):
+        values, sweep_values = values_from_args(args, command)
+        if command in ("sweep", "search"):
             base, sweep = resolve_sweep(values, sweep_values)
         else:
             cfg = resolve(values)
     except ConfigError as err:
         return fail(str(err))
-    if is_sweep(values, sweep_values):
+    if command in ("sweep", "search"):
         from .sweep import search_main, sweep_main
 
-        return (search_main if sweep.search else sweep_main)(base, sweep, quiet=args.quiet)
+        return (search_main if command == "search" else sweep_main)(base, sweep, quiet=args.quiet)
     # heavy imports only after the arguments are valid
     if cfg.task == "vmc":
         from ..drivers.vmc_run import run_vmc as run
+
+        sign = f"sign {cfg.sign_source}" if cfg.mode == "fixed-sign" else f"prior {cfg.sign_prior}"
+        print(
+            f"VMC: {cfg.lattice}  J2/J1 = {cfg.j2:g}  {cfg.mode} ({sign})  model {cfg.model} {_model_text(cfg)}  "
+            f"{cfg.n_iter} iterations of {cfg.n_samples} samples, lr {cfg.lr:g}  seed {cfg.seed}",
+            flush=True,
+        )
     else:
         from ..drivers.sign_run import run_sign_fit as run
-    if cfg.task == "sign":
+
         print(
             f"sign fit: {cfg.lattice}  J2/J1 = {cfg.j2:g}  model {cfg.model} {_model_text(cfg)}  eps = {cfg.eps:g} "
             f"({cfg.eps_relative_to})  seed {cfg.seed}",
             flush=True,
         )
-        kwargs = {"report": lambda line: print(line, flush=True)}
-    else:
-        kwargs = {}
+    stdout = sys.stdout
     try:
-        summary = run(cfg, progress=not args.quiet, **kwargs)
+        # NetKet prints its automatic choices ("Automatic SR implementation choice: ...") on stdout:
+        # to stderr with the progress bars; stdout keeps our lines and the report
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = run(cfg, progress=not args.quiet, report=lambda line: print(line, file=stdout, flush=True))
     except _INPUT_ERRORS as err:
         return fail(str(err))
     if summary.get("skipped"):
         print(f"{summary['out']}: already finished (summary.json present); nothing to do")
         return 0
     return _report_vmc(summary) if cfg.task == "vmc" else _report_sign(summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nqs_dilated.fit``: ``nqs-dilated`` when the first argument is a command, else
+    ``nqs-dilated sign`` (``nqs-dilated vmc`` with ``--task vmc``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in ("ed", "plot", *RUN_COMMANDS):
+        from .main import main as nqs_dilated
+
+        return nqs_dilated(argv)
+    command = "sign"
+    for k, arg in enumerate(argv):  # the old --task flag picks the command
+        if arg == "--task" and k + 1 < len(argv):
+            command, argv = argv[k + 1], argv[:k] + argv[k + 2:]
+            break
+        if arg.startswith("--task="):
+            command, argv = arg.split("=", 1)[1], argv[:k] + argv[k + 1:]
+            break
+    if command not in ("sign", "vmc"):
+        return fail(f"unknown task {command!r}; use sign or vmc")
+    return run_command(command, argv, prog="python -m nqs_dilated.fit" + (" --task vmc" if command == "vmc" else ""))
 
 
 def _model_text(cfg) -> str:
@@ -270,9 +405,9 @@ def _report_vmc(s: dict) -> int:
     return 0 if s["status"] != "invalid_loss" else 1
 
 
-def plot_main(argv: list[str]) -> int:
-    """``python -m nqs_dilated.fit plot SWEEP_DIR [--frustrated LO,HI]``: redraw a sweep's plots."""
-    p = argparse.ArgumentParser(prog="python -m nqs_dilated.fit plot",
+def plot_main(argv: list[str], prog: str = "nqs-dilated plot") -> int:
+    """``nqs-dilated plot SWEEP_DIR [--frustrated LO,HI]``: redraw a sweep's plots."""
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Redraw the plots of a sweep directory from its files (results.csv, ed.csv).")
     p.add_argument("directory", help="sweep directory")
     p.add_argument("--frustrated", help="J2/J1 interval LO,HI to shade (default: where the Marshall-sign overlap < 0.9)")
