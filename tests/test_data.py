@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nqs_dilated.data import (
+    default_n_val,
     SignDataset,
     class_to_sign,
     make_datasets,
@@ -46,7 +47,7 @@ def test_sizes_and_exact_signs(state, group_4x4):
     ds = make_datasets(state, group_4x4, eps=0.02, seed=3)
     n_train = round(0.02 * state.dimension)
     assert len(ds.train) == n_train == ds.info["n_train"]
-    assert len(ds.val) == n_train // 4
+    assert len(ds.val) == max(n_train // 4, min(1000, ds.info["reference_dimension"] // 10)) == default_n_val(n_train, state.dimension)
     for split in ds.splits().values():
         _check_exact(state, split)
 
@@ -170,8 +171,10 @@ def test_sampling_reproduces_psi2(state_j0, group_4x4):
 
 
 def test_sampled_test_sets(state_j0, group_4x4):
-    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2)
-    assert ds.test is None
+    # n_val small: on 16 sites the default 1000 validation configurations would take most of the
+    # high-|psi|^2 configurations out of the weighted test set this test compares with the uniform one
+    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2, n_val=64)
+    assert ds.test is None and len(ds.val) == 64
     used = _codes_set(ds.train) | _codes_set(ds.val)
     for split in (ds.test_uniform, ds.test_weighted):
         assert len(split) == 3000
