@@ -187,7 +187,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     }
     from .plots import plot_training
 
-    plot_training(result.history, out / "plots", marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
+    plot_training(result.history, out / "plots", marshall_overlap=2 * marshall["val"]["accuracy"] - 1 if "val" in marshall else None,
                   title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}")
     run.write_json("summary.json", summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)

@@ -162,7 +162,9 @@ class TrainResult:
         params: Parameters of the best validation point (lowest validation loss).
         history: One dict per validation: ``step`` (Adam steps done), ``epoch`` (passes over the
             training set, fractional), ``loss`` (mean training CE of the steps since the previous
-            record), ``val_loss``, ``val_accuracy``, ``val_weighted_accuracy``, ``val_overlap``,
+            record), ``val_loss``, ``val_accuracy``, ``val_weighted_accuracy``, ``val_overlap`` (on
+            the ``|psi|^2``-sampled validation set the plain means estimate the weighted figures:
+            weighted accuracy = accuracy, overlap = 2 accuracy - 1, as for the sampled test set),
             ``seconds`` (wall time of the training so far, over every invocation of a resumed run).
         best_step: Step of ``params`` (0 if no step ran).
         budget: The resolved :class:`Budget`.
@@ -477,6 +479,8 @@ def train_sign(
         step += k
         val_ce, val_pred = evaluate(params, val)
         m = sign_metrics(val_pred, val.signs, val.weights)
+        if val.sampling == "psi2":  # a |psi|^2 sample: the plain mean estimates the weighted figures
+            m = {**m, "weighted_accuracy": m["accuracy"], "overlap": 2 * m["accuracy"] - 1}
         record = {
             "step": step,
             "epoch": step / budget.steps_per_epoch,
