@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "accuracy", "overlap", "sign_metrics", "weighted_accuracy"]
+__all__ = ["METRICS", "accuracy", "overlap", "psi2_sample_estimates", "sign_metrics", "weighted_accuracy"]
 
 #: Names of the metrics returned by :func:`sign_metrics`.
 METRICS = ("accuracy", "weighted_accuracy", "overlap")
@@ -86,3 +86,11 @@ def sign_metrics(predicted: np.ndarray, exact: np.ndarray, weights: np.ndarray) 
         "overlap": overlap(predicted, exact, weights),
         "n": int(np.asarray(exact).shape[0]),
     }
+
+
+def psi2_sample_estimates(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics of a set drawn with probability ``|psi|^2``, as estimates of the population's
+    weighted figures: ``weighted_accuracy = accuracy`` and ``overlap = 2 accuracy - 1`` (the plain
+    means; weighting such a set by ``|psi|^2`` again would count the amplitudes twice)."""
+    acc = metrics["accuracy"]
+    return {**metrics, "weighted_accuracy": acc, "overlap": 2 * acc - 1}

@@ -27,7 +27,7 @@ from ..config import FitConfig
 from ..data import SignDatasets, make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
-from ..metrics import sign_metrics
+from ..metrics import psi2_sample_estimates, sign_metrics
 from ..models import make_model, n_params
 from ..models.wavefunction import MarshallSign
 from ..rundir import RunDir
@@ -54,8 +54,8 @@ def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:
     if "test" in metrics:
         t = metrics["test"]
         return t["accuracy"], t["weighted_accuracy"], t["overlap"]
-    wacc = metrics["test_weighted"]["accuracy"]
-    return metrics["test_uniform"]["accuracy"], wacc, 2 * wacc - 1
+    weighted = psi2_sample_estimates(metrics["test_weighted"])
+    return metrics["test_uniform"]["accuracy"], weighted["weighted_accuracy"], weighted["overlap"]
 
 
 def marshall_metrics(datasets: SignDatasets, cluster) -> dict[str, dict[str, float]]:
@@ -187,7 +187,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     }
     from .plots import plot_training
 
-    plot_training(result.history, out / "plots", marshall_overlap=2 * marshall["val"]["accuracy"] - 1 if "val" in marshall else None,
+    plot_training(result.history, out / "plots", marshall_overlap=psi2_sample_estimates(marshall["val"])["overlap"] if "val" in marshall else None,
                   title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}")
     run.write_json("summary.json", summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)

@@ -41,7 +41,7 @@ import optax
 from tqdm.auto import tqdm
 
 from ..data import SignDataset, SignDatasets, class_to_sign, orbit_representatives, sign_to_class
-from ..metrics import sign_metrics
+from ..metrics import psi2_sample_estimates, sign_metrics
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -479,8 +479,8 @@ def train_sign(
         step += k
         val_ce, val_pred = evaluate(params, val)
         m = sign_metrics(val_pred, val.signs, val.weights)
-        if val.sampling == "psi2":  # a |psi|^2 sample: the plain mean estimates the weighted figures
-            m = {**m, "weighted_accuracy": m["accuracy"], "overlap": 2 * m["accuracy"] - 1}
+        if val.sampling == "psi2":
+            m = psi2_sample_estimates(m)
         record = {
             "step": step,
             "epoch": step / budget.steps_per_epoch,
