@@ -45,6 +45,7 @@ __all__ = [
     "ConfigError",
     "MODELS",
     "SEARCHES",
+    "SIGN_PRIORS",
     "SIGN_SOURCES",
     "SweepConfig",
     "TASKS",
@@ -63,7 +64,9 @@ __all__ = [
 MODELS = ("dilated", "cnn", "dense", "gcnn")
 TASKS = ("sign", "vmc")
 VMC_MODES = ("full", "fixed-sign")
-SIGN_SOURCES = ("exact", "marshall")
+SIGN_SOURCES = ("exact", "marshall", "fit")
+#: Named phase priors of VMC full mode (anything else must be a run directory of a sign fit).
+SIGN_PRIORS = ("marshall", "none", "fit")
 #: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (see :mod:`nqs_dilated.data`).
 EPS_CONVENTIONS = ("sz0", "representatives")
 #: Defaults that differ by task (applied when the key is not given).
@@ -79,7 +82,7 @@ SIGN_KEYS = ("eps", "eps_relative_to", "steps", "epochs", "patience", "eval_ever
 #: FitConfig keys of the ``[vmc]`` table (``lr`` is in both, with its own default in each).
 VMC_KEYS = (
     "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
-    "diag_shift_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr",
+    "diag_shift_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr", "symmetrize", "sign_lr",
 )
 #: The table of each task.
 TASK_KEYS = {"sign": SIGN_KEYS, "vmc": VMC_KEYS}
@@ -126,8 +129,18 @@ class FitConfig:
         out: Run directory (default ``runs/<lattice>_j2=<j2>_<model>_eps=<eps>_seed=<seed>``;
             vmc: ``runs/<lattice>_j2=<j2>_vmc_<model>_<mode>[_<sign>]_seed=<seed>``).
         mode: vmc: ``"full"`` (amplitude and phase learned) or ``"fixed-sign"``.
-        sign_source: vmc fixed-sign: ``"exact"``, ``"marshall"`` or a sign-fit run directory.
-        sign_prior: vmc full mode: ``"marshall"`` (phase prior at the start) or ``"none"``.
+        sign_source: vmc fixed-sign: ``"exact"``, ``"marshall"``, a sign-fit run directory, or
+            ``"fit"``: first run the sign fit of this configuration (its sign keys: ``eps``,
+            ``steps``, ...; the ``[sign]`` table of a config file; Adam rate ``sign_lr``) into
+            ``<out>/sign-fit``, then use it (:mod:`nqs_dilated.drivers.vmc_run`).
+        sign_prior: vmc full mode: the phase prior at the start, ``"marshall"``, ``"none"``, a
+            sign-fit run directory or ``"fit"`` (as for ``sign_source``).
+        sign_lr: vmc with ``sign_source`` or ``sign_prior`` ``"fit"``: Adam learning rate of that
+            sign fit (``lr`` in the ``[sign]`` table of a config file; default 0.001).
+        symmetrize: vmc: project the wave function with the point group and spin inversion
+            (:func:`nqs_dilated.models.wavefunction.sector_projection`): the amplitude with trivial
+            characters in fixed-sign mode, the whole state onto the exact ground state's sector in
+            full mode. Costs ``2|P|`` network evaluations (8 on 6x6, 4 on 4x6).
         n_iter: vmc: number of VMC_SR iterations.
         n_samples: vmc: Monte Carlo samples per iteration (a multiple of ``n_chains``).
         n_chains: vmc: Metropolis chains.
@@ -167,6 +180,8 @@ class FitConfig:
     mode: str = "full"
     sign_source: str = "exact"
     sign_prior: str = "marshall"
+    sign_lr: float = 1e-3
+    symmetrize: bool = False
     n_iter: int = 300
     n_samples: int = 1024
     n_chains: int = 16
@@ -182,9 +197,13 @@ class FitConfig:
     def default_out(self) -> str:
         name = Path(self.lattice).stem
         if self.task == "vmc":
-            sign = f"_{Path(self.sign_source).name}" if self.mode == "fixed-sign" else ""
+            if self.mode == "fixed-sign":
+                sign = f"_fit-eps={self.eps:g}" if self.sign_source == "fit" else f"_{Path(self.sign_source).name}"
+            else:
+                sign = f"_prior-fit-eps={self.eps:g}" if self.sign_prior == "fit" else ""
+            sym = "_sym" if self.symmetrize else ""
             exact = "_exact" if self.exact else ""
-            return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{exact}_seed={self.seed}"
+            return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{sym}{exact}_seed={self.seed}"
         rel = "" if self.eps_relative_to == "sz0" else f"-{self.eps_relative_to}"
         return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}{rel}_seed={self.seed}"
 
@@ -297,6 +316,11 @@ def config_values(data: dict[str, Any], task: str, sweep: bool = False) -> tuple
         raise ConfigError(f"this config file is for task {data['task']!r} (task = {data['task']!r}); "
                           f"run it with `nqs-dilated {data['task']}` or drop the key")
     values = {k: v for k, v in data.items() if k in COMMON_KEYS}
+    if task == "vmc":  # the sign fit of a chain (sign_source or sign_prior "fit") reads [sign]
+        sign_table = dict(data.get("sign", {}))
+        if "lr" in sign_table:
+            sign_table["sign_lr"] = sign_table.pop("lr")
+        values.update(sign_table)
     values.update(data.get(task, {}))
     values["task"] = task
     sweep_values = dict(data.get(SWEEP_TABLE, {})) if sweep else {}
@@ -417,8 +441,14 @@ def _validate_vmc(cfg: FitConfig) -> None:
                 f"unknown sign source {cfg.sign_source!r}; use one of {SIGN_SOURCES} or the run "
                 "directory of a finished sign fit (holding params.msgpack)"
             )
-    if cfg.sign_prior not in ("marshall", "none"):
-        raise ConfigError(f"unknown sign prior {cfg.sign_prior!r}; use 'marshall' or 'none'")
+    if cfg.mode == "full" and cfg.sign_prior not in SIGN_PRIORS:
+        if not (Path(cfg.sign_prior) / "params.msgpack").is_file():
+            raise ConfigError(
+                f"unknown sign prior {cfg.sign_prior!r}; use one of {SIGN_PRIORS} or the run "
+                "directory of a finished sign fit (holding params.msgpack)"
+            )
+    if not (cfg.sign_lr > 0 and math.isfinite(cfg.sign_lr)):
+        raise ConfigError(f"sign_lr ([sign] lr of the chained sign fit) must be positive, got {cfg.sign_lr}")
     for key in ("n_samples", "n_chains"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")

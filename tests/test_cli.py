@@ -210,7 +210,8 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
     sign = fit_cli.config_from_args(fit_cli.build_parser("sign").parse_args([str(path)]), "sign")
     vmc = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path), "--n-iter", "9"]), "vmc")
     assert (sign.task, sign.lr, sign.eps, sign.j2, sign.n_iter) == ("sign", 0.005, 0.1, 0.5, FitConfig().n_iter)
-    assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps) == ("vmc", 0.05, 9, 0.5, FitConfig().eps)
+    # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its sign_lr
+    assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps, vmc.sign_lr) == ("vmc", 0.05, 9, 0.5, 0.1, 0.005)
     base, sweep = resolve_sweep(*fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep"))
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
     # without tables each task has its own learning rate

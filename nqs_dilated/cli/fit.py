@@ -155,8 +155,13 @@ def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True)
 def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) -> None:
     g = p.add_argument_group("VMC" + (" (--task vmc)" if sweep else ""))
     g.add_argument("--mode", help=f"full (amplitude and phase) or fixed-sign (default {d['mode']})")
-    g.add_argument("--sign-source", help=f"fixed-sign: exact, marshall or a sign-fit RUN_DIR (default {d['sign_source']})")
-    g.add_argument("--sign-prior", help=f"full mode: phase prior at the start, marshall or none (default {d['sign_prior']})")
+    g.add_argument("--sign-source", help="fixed-sign: exact, marshall, a sign-fit RUN_DIR, or fit (run the sign fit "
+                   f"first, into OUT/sign-fit) (default {d['sign_source']})")
+    g.add_argument("--sign-prior", help="full mode: phase prior at the start, marshall, none, a sign-fit RUN_DIR or fit "
+                   f"(default {d['sign_prior']})")
+    g.add_argument("--symmetrize", action=argparse.BooleanOptionalAction, default=None,
+                   help="project onto the ground state's sector with the point group and spin inversion (fixed-sign: "
+                   "the amplitude; 2|P| network evaluations per configuration; default off)")
     g.add_argument("--n-iter", type=int, help=f"VMC_SR iterations (default {d['n_iter']})")
     g.add_argument("--n-samples", type=int, help=f"samples per iteration, a multiple of --n-chains (default {d['n_samples']})")
     g.add_argument("--n-chains", type=int, help=f"Metropolis chains (default {d['n_chains']})")
@@ -215,8 +220,16 @@ def build_parser(command: str = "sign", prog: str | None = None) -> argparse.Arg
                        f"for --task vmc (default {vmc['lr']:g})")
         _add_sign(p, d, sweep=True, lr=False)
         _add_vmc(p, vmc, sweep=True, lr=False)
+        p.add_argument("--sign-lr", type=float, help=f"--task vmc with --sign-source/--sign-prior fit: Adam rate of the "
+                       f"sign fit (default {FitConfig.sign_lr:g})")
     elif command == "vmc":
         _add_vmc(p, d, sweep=False)
+        sd = task_defaults("sign")
+        g = p.add_argument_group("the sign fit of --sign-source fit / --sign-prior fit (other keys: [sign] table of the config)")
+        g.add_argument("--eps", help=f"training fraction of the Sz = 0 basis (default {sd['eps']:g})")
+        g.add_argument("--eps-relative-to", help=f"sz0 or representatives (default {sd['eps_relative_to']})")
+        g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {sd['steps']})")
+        g.add_argument("--sign-lr", type=float, help=f"Adam learning rate (default {FitConfig.sign_lr:g})")
     else:
         _add_sign(p, d, sweep=False)
     if sweep:

@@ -64,6 +64,7 @@ from ..models.wavefunction import (
     TableSign,
     freeze_params,
     reinit_readout,
+    sector_projection,
 )
 from netket.jax.sharding import extract_replicated
 
@@ -181,10 +182,12 @@ def make_wavefunction(
     sign=None,
     *,
     model: str = "dilated",
-    sign_prior: str = "marshall",
+    sign_prior="marshall",
     param_dtype: Any = jnp.float64,
+    symmetrize: bool = False,
+    sector: str | None = None,
     **model_opts,
-) -> SignedLogPsi:
+):
     """The variational wave function ``log psi`` for :class:`netket.vqs.MCState`.
 
     Args:
@@ -192,26 +195,47 @@ def make_wavefunction(
         mode: ``"full"`` or ``"fixed-sign"`` (module docstring).
         sign: ``"fixed-sign"``: the sign module (:func:`make_sign`); ignored in ``"full"`` mode.
         model: ``"dilated"`` or ``"cnn"`` (default ``"dilated"``).
-        sign_prior: ``"full"`` mode: ``"marshall"`` (phase prior, default) or ``"none"``.
+        sign_prior: ``"full"`` mode: ``"marshall"`` (phase prior, default), ``"none"``, or a sign
+            module (:func:`make_sign`, e.g. a fitted sign network) whose sign is the prior.
         param_dtype: Parameter dtype (default float64).
+        symmetrize: Project onto a zero-momentum sector with the point group and spin inversion
+            (:func:`~nqs_dilated.models.wavefunction.sector_projection`; ``2|P|`` network
+            evaluations per configuration). ``"fixed-sign"``: the log-amplitude, with trivial
+            characters (``|psi|`` of a ground state in a 1D irrep is invariant); ``"full"``: the
+            whole ``log psi``, with the characters of ``sector``.
+        sector: ``"full"`` mode with ``symmetrize``: the sector label, e.g. ``"A2+"`` (the exact
+            ground state's, ``GroundState.info.sector``).
         **model_opts: Options of the CNN (``channels``, ``kernel_size``, ``dilations``, ``residual``).
 
+    Returns:
+        A :class:`SignedLogPsi`, or its projection (``symmetrize`` in ``"full"`` mode).
+
     Raises:
-        ValueError: unknown mode, model or prior; fixed-sign without a sign; invalid CNN options.
+        ValueError: unknown mode, model or prior; fixed-sign without a sign; full mode with
+            ``symmetrize`` but no sector; invalid CNN options.
+        SymmetryError: ``sector`` is not a zero-momentum sector of the cluster.
     """
     if mode not in MODES:
         raise ValueError(f"unknown VMC mode {mode!r}; use one of {MODES}")
     if model not in ("dilated", "cnn"):
         raise ValueError(f"VMC supports the models 'dilated' and 'cnn', got {model!r}")
     if mode == "full":
-        if sign_prior not in ("marshall", "none"):
-            raise ValueError(f"unknown sign prior {sign_prior!r}; use 'marshall' or 'none'")
+        if isinstance(sign_prior, str) and sign_prior not in ("marshall", "none"):
+            raise ValueError(f"unknown sign prior {sign_prior!r}; use 'marshall', 'none' or a sign module (make_sign)")
+        if symmetrize and sector is None:
+            raise ValueError("symmetrize in full mode needs the sector to project onto (e.g. sector='A1+')")
         net = make_model(model, cluster, head="log_psi", param_dtype=param_dtype, **model_opts)
-        prior = MarshallSign.from_grid(cluster.grid) if sign_prior == "marshall" else None
-        return SignedLogPsi(amplitude=net, sign=prior)
+        if sign_prior == "marshall":
+            prior = MarshallSign.from_grid(cluster.grid)
+        else:
+            prior = None if sign_prior == "none" else sign_prior
+        wavefunction = SignedLogPsi(amplitude=net, sign=prior)
+        return sector_projection(wavefunction, cluster, sector) if symmetrize else wavefunction
     if sign is None:
         raise ValueError("fixed-sign mode needs a sign function (make_sign)")
     net = make_model(model, cluster, head="sign", sign_logits=1, param_dtype=param_dtype, **model_opts)
+    if symmetrize:
+        net = sector_projection(net, cluster)
     return SignedLogPsi(amplitude=net, sign=sign)
 
 
@@ -509,6 +533,11 @@ def jacobian_mode_of(model) -> str:
     parameter-free sign), ``"complex"`` for anything else (NetKet's ``mode`` of ``VMC_SR``)."""
     if isinstance(model, SignedLogPsi) and model.sign is not None:
         amp = model.amplitude
+        while hasattr(amp, "module") and not hasattr(amp, "head"):  # a projection (sector_projection)
+            chi = getattr(amp, "characters", None)
+            if getattr(amp, "parity", 1) < 0 or (chi is not None and np.any(np.asarray(chi.wrapped) < 0)):
+                return "complex"
+            amp = amp.module
         if getattr(amp, "head", None) == "sign" and getattr(amp, "sign_logits", None) == 1:
             return "real"
     return "complex"

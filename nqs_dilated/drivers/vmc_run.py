@@ -17,6 +17,15 @@ step whose parameters a run that ended on a non-finite energy was reset to, else
 ``devices``, ``processes``, ``platform`` and ``sharding``: the JAX devices the samples were
 split over, :func:`~nqs_dilated.drivers.vmc.device_info`).
 
+The chain sign fit -> VMC: with ``sign_source = "fit"`` (fixed-sign mode) or ``sign_prior = "fit"``
+(full mode) the run first fits the sign structure at the configuration's ``eps`` (the supervised
+protocol of :mod:`nqs_dilated.drivers.sign_run`: same lattice, couplings, model options, seed and
+ED sector; its budget keys ``steps``, ``patience``, ...; Adam rate ``sign_lr``) into
+``<out>/sign-fit`` (resumable; a finished fit is reused), then uses the fitted network as the fixed
+sign (:class:`~nqs_dilated.models.wavefunction.NetworkSign`) or as the phase prior of the full
+mode. ``summary.json`` then has ``sign_fit`` (its directory and test figures). The chain runs in
+one process only (several processes: fit first, then pass its directory).
+
 Several devices: nothing to configure here; NetKet shards the samples over every JAX device
 that exists when it is imported (:mod:`nqs_dilated.drivers.vmc`). On one machine, e.g.
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m nqs_dilated.fit --task vmc ...``
@@ -38,7 +47,7 @@ import jax
 import jax.numpy as jnp
 from netket.jax.sharding import extract_replicated
 
-from ..config import FitConfig
+from ..config import COMMON_KEYS, SIGN_KEYS, FitConfig, resolve
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
 from ..hamiltonian.bonds import heisenberg_bonds
@@ -61,7 +70,20 @@ def checkpoint_meta(cfg: FitConfig) -> dict:
         "model_options": {k: list(v) if isinstance(v, tuple) else v for k, v in model_options(cfg).items()},
         "mode": cfg.mode, "sign_source": cfg.sign_source if cfg.mode == "fixed-sign" else None,
         "sign_prior": cfg.sign_prior if cfg.mode == "full" else None, "dtype": cfg.dtype, "exact": cfg.exact,
+        "symmetrize": cfg.symmetrize,
     }
+
+
+def chained_fit(cfg: FitConfig) -> bool:
+    """Whether the VMC run ``cfg`` first runs a sign fit (``sign_source`` or ``sign_prior`` ``"fit"``)."""
+    return (cfg.mode == "fixed-sign" and cfg.sign_source == "fit") or (cfg.mode == "full" and cfg.sign_prior == "fit")
+
+
+def sign_fit_config(cfg: FitConfig, out: str | Path) -> FitConfig:
+    """The sign fit a chained VMC run ``cfg`` runs first (module docstring), into ``out/sign-fit``."""
+    values = {k: getattr(cfg, k) for k in (*COMMON_KEYS, *SIGN_KEYS)}
+    values.update(task="sign", lr=cfg.sign_lr, out=str(Path(out) / "sign-fit"))
+    return resolve(values)
 
 
 def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None) -> dict:
@@ -95,11 +117,18 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     cluster = load_lattice(cfg.lattice)
     hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
     ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    sign = make_sign(cfg.sign_source, cluster, ground) if cfg.mode == "fixed-sign" else None
+    fit = None
+    if chained_fit(cfg):
+        fit = _run_sign_fit(cfg, run, say, progress)
+    source = fit["out"] if fit is not None and cfg.mode == "fixed-sign" else cfg.sign_source
+    sign = make_sign(source, cluster, ground) if cfg.mode == "fixed-sign" else None
+    prior = cfg.sign_prior
+    if cfg.mode == "full" and prior not in ("marshall", "none"):
+        prior = make_sign(fit["out"] if fit is not None else prior, cluster)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
-        cluster, cfg.mode, sign, model=cfg.model, sign_prior=cfg.sign_prior, param_dtype=dtype,
-        **model_options(cfg),
+        cluster, cfg.mode, sign, model=cfg.model, sign_prior=prior, param_dtype=dtype,
+        symmetrize=cfg.symmetrize, sector=ground.info.sector, **model_options(cfg),
     )
     vstate = make_state(
         hamiltonian, cluster, model, n_samples=cfg.n_samples, n_chains=cfg.n_chains,
@@ -138,6 +167,8 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         "mode": cfg.mode,
         "sign_source": meta["sign_source"],
         "sign_prior": meta["sign_prior"],
+        "symmetrize": cfg.symmetrize,
+        "sign_fit": fit,
         "n_params": n_params(vstate.parameters),
         "n_samples": cfg.n_samples if not cfg.exact else ground.dimension,
         "exact": cfg.exact,
@@ -172,6 +203,26 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         pass
     run.write_json("summary.json", summary)
     return summary
+
+
+def _run_sign_fit(cfg: FitConfig, run: RunDir, say: Callable[[str], None], progress: bool) -> dict:
+    """Run (or reuse) the chained sign fit; its directory and test figures for ``summary.json``."""
+    if jax.process_count() > 1:
+        raise ValueError("a chained sign fit (sign source or prior 'fit') runs in one process: run "
+                         "`nqs-dilated sign` first and pass its run directory")
+    from .sign_run import run_sign_fit
+
+    sign_cfg = sign_fit_config(cfg, run.path)
+    if not (run.path / "config.json").exists():
+        run.start()  # the directory holds this run before the fit writes into it
+    say(f"sign fit at eps = {sign_cfg.eps:g} ({sign_cfg.eps_relative_to}) -> {sign_cfg.out}")
+    s = run_sign_fit(sign_cfg, progress=progress)
+    keys = ("out", "eps", "eps_relative_to", "n_train", "test_accuracy", "test_overlap", "marshall_test_overlap",
+            "steps_run", "best_step", "seconds")
+    fit = {k: s.get(k) for k in keys}
+    say(f"sign fit {'reused' if s.get('skipped') else 'done'}: test accuracy {s['test_accuracy']:.4f}, overlap "
+        f"{s['test_overlap']:.4f} (Marshall sign {s['marshall_test_overlap']:.4f})")
+    return fit
 
 
 def _title(cfg: FitConfig, lattice: str) -> str:

@@ -15,6 +15,15 @@ function without parameters:
 * :class:`NetworkSign` -- a trained sign classifier (``head="sign"``) with frozen parameters
   stored in the module (class 0 = +1, class 1 = -1, :data:`nqs_dilated.data.SIGN_CLASSES`).
 
+Symmetrisation (:func:`sector_projection`): the CNNs are invariant under translations only. The
+projection formula ``psi_P(x) = 1/(2|P|) sum_{p in P, z in {0,1}} chi(p) s^z psi((-1)^z T_p x)``
+over the point group ``P`` of the cluster (:mod:`nqs_dilated.symmetry`) and spin inversion, with
+the characters ``chi`` and parity ``s`` of a zero-momentum sector, makes a translation-invariant
+``psi`` transform as that sector (NetKet's :class:`netket.nn.blocks.SymmExpSum` for the point
+group, :class:`SpinInversionSum` for the spin flip). For a fixed sign of a ground state in a
+one-dimensional irrep, ``|psi|`` is invariant under the whole group whatever the sector, so the
+amplitude is projected with trivial characters.
+
 No sign function has trainable parameters: in :class:`SignedLogPsi` only the amplitude network is
 optimised, which is the ``fixed-sign`` VMC mode. With a complex ``log_psi`` network the sign acts
 as a prior phase (the ``full`` mode starts from the Marshall sign, see :mod:`nqs_dilated.drivers.vmc`).
@@ -35,8 +44,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from netket.jax import logsumexp_cplx
+from netket.nn.blocks import SymmExpSum
 from netket.utils import HashableArray
+from netket.utils.group import Permutation, PermutationGroup
 
+from ..lattice import Cluster
+from ..symmetry import space_group
 from .conv import Grid
 
 __all__ = [
@@ -44,10 +58,12 @@ __all__ = [
     "MarshallSign",
     "NetworkSign",
     "SignedLogPsi",
+    "SpinInversionSum",
     "TableSign",
     "bit_codes",
     "freeze_params",
     "reinit_readout",
+    "sector_projection",
 ]
 
 
@@ -176,6 +192,55 @@ class SignedLogPsi(nn.Module):
         if jnp.iscomplexobj(a):
             return a + 1j * phase
         return jax.lax.complex(a, phase)
+
+
+class SpinInversionSum(nn.Module):
+    """``log((psi(x) + parity psi(-x)) / 2)`` of a ``log psi`` module; ``(...,)`` real for a real
+    ``log psi`` and ``parity = +1``, complex otherwise (spin inversion ``x -> -x`` of ±1 spins)."""
+
+    module: nn.Module
+    """The ``log psi`` (or real log-amplitude) module."""
+    parity: int = 1
+    """Spin-inversion parity of the projection, +1 or -1."""
+
+    def __call__(self, x):
+        both = jax.vmap(self.module)(jnp.stack([x, -x]))
+        b = np.array([0.5, 0.5 * self.parity]).reshape((2,) + (1,) * (both.ndim - 1))
+        if self.parity > 0:
+            return jax.scipy.special.logsumexp(both, axis=0, b=b)
+        return logsumexp_cplx(both, axis=0, b=b)
+
+
+def sector_projection(module: nn.Module, cluster: Cluster, sector: str | None = None) -> nn.Module:
+    """Project a translation-invariant ``log psi`` module onto a zero-momentum sector.
+
+    ``psi_P(x) = 1/(2|P|) sum_{p, z} chi(p) s^z psi((-1)^z T_p x)`` over the cluster's point group
+    ``P`` (:func:`nqs_dilated.symmetry.space_group`; 4 elements on L x L tori, 2 on L1 x L2) and
+    spin inversion (module docstring); costs ``2|P|`` evaluations of ``module`` per configuration.
+    Translations are not summed: ``module`` must be translation invariant (the CNN models are).
+
+    Args:
+        module: Returns a real log-amplitude or a complex ``log psi``, ``(B, N) -> (B,)``.
+        cluster: The cluster (its point group).
+        sector: A zero-momentum sector label such as ``"A2+"`` (characters of the irrep and the
+            spin parity), or None: the trivial characters (a fully symmetric amplitude).
+
+    Returns:
+        A module of the same call signature (real for trivial characters and a real ``module``).
+
+    Raises:
+        SymmetryError: ``sector`` is not a zero-momentum sector of the cluster.
+    """
+    group = space_group(cluster)
+    if sector is None:
+        chi, parity = np.ones(group.n_point), 1
+    else:
+        s = group.parse_sector(sector)
+        chi, parity = group.point_irreps[s.irrep], s.spin_parity
+    point = PermutationGroup(
+        [Permutation(permutation_array=np.asarray(p)) for p in group.point_perms], degree=cluster.n_sites
+    )
+    return SymmExpSum(module=SpinInversionSum(module, parity), symm_group=point, characters=HashableArray(np.asarray(chi)))
 
 
 def reinit_readout(params, key, scale: float = 1.0):

@@ -2,11 +2,13 @@
 
 Each J2 is a sector search (``sector="auto"``) bounded by the sector energies of the recorded
 36-site searches ``runs/results/ed36/auto-j2={0,0.5,1.0,1.3}.json`` and by the points already done
-(:mod:`nqs_dilated.ed.bounds`), the basis and structure built once, each point warm-started from
+(:mod:`nqs_dilated.ed.bounds`). With ``--own`` a recorded search at the same J2 counts too, so
+only the sector it found lowest is computed again (its eigenvector was not kept); the basis and structure built once, each point warm-started from
 the previous one. The result is stored under the ``"auto"`` key, so that a sweep's
 ``ground_state(sector="auto")`` loads it.
 
-    python runs/results/sign36/ground-states.py 0.5 1.0 1.3
+    python runs/results/sign36/ground-states.py 0.5 1.0
+    python runs/results/sign36/ground-states.py --own 1.3
 """
 
 import importlib.util
@@ -33,13 +35,14 @@ searches = [bench._search_from_json(str(p), cluster.name) for p in files]
 spectrum = coupling_spectrum_bounds(cluster)
 cache: dict = {}
 prev = None
-for j2 in [float(v) for v in sys.argv[1:]]:
+own = "--own" in sys.argv[1:]
+for j2 in [float(v) for v in sys.argv[1:] if v != "--own"]:
     path = store.store_path(cluster, 1.0, j2, "auto", "symmetric")
     if store.load_arrays(path, cluster, 1.0, j2, "auto", "symmetric") is not None:
         print(f"J2 = {j2}: already stored ({path.name})", flush=True)
         continue
     t = time.perf_counter()
-    others = [s for s in searches if s[0] != j2]
+    others = [s for s in searches if own or s[0] != j2]
     gs = symmetric_ground_state(
         cluster, j2, sector="auto", structure_cache=cache, initial=prev, scratch_dir=store.store_dir(),
         lower_bounds=sector_lower_bounds(j2, others, spectrum), upper_bounds=sector_upper_bounds(j2, others),
