@@ -1,5 +1,5 @@
-"""Combine the 36-site study sweeps (seed 0 over J2 = 1.0, 0.5; seeds 1-2 at J2 = 0.5) into one
-table and plot: ``runs/results/sign36/study-eps0.001/{results.csv, ed.csv, summary.md, plots/}``.
+"""Combine the 36-site study sweeps (seed 0 over J2 = 1.0, 0.5; seeds 1-2 at J2 = 0.5; seed 0 at
+J2 = 1.3) into one table and plot: ``runs/results/sign36/study-eps0.001/{results.csv, ed.csv, summary.md, plots/}``.
 
     python runs/results/sign36/combine.py
 """
@@ -13,10 +13,12 @@ from nqs_dilated.drivers.plots import plot_sweep
 from nqs_dilated.files import write_atomic
 
 here = Path(__file__).resolve().parent
-parts = [here / "study-eps0.001-seed0", here / "study-eps0.001-j2=0.5-seeds1-2"]
-results = pd.concat([tables.read_results(p) for p in parts if (p / tables.RESULTS_FILE).exists()], ignore_index=True)
+parts = [here / "study-eps0.001-seed0", here / "study-eps0.001-j2=0.5-seeds1-2", here / "study-eps0.001-j2=1.3-seed0"]
+parts = [p for p in parts if (p / tables.RESULTS_FILE).exists()]
+results = pd.concat([tables.read_results(p) for p in parts], ignore_index=True)
 results = results.sort_values(["j2", "variant", "seed"], kind="stable").reset_index(drop=True)
-ed = tables.read_ed(parts[0])
+ed = pd.concat([tables.read_ed(p) for p in parts if (p / tables.ED_FILE).exists()], ignore_index=True)
+ed = ed.drop_duplicates("j2").sort_values("j2").reset_index(drop=True)
 out = here / "study-eps0.001"
 out.mkdir(exist_ok=True)
 tables.write_csv(results, out / tables.RESULTS_FILE)

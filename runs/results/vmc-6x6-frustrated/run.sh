@@ -1,0 +1,27 @@
+#!/bin/bash
+# 36-site VMC in the frustrated regime (issue 20, item 1) at J2/J1 = 1.3 (A2+): the amplitude under
+# a sign fitted at eps = 0.001 of the representatives (dilated (1,2,3), seed 0, from the sign study
+# in ../sign36/), under the exact sign, and full mode from the Marshall prior and from the fitted
+# sign as prior. Dilated CNN 32,32,32 (1,2,3), 1024 samples in 16 chains, SGD 0.02, diag shift
+# 0.01 -> 0.001, float32, seed 0, 150 iterations (a quarter of the J2 = 0.5 runs in ../vmc-6x6:
+# the CPU allowed no more). One run at a time on core 1; /usr/bin/time records CPU s and peak RSS.
+cd "$(dirname "$0")/../../.."
+HERE=runs/results/vmc-6x6-frustrated
+FITS=runs/results/sign36
+COMMON="--lattice triangular-6x6 --channels 32,32,32 --dilations 1,2,3 --n-samples 1024 --n-chains 16 \
+  --lr 0.02 --diag-shift 0.01 --diag-shift-final 0.001 --dtype float32 --checkpoint-every 25 --seed 0 \
+  --n-iter ${N_ITER:-150} --quiet"
+run() {  # core name args
+  out=$HERE/$2
+  [ -f $out/summary.json ] && return
+  echo "=== $2 $(date -Is)"
+  mkdir -p $out
+  /usr/bin/time -v -o $out.time taskset -c $1 .venv/bin/nqs-dilated vmc $COMMON $3 --out $out > $out.log 2>&1
+  mv $out.time $out/time.txt; mv $out.log $out/run.log
+  echo "=== $2 done $(date -Is)"
+}
+run 1 j2=1.3_fixed-fit "--j2 1.3 --mode fixed-sign --sign-source $FITS/study-eps0.001-j2=1.3-seed0/runs/j2=1.3_dilated-1-2-3_seed=0"
+run 1 j2=1.3_fixed-exact "--j2 1.3 --mode fixed-sign --sign-source exact"
+run 1 j2=1.3_full "--j2 1.3 --mode full --sign-prior marshall"
+run 1 j2=1.3_full-prior-fit "--j2 1.3 --mode full --sign-prior $FITS/study-eps0.001-j2=1.3-seed0/runs/j2=1.3_dilated-1-2-3_seed=0"
+echo "=== all done $(date -Is)"
