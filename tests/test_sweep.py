@@ -216,7 +216,7 @@ def test_sweep_writes_tables_references_and_plots(full_sweep, capsys):
 def test_sweep_rerun_is_a_noop_and_another_sweep_is_refused(full_sweep, capsys):
     before = (full_sweep / "results.csv").read_text()
     assert main(["sweep"] + SWEEP + ["--quiet", "--out", str(full_sweep)]) == 0
-    assert "12 of 12 runs finished (0 in this session)" in capsys.readouterr().out
+    assert "12 of 12 runs finished (0 in this invocation)" in capsys.readouterr().out
     assert (full_sweep / "results.csv").read_text() == before
     assert main(["sweep"] + SWEEP[:3] + ["0,0.5"] + SWEEP[4:] + ["--quiet", "--out", str(full_sweep)]) == 2
     assert "holds another sweep" in capsys.readouterr().err
@@ -242,7 +242,7 @@ def test_killed_sweep_resumes_to_the_same_files(full_sweep, tmp_path):
     resumed = _fit(["sweep"] + SWEEP + ["--out", str(out)])
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr
-    assert f"{N_RUNS - done} in this session" in stdout
+    assert f"{N_RUNS - done} in this invocation" in stdout
     pd.testing.assert_frame_equal(_comparable(out / "results.csv"), _comparable(full_sweep / "results.csv"), check_exact=True)
     assert (out / "summary.md").read_text() == (full_sweep / "summary.md").read_text()
     assert {p.name for p in (out / "plots").iterdir()} == PLOTS

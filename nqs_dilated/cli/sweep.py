@@ -103,8 +103,8 @@ class SweepProgress:
 def _report(result, tables: bool = True) -> int:
     if tables:
         print(result.summary_text)
-    print(f"{result.finished} of {result.total} runs finished ({result.ran} in this session); wall time "
-          f"{_interval(result.seconds)} this session, {_interval(result.total_seconds)} in all sessions")
+    print(f"{result.finished} of {result.total} runs finished ({result.ran} in this invocation); wall time "
+          f"{_interval(result.seconds)} this invocation, {_interval(result.total_seconds)} in all invocations")
     print(f"-> {result.directory}/results.csv, summary.md" + (f", plots/ ({len(result.plots)} files)" if result.plots else ""))
     for name, error in result.failures.items():
         print(f"failed: {name}: {error}", file=sys.stderr)

@@ -17,7 +17,7 @@ Sweep directory::
     summary.md        mean and std over seeds per J2 and model (updated after every run)
     plots/            PNG and PDF figures (at the end; ``python -m nqs_dilated.fit plot DIR``)
     failures.json     runs that raised, with the error (gone once they succeed)
-    sweep.jsonl       one line per event: session start and end (wall time), run finished
+    sweep.jsonl       one line per event: start and end of each invocation ("session-start", "session-end"; wall time), run finished
     jobs/             submitit pickles and job logs (SLURM / submitit executors)
 
 Resuming: run names are fixed by the plan (``j2=<j2>_<variant>_seed=<seed>``), a run directory
@@ -364,10 +364,10 @@ class SweepEvent:
             about to start; ``pool``), ``"tick"`` (periodic), ``"finished"``, ``"failed"``
             (``run``, ``summary`` or ``error``), ``"tables"``, ``"done"``.
         total, finished, failed: Runs in the sweep, finished (including those found finished),
-            failed in this session.
-        found_finished: Runs already finished when this session started.
+            failed in this invocation (a run of the sweep command).
+        found_finished: Runs already finished when this invocation started.
         running: ``(name, step, steps)`` of every run in flight.
-        elapsed: Seconds since the runs started in this session.
+        elapsed: Seconds since the runs started in this invocation.
         eta: Estimated seconds to the end (finished runs per second so far), or None.
     """
 
@@ -392,10 +392,10 @@ class SweepResult:
 
     Attributes:
         directory: The sweep directory.
-        total, finished: Runs planned and finished (all sessions).
-        ran: Runs finished in this session.
-        failures: ``{run name: error}`` of runs that raised in this session.
-        seconds: Wall time of this session; ``total_seconds``: of all sessions (``sweep.jsonl``).
+        total, finished: Runs planned and finished (all invocations).
+        ran: Runs finished in this invocation.
+        failures: ``{run name: error}`` of runs that raised in this invocation.
+        seconds: Wall time of this invocation; ``total_seconds``: of all invocations (``sweep.jsonl``).
         summary_text: The text of ``summary.md``.
         plots: Plot files written.
     """
