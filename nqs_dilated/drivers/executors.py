@@ -47,6 +47,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -126,7 +127,9 @@ def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict
         from .vmc_run import run_vmc as run
     else:
         from .sign_run import run_sign_fit as run
-    with run_lock(cfg.out) if lock else contextlib.nullcontext():
+    # NetKet prints its automatic choices ("Automatic SR implementation choice: ...") on stdout,
+    # which belongs to the sweep's report: they go to stderr with the progress bars
+    with run_lock(cfg.out) if lock else contextlib.nullcontext(), contextlib.redirect_stdout(sys.stderr):
         return run(cfg, progress=progress)
 
 
