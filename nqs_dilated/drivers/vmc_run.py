@@ -117,14 +117,16 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     cluster = load_lattice(cfg.lattice)
     hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
     ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    fit = None
-    if chained_fit(cfg):
-        fit = _run_sign_fit(cfg, run, say, progress)
-    source = fit["out"] if fit is not None and cfg.mode == "fixed-sign" else cfg.sign_source
-    sign = make_sign(source, cluster, ground) if cfg.mode == "fixed-sign" else None
-    prior = cfg.sign_prior
-    if cfg.mode == "full" and prior not in ("marshall", "none"):
-        prior = make_sign(fit["out"] if fit is not None else prior, cluster)
+    # the sign source (fixed-sign) or phase prior (full): a name, a sign-fit directory, or "fit"
+    source = cfg.sign_source if cfg.mode == "fixed-sign" else cfg.sign_prior
+    fit = _run_sign_fit(cfg, run, say, progress) if chained_fit(cfg) else None
+    if fit is not None:
+        source = fit["out"]
+    sign, prior = None, None
+    if cfg.mode == "fixed-sign":
+        sign = make_sign(source, cluster, ground)
+    else:
+        prior = source if source in ("marshall", "none") else make_sign(source, cluster)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
         cluster, cfg.mode, sign, model=cfg.model, sign_prior=prior, param_dtype=dtype,

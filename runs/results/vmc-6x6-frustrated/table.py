@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nqs_dilated.drivers.plots import vmc_energy_series
+
 
 def cpu_seconds(path: Path) -> float | None:
     if not path.is_file():
@@ -32,11 +34,9 @@ def logged_energy(run: Path, at: int) -> float | None:
     log = run / "vmc.log"
     if not log.is_file():
         return None
-    e = json.loads(log.read_text())["Energy"]
-    mean = e["Mean"]["real"] if isinstance(e["Mean"], dict) else e["Mean"]
-    iters = np.asarray(e["iters"])
-    sel = (iters > at - 10) & (iters <= at)
-    return float(np.mean(np.asarray(mean)[sel])) if sel.any() else None
+    series = vmc_energy_series(log)
+    sel = (series["iters"] > at - 10) & (series["iters"] <= at)
+    return float(np.mean(series["energy"][sel])) if sel.any() else None
 
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
