@@ -84,6 +84,8 @@ VMC_KEYS = (
     "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
     "diag_shift_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr", "symmetrize", "sign_lr",
 )
+#: FitConfig keys that a VMC run uses only for its chained sign fit (``[sign]``; its ``lr`` is ``sign_lr``).
+CHAIN_FIT_KEYS = (*(k for k in SIGN_KEYS if k != "lr"), "sign_lr")
 #: The table of each task.
 TASK_KEYS = {"sign": SIGN_KEYS, "vmc": VMC_KEYS}
 
@@ -206,6 +208,13 @@ class FitConfig:
             return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{sym}{exact}_seed={self.seed}"
         rel = "" if self.eps_relative_to == "sz0" else f"-{self.eps_relative_to}"
         return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}{rel}_seed={self.seed}"
+
+    @property
+    def chains_sign_fit(self) -> bool:
+        """Whether this VMC run first runs a sign fit (``sign_source`` or ``sign_prior`` ``"fit"``)."""
+        return self.task == "vmc" and (
+            (self.mode == "fixed-sign" and self.sign_source == "fit") or (self.mode == "full" and self.sign_prior == "fit")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -381,6 +390,11 @@ def resolve(values: dict[str, Any]) -> FitConfig:
     elif values.get("dilations") is None:
         cfg.dilations = default_dilations(cfg.lattice, len(cfg.channels), cfg.kernel_size)
     _validate(cfg)
+    if cfg.task == "vmc" and not cfg.chains_sign_fit:
+        # the sign-fit keys only matter to a chained fit: at their defaults, a [sign] table beside
+        # [vmc] in a config file does not change this run's config.json (its identity on resume)
+        for key in CHAIN_FIT_KEYS:
+            setattr(cfg, key, _FIELDS[key].default)
     return cfg
 
 

@@ -54,6 +54,7 @@ import numpy as np
 from .config import EPS_CONVENTIONS
 from .ed.bits import codes_to_configs, configs_to_codes
 from .ed.state import GroundState
+from .metrics import psi2_sample_estimates, sign_metrics
 from .symmetry import SymmetryGroup, space_group
 
 __all__ = [
@@ -121,6 +122,20 @@ class SignDataset:
     @property
     def n_sites(self) -> int:
         return int(self.configs.shape[1])
+
+    def sign_metrics(self, predicted: np.ndarray) -> dict[str, float]:
+        """The sign metrics of ``predicted`` (``(M,)``, any real dtype, only its sign counts) on this set.
+
+        On a set drawn with probability ``|psi|^2`` (``sampling == "psi2"``) the weighted figures are
+        the plain-mean estimates of :func:`~nqs_dilated.metrics.psi2_sample_estimates` (weighting
+        those samples by ``|psi|^2`` again would count the amplitudes twice); on the other sets they
+        are the ``|psi|^2``-weighted values of :func:`~nqs_dilated.metrics.sign_metrics`.
+
+        Returns:
+            ``{"accuracy", "weighted_accuracy", "overlap", "n"}``.
+        """
+        m = sign_metrics(predicted, self.signs, self.weights)
+        return psi2_sample_estimates(m) if self.sampling == "psi2" else m
 
     @property
     def codes(self) -> np.ndarray:

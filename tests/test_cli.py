@@ -208,10 +208,17 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
     path = _write(tmp_path, 'lattice = "triangular-4x4"\nj2 = 0.5\n[sign]\nlr = 0.005\neps = 0.1\n'
                             '[vmc]\nlr = 0.05\nn_iter = 7\n[sweep]\nj2 = "0:1:0.5"\nseeds = 2\n')
     sign = fit_cli.config_from_args(fit_cli.build_parser("sign").parse_args([str(path)]), "sign")
-    vmc = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path), "--n-iter", "9"]), "vmc")
+    vmc = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args(
+        [str(path), "--n-iter", "9", "--mode", "fixed-sign", "--sign-source", "fit"]), "vmc")
     assert (sign.task, sign.lr, sign.eps, sign.j2, sign.n_iter) == ("sign", 0.005, 0.1, 0.5, FitConfig().n_iter)
     # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its sign_lr
     assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps, vmc.sign_lr) == ("vmc", 0.05, 9, 0.5, 0.1, 0.005)
+    # without a chain the [sign] keys stay at their defaults: config.json is that of the file without [sign]
+    plain = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path)]), "vmc")
+    no_sign = tmp_path / "no-sign.toml"
+    no_sign.write_text('lattice = "triangular-4x4"\nj2 = 0.5\n[vmc]\nlr = 0.05\nn_iter = 7\n')
+    assert plain.to_dict() == fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
+    assert (plain.eps, plain.sign_lr) == (FitConfig().eps, FitConfig().sign_lr)
     base, sweep = resolve_sweep(*fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep"))
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
     # without tables each task has its own learning rate

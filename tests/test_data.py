@@ -14,9 +14,11 @@ from nqs_dilated.data import (
     sign_to_class,
     uniform_sz0_configs,
 )
+from nqs_dilated.ed.bits import codes_to_configs
 from nqs_dilated.ed.full import FullSpaceGroundState
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.ed.state import GroundState
+from nqs_dilated.metrics import sign_metrics
 
 
 @pytest.fixture(scope="module", params=[0.0, 0.5])
@@ -248,3 +250,33 @@ def test_sign_classes():
     s = np.array([1, -1, -1, 1])
     np.testing.assert_array_equal(sign_to_class(s), [0, 1, 1, 0])
     np.testing.assert_array_equal(class_to_sign(sign_to_class(s)), s)
+
+
+def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_4x4):
+    """A |psi|^2-sampled test set's ``sign_metrics`` estimates the exact |psi|^2-weighted overlap on
+    the rest of the space (an exhaustive sum), within 5 sigma; weighting again by |psi|^2 would not."""
+    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=20_000, exhaustive=False, seed=4, n_val=64)
+    codes, amps = state_j0.enumerate_codes()
+    # a deliberately imperfect sign: exact except on a fixed half of the spin-up-at-site-0 configurations
+    def predict(configs):
+        exact = np.sign(state_j0.amplitude(configs))
+        flip = (configs[:, 0] == 1) & (configs[:, 1] == -1)
+        return np.where(flip, -exact, exact)
+
+    rest = ~np.isin(codes, np.concatenate([ds.train.codes, ds.val.codes]))
+    every = codes_to_configs(codes[rest], state_j0.n_sites)
+    amps = amps[rest]
+    w = amps**2
+    exact_overlap = float(np.sum(w * predict(every) * np.sign(amps)) / np.sum(w))
+    assert 0.1 < exact_overlap < 0.9
+    sampled = ds.test_weighted.sign_metrics(predict(ds.test_weighted.configs))
+    sigma = 2 * np.sqrt((1 - exact_overlap**2) / 4 / len(ds.test_weighted))
+    assert abs(sampled["overlap"] - exact_overlap) < 5 * sigma
+    double = sign_metrics(predict(ds.test_weighted.configs), ds.test_weighted.signs, ds.test_weighted.weights)
+    assert abs(double["overlap"] - exact_overlap) > 5 * sigma  # what the plain weighted formula gives here
+    assert sampled["overlap"] == pytest.approx(2 * sampled["accuracy"] - 1)
+    assert sampled["weighted_accuracy"] == sampled["accuracy"]
+    uniform = ds.test_uniform.sign_metrics(predict(ds.test_uniform.configs))
+    w_u = ds.test_uniform.weights
+    assert uniform["overlap"] == pytest.approx(
+        float(np.sum(w_u * predict(ds.test_uniform.configs) * ds.test_uniform.signs) / np.sum(w_u)))

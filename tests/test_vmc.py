@@ -14,6 +14,7 @@ from nqs_dilated.config import ConfigError, resolve
 from nqs_dilated.drivers.vmc import (
     GUARD_MAX_REJECTIONS,
     CheckpointError,
+    checkpoint_seconds,
     energy_report,
     load_checkpoint,
     make_sign,
@@ -121,7 +122,21 @@ def test_checkpoint_round_trip_and_mismatch(cluster_4x4, gs0, ham0, tmp_path):
     assert load_checkpoint(path, vs3, {"m": 1}) == 0
 
 
-def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
+def _killed_before_summary(monkeypatch, args):
+    """Run the CLI and kill it after its last checkpoint and ``params.msgpack``, before
+    ``summary.json``: an interrupted run directory that still holds its checkpoint."""
+    from nqs_dilated.drivers import vmc_run
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(vmc_run, "plot_vmc_run", killed)
+        with pytest.raises(KeyboardInterrupt):
+            main(args)
+
+
+def test_cli_writes_run_dir_and_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
             "--sign-source", "marshall", "--channels", "4,4", "--dilations", "1,2", "--n-iter", "3",
@@ -133,21 +148,24 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys):
         assert key in summary, key
     assert summary["steps_done"] == 3 and summary["convention"] == "pauli"
     assert summary["devices"] == jax.device_count() and summary["sharding"] == (jax.device_count() > 1)
-    for name in ("config.json", "provenance.json", "metrics.jsonl", "vmc.log", "checkpoint.msgpack", "params.msgpack",
-                 "plots/energy.png"):
+    for name in ("config.json", "provenance.json", "metrics.jsonl", "vmc.log", "params.msgpack", "plots/energy.png"):
         assert (out / name).is_file(), name
+    assert not (out / "checkpoint.msgpack").exists()  # a finished run drops its checkpoint
     assert "relative error" in capsys.readouterr().out
     assert main(args) == 0  # finished: no-op
     assert "already finished" in capsys.readouterr().out
     # an interrupted run (no summary) resumes from its checkpoint
-    (out / "summary.json").unlink()
-    assert main(args) == 0
-    resumed = json.loads((out / "summary.json").read_text())
+    killed = tmp_path / "killed"
+    args_k = args[:-1] + [str(killed)]
+    _killed_before_summary(monkeypatch, args_k)
+    assert (killed / "checkpoint.msgpack").is_file() and not (killed / "summary.json").exists()
+    first = checkpoint_seconds(killed / "checkpoint.msgpack")
+    assert first > 0
+    assert main(args_k) == 0
+    resumed = json.loads((killed / "summary.json").read_text())
     assert resumed["resumed_from"] == 3
     # the time of the 3 steps of the first invocation is carried in the checkpoint (the resumed
     # invocation has no step left, so its total is the first one's)
-    first = summary["optimisation_seconds_total"]
-    assert first > 0
     assert resumed["optimisation_seconds_total"] == pytest.approx(first, rel=0.2, abs=0.5)
     assert main(args[:-1] + [str(tmp_path / "bad"), "--n-samples", "100"]) == 2
     assert "not a multiple" in capsys.readouterr().err
@@ -248,14 +266,14 @@ def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):
         make_sign(str(tmp_path), cluster_4x4)
 
 
-def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys):
+def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys, monkeypatch):
     base = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
             "--sign-source", "marshall", "--dilations", "1,2", "--n-iter", "1", "--n-samples", "64",
             "--n-chains", "8", "--quiet"]
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(base + ["--channels", "4,4", "--out", str(a)]) == 0
-    assert main(base + ["--channels", "6,4", "--out", str(b)]) == 0
-    (b / "summary.json").unlink()  # unfinished run b, holding the checkpoint of run a
+    _killed_before_summary(monkeypatch, base + ["--channels", "4,4", "--out", str(a)])
+    _killed_before_summary(monkeypatch, base + ["--channels", "6,4", "--out", str(b)])
+    # unfinished run b, holding the checkpoint of run a
     (b / "checkpoint.msgpack").write_bytes((a / "checkpoint.msgpack").read_bytes())
     capsys.readouterr()
     assert main(base + ["--channels", "6,4", "--out", str(b)]) == 2
@@ -469,7 +487,7 @@ def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
     fig = vmc_error_figure(pd.DataFrame(rows))
     (ax,) = fig.axes
     assert len(ax.containers) == 3
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]  # beside the axes
     assert labels == ["dilated-1-2, full", "dilated-1-2, fixed sign (marshall)", "dilated-1-2, fixed sign (sign_fit)"]
     for container in ax.containers:
         assert len(container.lines[0].get_xdata()) == 3  # one point per J2, seeds averaged

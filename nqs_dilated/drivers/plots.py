@@ -102,6 +102,9 @@ def _by_variant(results: pd.DataFrame, metric: str):
         yield variant, stats.index.to_numpy(float), stats["mean"].to_numpy(float), stats["std"].fillna(0).to_numpy(float)
 
 
+_LEGEND_WIDTH = 1.9  # inches added to a sweep figure for the legend beside its panels
+
+
 def _metric_axes(ax, results, metric, ylabel, region, *, log=False, legend=True, marshall=None):
     _shade(ax, region, legend)
     for k, (variant, j2, mean, std) in enumerate(_by_variant(results, metric)):
@@ -113,8 +116,8 @@ def _metric_axes(ax, results, metric, ylabel, region, *, log=False, legend=True,
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3, lw=0.5)
-    if legend:
-        ax.legend(frameon=False)
+    if legend:  # beside the panels, where it covers no point
+        ax.figure.legend(*ax.get_legend_handles_labels(), frameon=False, loc="outside right upper")
 
 
 def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None = None) -> list[Path]:
@@ -150,14 +153,14 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
             titles = [f"{lattice}, eps = {e:g}, test set" if e is not None else lattice for e in eps_values]
             subsets = [results if e is None else results[results["eps"] == e] for e in eps_values]
             marshall = ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None
-            fig, axes = _figure(3.4 * len(eps_values), 2.6, len(eps_values))
+            fig, axes = _figure(3.4 * len(eps_values) + _LEGEND_WIDTH, 2.6, len(eps_values))
             for k, (ax, sub, title) in enumerate(zip(axes, subsets, titles)):
                 _metric_axes(ax, sub, "test_overlap",
                              r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$" if k == 0 else "", region,
                              marshall=marshall, legend=k == 0)
                 ax.set_title(title)
             written += _save(fig, out, "overlap_vs_j2")
-            fig, axes = _figure(7.0, 2.6 * len(eps_values), 2, nrows=len(eps_values))
+            fig, axes = _figure(7.0 + _LEGEND_WIDTH, 2.6 * len(eps_values), 2, nrows=len(eps_values))
             for k, (sub, title) in enumerate(zip(subsets, titles)):
                 _metric_axes(axes[2 * k], sub, "test_accuracy", "test accuracy (fraction of configurations)", region,
                              legend=k == 0)
@@ -204,7 +207,7 @@ def vmc_error_figure(results: pd.DataFrame, region=None, *, title: str = ""):
     Returns:
         A matplotlib ``Figure`` (one axes; its ``containers`` hold the error-bar lines in order).
     """
-    fig, (ax,) = _figure(3.4, 2.6)
+    fig, (ax,) = _figure(3.4 + _LEGEND_WIDTH, 2.6)
     _shade(ax, region, True)
     for k, (label, j2, mean, std, _) in enumerate(_vmc_groups(results)):
         ax.errorbar(j2 + 0.006 * (k - 1), mean, yerr=std, marker="os^vD<>"[k % 7], capsize=2, label=label)
@@ -212,7 +215,7 @@ def vmc_error_figure(results: pd.DataFrame, region=None, *, title: str = ""):
     ax.set_ylabel(r"$|E_{\rm var} - E_{\rm ED}| / |E_{\rm ED}|$")
     ax.set_yscale("log")
     ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(frameon=False)
+    fig.legend(*ax.get_legend_handles_labels(), frameon=False, loc="outside right upper")
     if title:
         ax.set_title(title)
     return fig

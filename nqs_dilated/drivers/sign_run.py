@@ -27,7 +27,6 @@ from ..config import FitConfig
 from ..data import SignDatasets, make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
-from ..metrics import psi2_sample_estimates, sign_metrics
 from ..models import make_model, n_params
 from ..models.wavefunction import MarshallSign
 from ..rundir import RunDir
@@ -47,14 +46,13 @@ def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:
     """``(accuracy, weighted accuracy, overlap)`` on the test set from per-split sign metrics.
 
     On the exhaustive test set (``"test"``, <= 24 sites) the metrics as defined. On the sampled
-    sets (36 sites): accuracy on the uniform sample; on the ``|psi|^2`` sample the plain mean of
-    ``s_pred s_exact`` estimates the weighted quantities (weighting again would count ``|psi|^2``
-    twice): weighted accuracy = accuracy there, overlap = 2 accuracy - 1.
+    sets (36 sites): accuracy on the uniform sample, weighted accuracy and overlap on the
+    ``|psi|^2`` sample (there the plain means, see :meth:`~nqs_dilated.data.SignDataset.sign_metrics`).
     """
     if "test" in metrics:
         t = metrics["test"]
         return t["accuracy"], t["weighted_accuracy"], t["overlap"]
-    weighted = psi2_sample_estimates(metrics["test_weighted"])
+    weighted = metrics["test_weighted"]
     return metrics["test_uniform"]["accuracy"], weighted["weighted_accuracy"], weighted["overlap"]
 
 
@@ -66,7 +64,7 @@ def marshall_metrics(datasets: SignDatasets, cluster) -> dict[str, dict[str, flo
     for name, ds in datasets.splits().items():
         if len(ds):
             pred = np.asarray(rule.apply({}, ds.configs)).astype(np.int8)
-            out[name] = sign_metrics(pred, ds.signs, ds.weights)
+            out[name] = ds.sign_metrics(pred)
     return out
 
 
@@ -187,7 +185,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     }
     from .plots import plot_training
 
-    plot_training(result.history, out / "plots", marshall_overlap=psi2_sample_estimates(marshall["val"])["overlap"] if "val" in marshall else None,
+    plot_training(result.history, out / "plots", marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
                   title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}")
     run.write_json("summary.json", summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)

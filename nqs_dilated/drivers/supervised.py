@@ -41,7 +41,6 @@ import optax
 from tqdm.auto import tqdm
 
 from ..data import SignDataset, SignDatasets, class_to_sign, orbit_representatives, sign_to_class
-from ..metrics import psi2_sample_estimates, sign_metrics
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -169,8 +168,9 @@ class TrainResult:
         best_step: Step of ``params`` (0 if no step ran).
         budget: The resolved :class:`Budget`.
         metrics: Per split (``"train"``, ``"val"``, ``"test"`` or ``"test_uniform"`` and
-            ``"test_weighted"``) the dict of :func:`nqs_dilated.metrics.sign_metrics` plus ``loss``,
-            for the best parameters.
+            ``"test_weighted"``) the dict of :meth:`nqs_dilated.data.SignDataset.sign_metrics` plus
+            ``loss``, for the best parameters (on the ``|psi|^2``-sampled splits the weighted figures
+            are the plain-mean estimates).
         stopped_early: Whether early stopping (or the callback) ended the run.
         seconds: Wall time of this invocation including the final evaluation.
         orbit_splits: Splits whose final metrics were evaluated once per orbit (``invariant_perms``).
@@ -478,9 +478,7 @@ def train_sign(
         params, opt_state, loss = run_steps(params, opt_state, x, y, jnp.asarray(stream.indices(step, k)))
         step += k
         val_ce, val_pred = evaluate(params, val)
-        m = sign_metrics(val_pred, val.signs, val.weights)
-        if val.sampling == "psi2":
-            m = psi2_sample_estimates(m)
+        m = val.sign_metrics(val_pred)
         record = {
             "step": step,
             "epoch": step / budget.steps_per_epoch,
@@ -515,7 +513,7 @@ def train_sign(
             orbit_splits.append(name)
         else:
             ce, pred = evaluate(best_params, ds)
-        metrics[name] = {**sign_metrics(pred, ds.signs, ds.weights), "loss": float(np.mean(ce))}
+        metrics[name] = {**ds.sign_metrics(pred), "loss": float(np.mean(ce))}
     return TrainResult(
         params=best_params,
         history=history,

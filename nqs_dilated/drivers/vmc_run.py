@@ -8,7 +8,8 @@ VMC_SR (checkpoints, resume) -> energy report vs ED -> run directory``; the Hami
 Run directory: ``config.json``, ``provenance.json``, ``metrics.jsonl`` (one line at the start and
 one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iteration),
 ``checkpoint.msgpack`` (variables + step count; a rerun of the same configuration resumes from
-it; a resumed run first drops from ``vmc.log`` the iterations logged after the checkpoint),
+it; a resumed run first drops from ``vmc.log`` the iterations logged after the checkpoint;
+deleted when the run finishes),
 ``params.msgpack`` (final variables), ``plots/energy.png`` (and ``.pdf``: energy ± error per
 iteration from ``vmc.log``, the ED energy as a line, :func:`~nqs_dilated.drivers.plots.plot_vmc_run`)
 and ``summary.json`` (written last; ``max_step`` is the bound on one step's parameter change,
@@ -74,11 +75,6 @@ def checkpoint_meta(cfg: FitConfig) -> dict:
     }
 
 
-def chained_fit(cfg: FitConfig) -> bool:
-    """Whether the VMC run ``cfg`` first runs a sign fit (``sign_source`` or ``sign_prior`` ``"fit"``)."""
-    return (cfg.mode == "fixed-sign" and cfg.sign_source == "fit") or (cfg.mode == "full" and cfg.sign_prior == "fit")
-
-
 def sign_fit_config(cfg: FitConfig, out: str | Path) -> FitConfig:
     """The sign fit a chained VMC run ``cfg`` runs first (module docstring), into ``out/sign-fit``."""
     values = {k: getattr(cfg, k) for k in (*COMMON_KEYS, *SIGN_KEYS)}
@@ -119,7 +115,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
     # the sign source (fixed-sign) or phase prior (full): a name, a sign-fit directory, or "fit"
     source = cfg.sign_source if cfg.mode == "fixed-sign" else cfg.sign_prior
-    fit = _run_sign_fit(cfg, run, say, progress) if chained_fit(cfg) else None
+    fit = _run_sign_fit(cfg, run, say, progress) if cfg.chains_sign_fit else None
     if fit is not None:
         source = fit["out"]
     sign, prior = None, None
@@ -204,6 +200,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     except (FileNotFoundError, ValueError):  # no iteration logged (n_iter = 0)
         pass
     run.write_json("summary.json", summary)
+    ckpt.unlink(missing_ok=True)  # a finished run is not resumed; params.msgpack holds its variables
     return summary
 
 

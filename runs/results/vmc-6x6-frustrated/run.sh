@@ -24,4 +24,12 @@ run 1 j2=1.3_fixed-fit "--j2 1.3 --mode fixed-sign --sign-source $FITS/study-eps
 run 1 j2=1.3_fixed-exact "--j2 1.3 --mode fixed-sign --sign-source exact"
 run 1 j2=1.3_full "--j2 1.3 --mode full --sign-prior marshall"
 run 1 j2=1.3_full-prior-fit "--j2 1.3 --mode full --sign-prior $FITS/study-eps0.001-j2=1.3-seed0/runs/j2=1.3_dilated-1-2-3_seed=0"
+# J2/J1 = 1.0 (A1+) and the learned sign at 0.5 (A1+), on core 0 (the sign study ran on core 1).
+F1=$FITS/study-eps0.001-seed0/runs/j2=1_dilated-1-2-3_seed=0
+F05=$FITS/study-eps0.001-seed0/runs/j2=0.5_dilated-1-2-3_seed=0
+run 0 j2=1.0_fixed-exact "--j2 1.0 --mode fixed-sign --sign-source exact"
+run 0 j2=1.0_full "--j2 1.0 --mode full --sign-prior marshall"
+run 0 j2=0.5_fixed-fit "--j2 0.5 --mode fixed-sign --sign-source $F05"
+run 0 j2=1.0_fixed-fit "--j2 1.0 --mode fixed-sign --sign-source $F1"
+run 0 j2=1.0_full-prior-fit "--j2 1.0 --mode full --sign-prior $F1"
 echo "=== all done $(date -Is)"
