@@ -119,7 +119,8 @@ class FitConfig:
         epochs: Sign fit: budget in passes over the training set instead of ``steps`` (0 = use
             ``steps``, default).
         patience: Sign fit: early stopping after this many Adam steps without a lower validation
-            loss (default 1000; 0 = never). The best validation point is returned either way.
+            loss, counted once the run has left its initial plateau (default 1000; 0 = never; see
+            :mod:`nqs_dilated.drivers.supervised`). The best validation point is returned either way.
         eval_every: Sign fit: Adam steps between validations (0 = automatic: ``ceil(steps / 100)``).
         batch_size: Sign fit: samples per Adam step (0 = automatic: the power of two nearest below
             ``n_train / 16``, clipped to [32, 8192]).

@@ -1,16 +1,20 @@
 """Supervised sign driver: learning the Marshall sign at J2 = 0, determinism, heads, early stopping."""
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_dilated.data import make_datasets
+from nqs_dilated.data import make_datasets, sign_to_class
 from nqs_dilated.drivers.supervised import (
     DEFAULT_STEPS,
+    PLATEAU_MARGIN,
     TrainResult,
     auto_batch_size,
+    plateau_loss,
     predict_signs,
     train_sign,
     training_budget,
@@ -96,10 +100,36 @@ def test_early_stopping_and_callback(datasets):
 
     result = train_sign(MLP(hidden=8), datasets, steps=500, eval_every=10, callback=callback, progress=False)
     assert seen == [10, 20, 30, 40] and result.stopped_early
-    # a huge learning rate makes the validation loss stall: patience (in steps) ends the run early
-    result = train_sign(MLP(hidden=8), datasets, lr=10.0, steps=2000, eval_every=5, patience=30, progress=False)
+    # a large learning rate: the loss leaves its plateau at once, then stalls; patience (in steps) ends the run
+    result = train_sign(MLP(hidden=8), datasets, lr=0.3, steps=2000, eval_every=5, patience=30, progress=False)
     assert result.stopped_early and result.history[-1]["step"] == result.best_step + 30
+    assert result.left_plateau_step is not None and result.left_plateau_step <= result.best_step
     assert result.history[-1]["step"] < 2000
+
+
+def test_no_early_stopping_on_the_initial_plateau(datasets):
+    """Random signs cannot be learned: the validation loss stays at the constant prediction's
+    (ln 2 for balanced signs), and early stopping never ends such a run (module docstring)."""
+    rng = np.random.default_rng(0)
+
+    def scrambled(ds):
+        return dataclasses.replace(ds, signs=rng.choice(np.array([-1, 1], dtype=np.int8), len(ds)))
+
+    noise = dataclasses.replace(datasets, train=scrambled(datasets.train), val=scrambled(datasets.val))
+    result = train_sign(MLP(hidden=8), noise, lr=1e-3, steps=300, eval_every=10, patience=30, progress=False)
+    assert result.left_plateau_step is None and not result.stopped_early
+    assert result.history[-1]["step"] == 300  # the whole budget, 270 steps past the patience
+    plateau = plateau_loss(sign_to_class(noise.train.signs))
+    assert min(r["val_loss"] for r in result.history) >= (1 - PLATEAU_MARGIN) * plateau
+    # the learnable signs leave the plateau within the same budget
+    learned = train_sign(MLP(hidden=8), datasets, lr=1e-2, steps=300, eval_every=10, patience=30, progress=False)
+    assert learned.left_plateau_step is not None
+
+
+def test_plateau_loss_is_the_entropy_of_the_class_fractions():
+    assert plateau_loss(np.array([0, 1] * 50)) == pytest.approx(np.log(2))
+    assert plateau_loss(np.array([0, 0, 0, 1])) == pytest.approx(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)))
+    assert plateau_loss(np.zeros(7, dtype=int)) == 0.0
 
 
 def test_rejects_wrong_logit_shape(datasets):

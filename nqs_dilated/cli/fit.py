@@ -144,7 +144,7 @@ def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True)
                    help=f"what eps is a fraction of: sz0 (C(N,N/2)) or representatives (default {d['eps_relative_to']})")
     g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {d['steps']})")
     g.add_argument("--epochs", type=float, help="budget in passes over the training set instead of --steps (default 0: use --steps)")
-    g.add_argument("--patience", type=int, help=f"stop after this many Adam steps without a lower validation loss (default {d['patience']}; 0 = never)")
+    g.add_argument("--patience", type=int, help=f"stop after this many Adam steps without a lower validation loss, counted once the validation loss has left its initial plateau (default {d['patience']}; 0 = never)")
     g.add_argument("--eval-every", type=int, help="Adam steps between validations (default 0: steps/100)")
     g.add_argument("--batch-size", type=int, help="samples per Adam step (default 0: n_train/16 rounded down to a power of two, within [32, 8192])")
     if lr:
@@ -388,6 +388,9 @@ def _report_sign(summary: dict) -> int:
         f"E_ED = {summary['ed_energy']:.10f} (Pauli; sector {summary['ed_sector']})  {summary['steps_run']:,}/{b['steps']:,} "
         f"Adam steps of batch {b['batch_size']:,}, best at step {summary['best_step']:,} (epoch {summary['best_epoch']:.1f})"
     )
+    if summary.get("left_plateau_step") is None:
+        print("the validation loss never left its initial plateau (the loss of a constant prediction): "
+              "nothing was learned that generalises")
     _print_table(summary)
     print(
         f"Marshall sign rule on the same test set: accuracy {summary['marshall_test_accuracy']:.4f}, "

@@ -172,6 +172,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         "best_step": result.best_step,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "left_plateau_step": result.left_plateau_step,
         "resumed_from_step": result.resumed_from,
         "evaluated_by_translation_orbits": result.orbit_splits,
         "ed_energy": state.energy,

@@ -17,7 +17,13 @@ is full; the permutation of epoch ``e`` depends only on ``(seed, e)``. The batch
 to a sixteenth of the training set (:func:`auto_batch_size`), so even a small training set gets
 many steps per epoch. The steps between two validations run as one jitted ``jax.lax.scan``.
 Early stopping watches the validation loss (same unweighted cross-entropy on the validation set)
-every ``eval_every`` steps and ends the run after ``patience`` steps without a lower one; the
+every ``eval_every`` steps and ends the run after ``patience`` steps without a lower one, but only
+once the run has left its **initial plateau**: sign classifiers often sit for hundreds of steps at
+the loss of the best constant prediction (the entropy of the training sign fractions, ``~ln 2``)
+before they learn anything, and stopping them there reports a network that could learn the signs
+as one that cannot. A run counts as
+off the plateau from the first validation loss below ``(1 - PLATEAU_MARGIN)`` times that entropy
+(:attr:`TrainResult.left_plateau_step`); a run that never leaves it uses its whole budget. The
 parameters of the best validation point are returned. Everything is deterministic for a given
 ``seed`` (initialisation and batch order), and a run resumed from a :class:`TrainCheckpoint`
 continues bit for bit as the uninterrupted run would.
@@ -46,10 +52,12 @@ __all__ = [
     "DEFAULT_STEPS",
     "MAX_AUTO_BATCH",
     "MIN_AUTO_BATCH",
+    "PLATEAU_MARGIN",
     "Budget",
     "TrainCheckpoint",
     "TrainResult",
     "auto_batch_size",
+    "plateau_loss",
     "predict_logits",
     "predict_signs",
     "train_sign",
@@ -62,6 +70,17 @@ DEFAULT_STEPS = 4000
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 32, 8192
 #: Automatic evaluation interval: about this many validations per run.
 N_EVALUATIONS = 100
+#: A run has left its initial plateau once its validation loss is this fraction below the loss of the
+#: best constant prediction (:func:`plateau_loss`); early stopping acts only after that (module docstring).
+PLATEAU_MARGIN = 0.01
+
+
+def plateau_loss(classes: np.ndarray) -> float:
+    """Cross-entropy of the best constant prediction on labels ``classes`` (int ``(M,)``, 0/1): the
+    entropy ``-sum_c p_c ln p_c`` of their class fractions, in nats (``ln 2`` for balanced signs)."""
+    counts = np.bincount(np.asarray(classes, dtype=np.int64), minlength=2).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-np.sum(p * np.log(p)))
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -88,8 +107,8 @@ class Budget:
         epochs: ``steps * batch_size / n_train`` (passes over the training set; may be fractional).
         steps_per_epoch: ``n_train / batch_size``.
         eval_every: Steps between two validations (and possible checkpoints).
-        patience: Early stopping: steps without a lower validation loss before the run ends
-            (``None``: never).
+        patience: Early stopping: steps without a lower validation loss before the run ends,
+            once it has left its initial plateau (module docstring; ``None``: never).
     """
 
     steps: int
@@ -120,8 +139,9 @@ def training_budget(
         epochs: Budget in passes over the training set instead: ``ceil(epochs * n_train / batch)`` steps.
         batch_size: Samples per step (default :func:`auto_batch_size`; reduced to ``n_train``).
         eval_every: Steps between validations (default ``ceil(steps / 100)``).
-        patience: Steps without a lower validation loss before stopping (``None``: never; it is
-            rounded up to whole validation intervals).
+        patience: Steps without a lower validation loss before stopping, counted once the run
+            has left its initial plateau (module docstring; ``None``: never; it is rounded up to
+            whole validation intervals).
 
     Returns:
         :class:`Budget`.
@@ -172,6 +192,9 @@ class TrainResult:
             ``loss``, for the best parameters (on the ``|psi|^2``-sampled splits the weighted figures
             are the plain-mean estimates).
         stopped_early: Whether early stopping (or the callback) ended the run.
+        left_plateau_step: Step of the first validation loss below ``(1 - PLATEAU_MARGIN) *
+            plateau_loss`` of the training labels (``None``: the run never left its initial
+            plateau, so early stopping never acted).
         seconds: Wall time of this invocation including the final evaluation.
         orbit_splits: Splits whose final metrics were evaluated once per orbit (``invariant_perms``).
         resumed_from: Step of the checkpoint this invocation started from (0: a fresh start).
@@ -183,6 +206,7 @@ class TrainResult:
     budget: Budget | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     stopped_early: bool = False
+    left_plateau_step: int | None = None
     seconds: float = 0.0
     orbit_splits: list[str] = field(default_factory=list)
     resumed_from: int = 0
@@ -471,6 +495,8 @@ def train_sign(
         best, seconds0 = (ck.best_loss, ck.best_params, ck.best_step), ck.seconds
     resumed_from = step
     stopped = False
+    plateau_below = (1.0 - PLATEAU_MARGIN) * plateau_loss(np.asarray(y))
+    left_plateau = next((r["step"] for r in history if r["val_loss"] < plateau_below), None)
     bar = tqdm(total=budget.steps, initial=step, desc="sign", unit="step", file=sys.stderr,
                disable=not progress, leave=False)
     while step < budget.steps:
@@ -492,6 +518,8 @@ def train_sign(
         history.append(record)
         if record["val_loss"] < best[0]:
             best = (record["val_loss"], params, step)
+        if left_plateau is None and record["val_loss"] < plateau_below:
+            left_plateau = step
         bar.update(k)
         bar.set_postfix(loss=f"{record['loss']:.4f}", val_acc=f"{record['val_accuracy']:.3f}")
         if callback is not None and callback(record, params):
@@ -499,7 +527,7 @@ def train_sign(
             break
         if on_checkpoint is not None:
             on_checkpoint(TrainCheckpoint(step, params, opt_state, best[1], best[0], best[2], list(history), record["seconds"]))
-        if budget.patience is not None and step - best[2] >= budget.patience:
+        if budget.patience is not None and left_plateau is not None and step - best[2] >= budget.patience:
             stopped = True
             break
     bar.close()
@@ -521,6 +549,7 @@ def train_sign(
         budget=budget,
         metrics=metrics,
         stopped_early=stopped,
+        left_plateau_step=left_plateau,
         seconds=time.perf_counter() - t0,
         orbit_splits=orbit_splits,
         resumed_from=resumed_from,
