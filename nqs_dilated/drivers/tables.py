@@ -235,7 +235,8 @@ def render_summary(
         if task == "sign":
             for metric, heading in (("test_overlap", "Test overlap"), ("test_accuracy", "Test accuracy")):
                 compact = mean_std_table(results, metric)
-                lines += ["", f"## {heading}, mean ± std over seeds (last column: the Marshall sign rule on the same test sets)", ""]
+                marshall = " (last column: the Marshall sign rule on the same test sets)" if "Marshall sign" in compact.columns else ""
+                lines += ["", f"## {heading}, mean ± std over seeds{marshall}", ""]
                 lines.append(markdown(compact.rename(columns={"j2": "J2/J1"}), ["g"] * len(compact.columns)))
     lines += ["", "## Exact ground states", ""]
     ed_columns = {

@@ -12,3 +12,10 @@ case "$1" in
   0) taskset -c 0 .venv/bin/nqs-dilated sweep $S --j2 1.0 --model dense,cnn,dilated --dilations 1,2,3 --seeds 1 \
        --out $R/study-eps0.001-no-early-stop-j2=1.0 > $R/study-eps0.001-no-early-stop-j2=1.0.log 2>&1 ;;
 esac
+# J2/J1 = 0.5 dense seed 1 (stopped on the plateau at 1160 steps, test overlap -0.02) with the default
+# budget and the plateau-aware early stopping of the current code (patience 1000 once off the plateau)
+if [ "$1" = 0.5 ]; then
+  taskset -c 0 .venv/bin/nqs-dilated sweep examples/sign-study-36.toml --eps 0.001 --workers 1 --quiet --j2 0.5 \
+    --model dense --seed 1 --seeds 1 --out $R/study-eps0.001-plateau-aware-j2=0.5-dense-seed1 \
+    > $R/study-eps0.001-plateau-aware-j2=0.5-dense-seed1.log 2>&1
+fi
