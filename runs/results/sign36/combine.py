@@ -32,3 +32,44 @@ write_atomic(out / tables.SUMMARY_FILE, text)
 for path in plot_sweep(out):
     print(path)
 print(text)
+
+# The same grid with the runs that early stopping had ended on the initial plateau replaced by their
+# reruns to the full budget (no-early-stop.sh: without early stopping; plateau-aware-j2=1.0.sh and the
+# J2 = 0.5 dense seed 1 run: with the plateau-aware early stopping): study-eps0.001-plateau-aware/.
+rerun_dirs = [here / "study-eps0.001-no-early-stop-j2=1.3-cnn", here / "study-eps0.001-no-early-stop-j2=1.0",
+              here / "study-eps0.001-plateau-aware-j2=0.5-dense-seed1",
+              *sorted((here / "study-eps0.001-plateau-aware-j2=1.0").glob("*_seed=*"))]
+reruns = [tables.read_results(p) for p in rerun_dirs if (p / tables.RESULTS_FILE).exists()]
+key = ["j2", "variant", "seed"]
+fixed, replaced = results.copy(), []
+for new in reruns:
+    for i, row in new.iterrows():
+        match = (fixed[key] == row[key].to_numpy()).all(axis=1)
+        if match.sum() != 1:
+            raise SystemExit(f"no single run of the study matches {dict(row[key])}")
+        old = fixed.loc[match].iloc[0]
+        replaced.append((row["j2"], row["variant"], row["seed"], old["test_overlap"], row["test_overlap"],
+                         old["steps_run"], row.get("left_plateau_step"), row["best_step"]))
+        fixed = pd.concat([fixed.loc[~match], new.loc[[i]]], ignore_index=True)
+fixed = fixed.sort_values(key, kind="stable").reset_index(drop=True)
+out = here / "study-eps0.001-plateau-aware"
+out.mkdir(exist_ok=True)
+tables.write_csv(fixed, out / tables.RESULTS_FILE)
+tables.write_csv(ed, out / tables.ED_FILE)
+header = {**header, "sources": header["sources"] + f"; {len(replaced)} runs replaced by their reruns to the full budget"}
+text = tables.render_summary(fixed, ed, task="sign", header=header, n_planned=len(fixed))
+stopped = fixed[(fixed["steps_run"] < fixed["budget.steps"]) & (fixed["best_step"] <= 300)]
+lines = ["", "## Reruns (test overlap before -> after; steps of the original run; step the validation loss "
+         "left its plateau, empty: never; best step)", "",
+         "| J2/J1 | model | seed | before | after | original steps | left plateau at step | best step |",
+         "|---|---|---|---|---|---|---|---|"]
+lines += [f"| {j2:g} | {v} | {s} | {a:.4f} | {b:.4f} | {n} | {'' if lp is None or lp != lp else int(lp)} | {bs} |"
+          for j2, v, s, a, b, n, lp, bs in replaced]
+lines += ["", "Runs still as early stopping left them on the plateau (not rerun): "
+          + (", ".join(f"J2/J1 = {r.j2:g} {r.variant} seed {r.seed} ({r.test_overlap:.4f}, stopped at {r.steps_run})"
+                       for r in stopped.itertuples()) or "none")]
+text += "\n".join(lines) + "\n"
+write_atomic(out / tables.SUMMARY_FILE, text)
+for path in plot_sweep(out):
+    print(path)
+print(text)

@@ -12,6 +12,8 @@ one() {  # core model dilations seed
     >> $R/study-eps0.001-plateau-aware-j2=1.0.log 2>&1
 }
 case "$1" in
-  0) one 0 dilated 1,2,3 1; one 0 dilated 3,2,1 0; one 0 dense 1,2,3 1 ;;
-  1) one 1 dilated 1,2,3 2; one 1 dilated 3,2,1 2; one 1 dense 1,2,3 2 ;;
+  0) one 0 dilated 1,2,3 1; one 0 dense 1,2,3 1 ;;
+  1) one 1 dilated 1,2,3 2; one 1 dense 1,2,3 2 ;;
 esac
+# Not run (no CPU time left): dilated (3,2,1) seeds 0 and 2.
+#   one 0 dilated 3,2,1 0; one 1 dilated 3,2,1 2
