@@ -35,4 +35,6 @@ run 0 j2=1.0_fixed-fit "--j2 1.0 --mode fixed-sign --sign-source $F1"
 # from the J2 = 1.0 fit (test overlap 0.008) and the exact sign at 0.5 with 150 iterations.
 # run 0 j2=1.0_full-prior-fit "--j2 1.0 --mode full --sign-prior $F1"
 # run 0 j2=0.5_fixed-exact "--j2 0.5 --mode fixed-sign --sign-source exact"
+# J2/J1 = 1.0 with the sign of the same fit rerun to the full budget (no early stopping: test overlap 0.714)
+run 0 j2=1.0_fixed-fit-full-budget "--j2 1.0 --mode fixed-sign --sign-source $FITS/study-eps0.001-no-early-stop-j2=1.0/runs/j2=1_dilated-1-2-3_seed=0"
 echo "=== all done $(date -Is)"
