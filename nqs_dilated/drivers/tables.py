@@ -37,6 +37,7 @@ __all__ = [
     "mean_std_table",
     "read_ed",
     "read_results",
+    "replace_runs",
     "render_summary",
     "results_frame",
     "summary_frame",
@@ -126,6 +127,29 @@ def read_results(directory: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: not a sweep directory, or no run has finished yet")
     return pd.read_csv(path)
+
+
+def replace_runs(results: pd.DataFrame, reruns: list[pd.DataFrame],
+                 key: tuple[str, ...] = ("j2", "variant", "seed")) -> tuple[pd.DataFrame, list[tuple[pd.Series, pd.Series]]]:
+    """``results`` with each run of ``reruns`` (results frames of other sweeps) in place of the run
+    with the same ``key`` values, sorted by ``key``.
+
+    Returns:
+        The new frame and the ``(old row, new row)`` pairs, in the order of ``reruns``.
+
+    Raises:
+        ValueError: a rerun matches no run, or several runs, of ``results``.
+    """
+    key = list(key)
+    out, pairs = results.copy(), []
+    for new in reruns:
+        for i, row in new.iterrows():
+            match = (out[key] == row[key].to_numpy()).all(axis=1)
+            if match.sum() != 1:
+                raise ValueError(f"no single run of the results matches the rerun {dict(row[key])}")
+            pairs.append((out.loc[match].iloc[0], row))
+            out = pd.concat([out.loc[~match], new.loc[[i]]], ignore_index=True)
+    return out.sort_values(key, kind="stable").reset_index(drop=True), pairs
 
 
 def read_ed(directory: str | Path) -> pd.DataFrame:

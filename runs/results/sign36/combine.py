@@ -40,18 +40,9 @@ rerun_dirs = [here / "study-eps0.001-no-early-stop-j2=1.3-cnn", here / "study-ep
               here / "study-eps0.001-plateau-aware-j2=0.5-dense-seed1",
               *sorted((here / "study-eps0.001-plateau-aware-j2=1.0").glob("*_seed=*"))]
 reruns = [tables.read_results(p) for p in rerun_dirs if (p / tables.RESULTS_FILE).exists()]
-key = ["j2", "variant", "seed"]
-fixed, replaced = results.copy(), []
-for new in reruns:
-    for i, row in new.iterrows():
-        match = (fixed[key] == row[key].to_numpy()).all(axis=1)
-        if match.sum() != 1:
-            raise SystemExit(f"no single run of the study matches {dict(row[key])}")
-        old = fixed.loc[match].iloc[0]
-        replaced.append((row["j2"], row["variant"], row["seed"], old["test_overlap"], row["test_overlap"],
-                         old["steps_run"], row.get("left_plateau_step"), row["best_step"]))
-        fixed = pd.concat([fixed.loc[~match], new.loc[[i]]], ignore_index=True)
-fixed = fixed.sort_values(key, kind="stable").reset_index(drop=True)
+fixed, pairs = tables.replace_runs(results, reruns)
+replaced = [(new["j2"], new["variant"], new["seed"], old["test_overlap"], new["test_overlap"], old["steps_run"],
+             new.get("left_plateau_step"), new["best_step"]) for old, new in pairs]
 out = here / "study-eps0.001-plateau-aware"
 out.mkdir(exist_ok=True)
 tables.write_csv(fixed, out / tables.RESULTS_FILE)

@@ -7,8 +7,6 @@ and ``plots/`` in this directory.
 
 from pathlib import Path
 
-import pandas as pd
-
 from nqs_dilated.drivers import tables
 from nqs_dilated.drivers.plots import plot_sweep
 from nqs_dilated.files import write_atomic
@@ -17,21 +15,12 @@ here = Path(__file__).resolve().parent
 original = here.parent / "sweep-4x6-eps0.01"
 results = tables.read_results(original)
 reruns = [tables.read_results(p) for p in sorted(here.glob("j2=*")) if (p / tables.RESULTS_FILE).exists()]
-key = ["j2", "variant", "seed"]
-replaced = []
-for new in reruns:
-    for _, row in new.iterrows():
-        match = (results[key] == row[key].to_numpy()).all(axis=1)
-        if match.sum() != 1:
-            raise SystemExit(f"no single run of the original sweep matches {dict(row[key])}")
-        old = results.loc[match].iloc[0]
-        replaced.append((row["j2"], row["variant"], row["seed"], old["test_overlap"], row["test_overlap"],
-                         row.get("left_plateau_step"), row.get("best_step")))
-        results = pd.concat([results.loc[~match], new.loc[[_]]], ignore_index=True)
+results, pairs = tables.replace_runs(results, reruns)
+replaced = [(new["j2"], new["variant"], new["seed"], old["test_overlap"], new["test_overlap"],
+             new.get("left_plateau_step"), new.get("best_step")) for old, new in pairs]
 # the original sweep predates the per-run Marshall-sign test figures: keep one format for all rows
 # (the Marshall-sign overlap of each exact state is in ed.csv and on the plot)
 results = results.drop(columns=[c for c in results.columns if c.startswith("marshall_")])
-results = results.sort_values(key, kind="stable").reset_index(drop=True)
 tables.write_csv(results, here / tables.RESULTS_FILE)
 ed = tables.read_ed(original)
 tables.write_csv(ed, here / tables.ED_FILE)
