@@ -6,9 +6,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from nqs_dilated.data import make_datasets, sign_to_class
+from nqs_dilated.drivers import supervised
 from nqs_dilated.drivers.supervised import (
     DEFAULT_STEPS,
     PLATEAU_MARGIN,
@@ -130,6 +132,27 @@ def test_plateau_loss_is_the_entropy_of_the_class_fractions():
     assert plateau_loss(np.array([0, 1] * 50)) == pytest.approx(np.log(2))
     assert plateau_loss(np.array([0, 0, 0, 1])) == pytest.approx(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)))
     assert plateau_loss(np.zeros(7, dtype=int)) == 0.0
+
+
+@pytest.mark.parametrize("batch", [300, 64])
+def test_micro_batches_give_the_whole_batch_gradient(datasets, batch):
+    """One SGD step with the gradient accumulated over micro-batches of 128 (300 = 2 x 128 + a
+    remainder of 44; 64: a single micro-batch) moves the parameters as the whole-batch gradient."""
+    model = MLP()
+    x = jnp.asarray(datasets.train.configs[:batch], jnp.int8)
+    y = jnp.asarray(sign_to_class(datasets.train.signs[:batch]))
+    params = model.init(jax.random.PRNGKey(1), x[:1])
+    optimizer = optax.sgd(1.0)
+    idx = jnp.arange(batch, dtype=jnp.int32)[None]
+    moved = {}
+    for micro in (None, 128):
+        steps = supervised._make_steps(model, optimizer, micro)
+        new, _, loss = steps(params, optimizer.init(params), x, y, idx)
+        moved[micro] = (jax.tree_util.tree_map(jnp.subtract, new, params), float(loss))
+    assert moved[None][1] == pytest.approx(moved[128][1], rel=1e-6)
+    for whole, chunked in zip(jax.tree_util.tree_leaves(moved[None][0]), jax.tree_util.tree_leaves(moved[128][0])):
+        assert float(jnp.max(jnp.abs(whole))) > 0
+        np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-7)
 
 
 def test_rejects_wrong_logit_shape(datasets):

@@ -16,6 +16,10 @@ permutation of the training set per epoch, so every sample is used once per epoc
 is full; the permutation of epoch ``e`` depends only on ``(seed, e)``. The batch size is capped
 to a sixteenth of the training set (:func:`auto_batch_size`), so even a small training set gets
 many steps per epoch. The steps between two validations run as one jitted ``jax.lax.scan``.
+On CPU each step accumulates its gradient over micro-batches of :data:`CPU_MICRO_BATCH` samples
+(forward and backward of one micro-batch at a time, so the gathered convolution patches stay in
+cache; the same gradient up to float rounding), and evaluation runs in chunks of the same size:
+``benchmarks/sign_train.py`` measured this 1.4-1.7x faster than whole batches on 2 cores.
 Early stopping watches the validation loss (same unweighted cross-entropy on the validation set)
 every ``eval_every`` steps and ends the run after ``patience`` steps without a lower one, but only
 once the run has left its **initial plateau**: sign classifiers often sit for hundreds of steps at
@@ -44,11 +48,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from netket import jax as nkjax
 from tqdm.auto import tqdm
 
 from ..data import SignDataset, SignDatasets, class_to_sign, orbit_representatives, sign_to_class
 
 __all__ = [
+    "CPU_MICRO_BATCH",
     "DEFAULT_STEPS",
     "MAX_AUTO_BATCH",
     "MIN_AUTO_BATCH",
@@ -57,6 +63,7 @@ __all__ = [
     "TrainCheckpoint",
     "TrainResult",
     "auto_batch_size",
+    "default_micro_batch",
     "plateau_loss",
     "predict_logits",
     "predict_signs",
@@ -68,6 +75,9 @@ __all__ = [
 DEFAULT_STEPS = 4000
 #: Bounds of the automatic batch size (the paper's code used 64 on small clusters, 8192 at 36 sites).
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 32, 8192
+#: Samples per micro-batch of the gradient and of evaluation on CPU (module docstring); on an
+#: accelerator the whole batch is one micro-batch.
+CPU_MICRO_BATCH = 128
 #: Automatic evaluation interval: about this many validations per run.
 N_EVALUATIONS = 100
 #: A run has left its initial plateau once its validation loss is this fraction below the loss of the
@@ -296,12 +306,25 @@ def _check_logits(model, params, x) -> None:
         )
 
 
-def _make_evaluator(model, chunk: int):
-    """Jitted ``(params, x_chunk, classes_chunk) -> (ce, predicted class)`` on fixed-size chunks."""
+def default_micro_batch() -> int | None:
+    """:data:`CPU_MICRO_BATCH` when JAX runs on the CPU, None (no micro-batches) on an accelerator."""
+    return CPU_MICRO_BATCH if jax.default_backend() == "cpu" else None
+
+
+def _chunked_apply(model, micro: int | None):
+    """``(params, x (B, N)) -> logits``, evaluated in chunks of ``micro`` configurations
+    (:func:`netket.jax.apply_chunked`; ``None``: in one piece)."""
+    return nkjax.apply_chunked(model.apply, in_axes=(None, 0), chunk_size=micro, axis_0_is_sharded=False)
+
+
+def _make_evaluator(model, chunk: int, micro: int | None = None):
+    """Jitted ``(params, x_chunk, classes_chunk) -> (ce, predicted class)`` on fixed-size chunks,
+    each run in micro-batches of ``micro``."""
+    apply = _chunked_apply(model, micro)
 
     @jax.jit
     def run(params, x, classes):
-        logits = model.apply(params, x)
+        logits = apply(params, x)
         return _per_sample_ce(logits, classes), _predicted_classes(logits)
 
     def evaluate(params, dataset: SignDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -333,11 +356,12 @@ def _evaluate_by_orbits(model, params, dataset: SignDataset, perms: np.ndarray, 
 
 
 def predict_logits(model, params, configs: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Logits of ``configs`` (``(M, N)`` ±1) in jitted chunks of ``chunk``: ``(M, 2)`` or ``(M,)``."""
+    """Logits of ``configs`` (``(M, N)`` ±1) in jitted chunks of ``chunk``: ``(M, 2)`` or ``(M,)``
+    (each chunk in micro-batches of :func:`default_micro_batch`)."""
     configs = np.asarray(configs, dtype=np.int8)
     m = len(configs)
     size = max(1, min(chunk, m))
-    fn = jax.jit(model.apply)
+    fn = jax.jit(_chunked_apply(model, default_micro_batch()))
     out = []
     for lo in range(0, m, size):  # the last chunk is padded: one compiled shape
         xs = np.ones((size, configs.shape[1]), np.int8)
@@ -378,14 +402,36 @@ class _BatchStream:
         return np.concatenate(parts).reshape(k, self.batch)
 
 
-def _make_steps(model, optimizer):
+def _make_steps(model, optimizer, micro: int | None = None):
     """Jitted ``(params, opt_state, x, y, idx (k, B)) -> (params, opt_state, mean loss)``: ``k``
-    Adam steps as one ``lax.scan``."""
+    Adam steps as one ``lax.scan``; each step's gradient accumulated over micro-batches of
+    ``micro`` samples (None: the whole batch at once)."""
 
-    def batch_loss(params, xb, yb):
-        return jnp.mean(_per_sample_ce(model.apply(params, xb), yb))
+    def summed_loss(params, xb, yb):
+        return jnp.sum(_per_sample_ce(model.apply(params, xb), yb))
 
-    grad_fn = jax.value_and_grad(batch_loss)
+    summed_grad = jax.value_and_grad(summed_loss)
+
+    def grad_fn(params, xb, yb):
+        """Mean loss and its gradient over the batch, one micro-batch at a time."""
+        b = xb.shape[0]
+        if micro is None or b <= micro:
+            loss, grads = summed_grad(params, xb, yb)
+        else:
+            full = (b // micro) * micro
+
+            def accumulate(acc, chunk):
+                loss, grads = summed_grad(params, *chunk)
+                return jax.tree_util.tree_map(jnp.add, acc, (loss, grads)), None
+
+            shapes = jax.eval_shape(summed_grad, params, xb[:micro], yb[:micro])
+            zero = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+            chunks = (xb[:full].reshape(-1, micro, *xb.shape[1:]), yb[:full].reshape(-1, micro))
+            (loss, grads), _ = jax.lax.scan(accumulate, zero, chunks)
+            if full < b:
+                rest = summed_grad(params, xb[full:], yb[full:])
+                loss, grads = jax.tree_util.tree_map(jnp.add, (loss, grads), rest)
+        return loss / b, jax.tree_util.tree_map(lambda g: g / b, grads)
 
     @jax.jit
     def steps(params, opt_state, x, y, idx):
@@ -401,21 +447,21 @@ def _make_steps(model, optimizer):
     return steps
 
 
-def _build(model, lr, chunk):
+def _build(model, lr, chunk, micro):
     optimizer = optax.adam(lr)
-    return optimizer, _make_steps(model, optimizer), _make_evaluator(model, chunk)
+    return optimizer, _make_steps(model, optimizer, micro), _make_evaluator(model, chunk, micro)
 
 
 _build_cached = functools.lru_cache(maxsize=16)(_build)
 
 
-def _compiled(model, lr, chunk):
+def _compiled(model, lr, chunk, micro):
     """Optimizer, jitted steps and evaluator; reused across calls with equal arguments so that
     repeated trainings (seeds, sweeps) do not recompile. Unhashable modules are rebuilt each time."""
     try:
-        return _build_cached(model, lr, chunk)
+        return _build_cached(model, lr, chunk, micro)
     except TypeError:
-        return _build(model, lr, chunk)
+        return _build(model, lr, chunk, micro)
 
 
 def train_sign(
@@ -484,7 +530,7 @@ def train_sign(
     if params is None:
         params = model.init(key_init, x[:1])
     _check_logits(model, params, x[:1])
-    optimizer, run_steps, evaluate = _compiled(model, float(lr), eval_chunk)
+    optimizer, run_steps, evaluate = _compiled(model, float(lr), eval_chunk, default_micro_batch())
     opt_state = optimizer.init(params)
     stream = _BatchStream(len(train), budget.batch_size, seed)
 
