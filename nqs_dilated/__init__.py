@@ -28,8 +28,7 @@ The command line is ``nqs-dilated ed | sign | vmc | sweep | search | plot``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import attach
 
 __version__ = "0.1.0"
 
@@ -55,14 +54,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module 'nqs_dilated' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

@@ -13,7 +13,7 @@ ROOT = Path(nqs_dilated.__file__).parent
 #: (:data:`ENTRY_POINTS`) only forward to ``cli`` and are not checked for layers;
 #: :func:`test_entry_points_only_forward_to_cli` checks that they do nothing else.
 LAYERS = {
-    "lattice": 0, "provenance": 0, "metrics": 0, "files": 0,
+    "lattice": 0, "provenance": 0, "metrics": 0, "files": 0, "lazy": 0,
     "symmetry": 1, "hamiltonian": 1, "config": 1,  # config reads the lattice (default dilations)
     "ed": 2, "rundir": 2, "models": 2,
     "data": 3,

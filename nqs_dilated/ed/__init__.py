@@ -7,8 +7,7 @@ importing a submodule (``nqs_dilated.ed.store``) does not load the engine.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import attach
 
 #: Public name -> module defining it (imported on first access).
 _EXPORTS = {
@@ -22,14 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nqs_dilated.ed' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
