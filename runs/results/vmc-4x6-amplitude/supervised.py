@@ -10,9 +10,13 @@ drawn from |psi_ED|^2 over the whole Sz = 0 space, minimising the batch variance
 is then scored as VMC states are: exact fidelity over the whole space, and the energy, variance
 and relative error from ``energy_report`` (MCState, MetropolisExchange, same Hamiltonian).
 
-    python runs/results/vmc-4x6-amplitude/supervised.py [--channels 16,16,16] [--steps 6000]
+    python runs/results/vmc-4x6-amplitude/supervised.py [--channels 16,16,16] [--steps 6000] [--mlp 64]
 
-Writes ``supervised-c<channels>.json`` beside this file and prints the same figures.
+``--mlp H`` replaces the linear readout of the pooled features by ``Dense(H) -> ReLU -> Dense(1)``
+(a script-local module, not a package model): with the linear readout, ``log|psi|`` is a sum over
+sites of one function of each site's neighbourhood; the hidden layer makes it a nonlinear
+function of the site averages. Writes ``supervised-c<channels>[-mlp<H>].json`` beside this file
+and prints the same figures.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import time
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +37,9 @@ from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
+from nqs_dilated.models.conv import CircularConv
+from nqs_dilated.models.dilated import grid_of
+from nqs_dilated.models.wavefunction import SignedLogPsi
 
 here = Path(__file__).resolve().parent
 p = argparse.ArgumentParser()
@@ -40,6 +48,7 @@ p.add_argument("--steps", type=int, default=6000)
 p.add_argument("--batch", type=int, default=1024)
 p.add_argument("--lr", type=float, default=1e-3)
 p.add_argument("--n-samples", type=int, default=16384, help="MC samples of the final energy")
+p.add_argument("--mlp", type=int, default=0, help="hidden units of a readout MLP after the pooling (0: linear readout)")
 args = p.parse_args()
 channels = tuple(int(c) for c in args.channels.split(","))
 
@@ -50,9 +59,30 @@ configs, amps = ground.enumerate()
 weights = amps**2 / np.sum(amps**2)
 log_abs = np.log(np.abs(amps))
 hamiltonian = heisenberg_bonds(cluster, 1.0)
-model = make_wavefunction(cluster, "fixed-sign", make_sign("exact", cluster, ground), channels=channels,
-                          dilations=(1, 2, 3), param_dtype=jnp.float32)
-vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=0)
+
+
+class PooledMLP(nn.Module):
+    """The amplitude network's convolutions and mean pooling, then Dense(hidden) -> ReLU -> Dense(1)."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, x):
+        extent, grid = grid_of(cluster)
+        h = jnp.asarray(x, jnp.float32)[..., None]
+        for c, d in zip(channels, (1, 2, 3)):
+            h = nn.relu(CircularConv(features=c, kernel_size=3, dilation=d, extent=extent, grid=grid)(h))
+        h = nn.relu(nn.Dense(self.hidden)(jnp.mean(h, axis=-2)))
+        return nn.Dense(1)(h)[..., 0]
+
+
+sign = make_sign("exact", cluster, ground)
+if args.mlp:
+    model = SignedLogPsi(amplitude=PooledMLP(args.mlp), sign=sign)
+else:
+    model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=(1, 2, 3), param_dtype=jnp.float32)
+vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=0,
+                    readout_scale=None if args.mlp else 1.0)
 params = vstate.parameters
 amplitude = model.amplitude
 
@@ -90,8 +120,9 @@ fit_seconds = time.perf_counter() - t0
 
 vstate.parameters = params
 report = energy_report(vstate, hamiltonian, ground)
-out = {"lattice": "triangular-4x6", "j2": 1.0, "channels": list(channels), "dilations": [1, 2, 3],
+out = {"lattice": "triangular-4x6", "j2": 1.0, "channels": list(channels), "dilations": [1, 2, 3], "mlp": args.mlp,
        "steps": args.steps, "batch": args.batch, "lr": args.lr, "history": history,
        "seconds": time.perf_counter() - t0, "fit_seconds": fit_seconds, "n_samples": args.n_samples, **report}
-write_atomic(here / f"supervised-c{'-'.join(map(str, channels))}.json", json.dumps(out, indent=2) + "\n")
+name = f"supervised-c{'-'.join(map(str, channels))}" + (f"-mlp{args.mlp}" if args.mlp else "")
+write_atomic(here / f"{name}.json", json.dumps(out, indent=2) + "\n")
 print(json.dumps({k: v for k, v in out.items() if k != "history"}, indent=2))
