@@ -153,7 +153,8 @@ class FitConfig:
         exact: vmc: full-sum expectation values instead of sampling (<= 24 sites, debugging).
         checkpoint_every: vmc: iterations between checkpoints (0 = only at the end).
         timeout: vmc: stop after this many seconds (0 = no limit); rerun to resume.
-        readout_scale: vmc: standard deviation of the initial readout kernel.
+        readout_scale: vmc: standard deviation of the initial readout kernel of the CNNs (the
+            G-CNN keeps NetKet's initialisation).
         dtype: vmc: parameter dtype, ``"float64"`` or ``"float32"``.
     """
 
@@ -448,8 +449,13 @@ def _validate(cfg: FitConfig) -> None:
 def _validate_vmc(cfg: FitConfig) -> None:
     if cfg.mode not in VMC_MODES:
         raise ConfigError(f"unknown mode {cfg.mode!r}; use one of {VMC_MODES}")
-    if cfg.model not in ("dilated", "cnn"):
-        raise ConfigError(f"task vmc supports the models 'dilated' and 'cnn', got {cfg.model!r}")
+    if cfg.model not in ("dilated", "cnn", "gcnn"):
+        raise ConfigError(f"task vmc supports the models 'dilated', 'cnn' and 'gcnn', got {cfg.model!r}")
+    if cfg.model == "gcnn" and (cfg.mode != "fixed-sign" or cfg.symmetrize):
+        raise ConfigError(
+            "the G-CNN is invariant under the whole space group, so it serves as the amplitude of "
+            "mode fixed-sign only, without symmetrize; use --mode fixed-sign, or the dilated CNN in full mode"
+        )
     if cfg.mode == "fixed-sign" and cfg.sign_source not in SIGN_SOURCES:
         if not (Path(cfg.sign_source) / "params.msgpack").is_file():
             raise ConfigError(

@@ -89,6 +89,26 @@ def test_energy_decreases_from_start(cluster_4x4, gs0, ham0, mode):
     assert 0 < e5["fidelity"] <= 1 + 1e-9
 
 
+def test_gcnn_amplitude_is_invariant_and_runs(cluster_4x4, gs0, ham0):
+    from nqs_dilated.symmetry import space_group
+
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0), model="gcnn",
+                              features=(4, 4), param_dtype=jnp.float32)
+    vs = make_state(ham0, cluster_4x4, model, n_samples=256, n_chains=16, seed=1, readout_scale=None)
+    x = np.asarray(vs.hilbert.all_states()[::97])
+    amp = lambda c: np.asarray(model.amplitude.apply({"params": vs.parameters["amplitude"]}, c))  # noqa: E731
+    for perm in np.asarray(space_group(cluster_4x4).perms)[[1, 5, -1]]:
+        np.testing.assert_allclose(amp(x[:, perm]), amp(x), rtol=1e-5, atol=1e-5)
+    res = optimise(ham0, vs, n_iter=3, lr=0.05, diag_shift=0.01)
+    assert res.steps == 3 and np.isfinite(energy_report(vs, ham0, gs0)["relative_error"])
+    for bad in ({"mode": "full"}, {"mode": "fixed-sign", "symmetrize": True}):
+        with pytest.raises(ValueError, match="G-CNN"):
+            make_wavefunction(cluster_4x4, bad["mode"], make_sign("exact", cluster_4x4, gs0), model="gcnn",
+                              symmetrize=bad.get("symmetrize", False), sector="A1+")
+    with pytest.raises(ConfigError, match="G-CNN"):
+        resolve({"task": "vmc", "model": "gcnn", "mode": "full"})
+
+
 def test_sampled_state_and_report(cluster_4x4, gs0, ham0):
     model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("marshall", cluster_4x4), **SMALL)
     vs = make_state(ham0, cluster_4x4, model, n_samples=256, n_chains=16, seed=0)

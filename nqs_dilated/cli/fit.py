@@ -123,7 +123,7 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
                        help="dilation per layer, e.g. 1,2,3 (default: 1,2,3,... each capped by the receptive-field "
                        "rule of the cluster: 1,2,3 on 4x6 and 6x6, 1,2,2 on 4x4)")
     p.add_argument("--j1", type=float, help=f"J1 (default {d['j1']:g})")
-    p.add_argument("--channels", type=_int_list, help=f"channels per layer (default {_csv(d['channels'])})")
+    p.add_argument("--channels", type=_int_list, help=f"channels per layer, features per layer of the G-CNN (default {_csv(d['channels'])})")
     p.add_argument("--kernel-size", type=int, help=f"kernel size (default {d['kernel_size']})")
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                    help=f"residual connections (default {'on' if d['residual'] else 'off'})")
@@ -173,7 +173,7 @@ def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) 
     g.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None, help="full-sum state (<= 24 sites; default off)")
     g.add_argument("--checkpoint-every", type=int, help=f"iterations between checkpoints (default {d['checkpoint_every']})")
     g.add_argument("--timeout", type=float, help="stop after this many seconds; rerun to resume (default 0: none)")
-    g.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel (default {d['readout_scale']:g})")
+    g.add_argument("--readout-scale", type=float, help=f"std of the initial readout kernel of the CNNs (default {d['readout_scale']:g}; the G-CNN keeps NetKet's)")
     g.add_argument("--dtype", help=f"parameter dtype, float64 or float32 (default {d['dtype']})")
 
 

@@ -194,7 +194,9 @@ def make_wavefunction(
         cluster: The cluster.
         mode: ``"full"`` or ``"fixed-sign"`` (module docstring).
         sign: ``"fixed-sign"``: the sign module (:func:`make_sign`); ignored in ``"full"`` mode.
-        model: ``"dilated"`` or ``"cnn"`` (default ``"dilated"``).
+        model: ``"dilated"``, ``"cnn"`` (default ``"dilated"``), or ``"gcnn"`` in ``"fixed-sign"``
+            mode: NetKet's G-CNN on the space group (:class:`~nqs_dilated.models.gcnn.SymmetricGCNN`,
+            option ``features``), invariant like the ``|psi|`` of any one-dimensional sector.
         sign_prior: ``"full"`` mode: ``"marshall"`` (phase prior, default), ``"none"``, or a sign
             module (:func:`make_sign`, e.g. a fitted sign network) whose sign is the prior.
         param_dtype: Parameter dtype (default float64).
@@ -212,13 +214,17 @@ def make_wavefunction(
 
     Raises:
         ValueError: unknown mode, model or prior; fixed-sign without a sign; full mode with
-            ``symmetrize`` but no sector; invalid CNN options.
+            ``symmetrize`` but no sector; ``"gcnn"`` in full mode or with ``symmetrize`` (an
+            invariant network needs no projection, and cannot carry the phase of a sector with
+            non-trivial characters); invalid model options.
         SymmetryError: ``sector`` is not a zero-momentum sector of the cluster.
     """
     if mode not in MODES:
         raise ValueError(f"unknown VMC mode {mode!r}; use one of {MODES}")
-    if model not in ("dilated", "cnn"):
-        raise ValueError(f"VMC supports the models 'dilated' and 'cnn', got {model!r}")
+    if model not in ("dilated", "cnn", "gcnn"):
+        raise ValueError(f"VMC supports the models 'dilated', 'cnn' and 'gcnn', got {model!r}")
+    if model == "gcnn" and (mode != "fixed-sign" or symmetrize):
+        raise ValueError("the G-CNN serves as the amplitude of mode 'fixed-sign' only, without symmetrize")
     if mode == "full":
         if isinstance(sign_prior, str) and sign_prior not in ("marshall", "none"):
             raise ValueError(f"unknown sign prior {sign_prior!r}; use 'marshall', 'none' or a sign module (make_sign)")

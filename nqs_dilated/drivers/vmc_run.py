@@ -130,7 +130,8 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
     )
     vstate = make_state(
         hamiltonian, cluster, model, n_samples=cfg.n_samples, n_chains=cfg.n_chains,
-        chunk_size=cfg.chunk_size or None, seed=cfg.seed, exact=cfg.exact, readout_scale=cfg.readout_scale,
+        chunk_size=cfg.chunk_size or None, seed=cfg.seed, exact=cfg.exact,
+        readout_scale=None if cfg.model == "gcnn" else cfg.readout_scale,  # the G-CNN has no linear readout
     )
     meta = checkpoint_meta(cfg)
     ckpt = out / "checkpoint.msgpack"
