@@ -10,13 +10,19 @@ drawn from |psi_ED|^2 over the whole Sz = 0 space, minimising the batch variance
 is then scored as VMC states are: exact fidelity over the whole space, and the energy, variance
 and relative error from ``energy_report`` (MCState, MetropolisExchange, same Hamiltonian).
 
-    python runs/results/vmc-4x6-amplitude/supervised.py [--channels 16,16,16] [--steps 6000] [--mlp 64]
+    python runs/results/vmc-4x6-amplitude/supervised.py [--channels 16,16,16] [--dilations 1,2,3]
+        [--steps 6000] [--mlp 64] [--gcnn 8,8,8]
 
 ``--mlp H`` replaces the linear readout of the pooled features by ``Dense(H) -> ReLU -> Dense(1)``
 (a script-local module, not a package model): with the linear readout, ``log|psi|`` is a sum over
 sites of one function of each site's neighbourhood; the hidden layer makes it a nonlinear
-function of the site averages. Writes ``supervised-c<channels>[-mlp<H>].json`` beside this file
-and prints the same figures.
+function of the site averages. ``--dilations`` sets the dilation of each layer (its length, the
+depth; as many channels as dilations, the channel list repeated if it is shorter). ``--gcnn F``
+replaces the CNN by the package's G-CNN (NetKet's GCNN on the full space group, features ``F``,
+one real invariant output used as ``log|psi|``; ``make_model("gcnn", head="sign",
+sign_logits=1)``), which is invariant under the point group as well as the translations. Writes
+``supervised-c<channels>[-d<dilations>][-mlp<H>].json`` (``supervised-gcnn<F>.json``) beside
+this file and prints the same figures.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.models.conv import CircularConv
+from nqs_dilated.models import make_model, n_params
 from nqs_dilated.models.dilated import grid_of
 from nqs_dilated.models.wavefunction import SignedLogPsi
 
@@ -49,8 +56,16 @@ p.add_argument("--batch", type=int, default=1024)
 p.add_argument("--lr", type=float, default=1e-3)
 p.add_argument("--n-samples", type=int, default=16384, help="MC samples of the final energy")
 p.add_argument("--mlp", type=int, default=0, help="hidden units of a readout MLP after the pooling (0: linear readout)")
+p.add_argument("--dilations", default="1,2,3", help="dilation of each CNN layer; its length is the depth")
+p.add_argument("--gcnn", default="", help="features of a G-CNN amplitude instead of the CNN, e.g. 8,8,8")
 args = p.parse_args()
+dilations = tuple(int(d) for d in args.dilations.split(","))
 channels = tuple(int(c) for c in args.channels.split(","))
+if len(channels) < len(dilations):
+    channels = (channels * len(dilations))[: len(dilations)]
+if len(channels) != len(dilations):
+    p.error(f"{len(channels)} channels for {len(dilations)} dilations; give one channel count per layer")
+gcnn = tuple(int(f) for f in args.gcnn.split(",")) if args.gcnn else ()
 
 t0 = time.perf_counter()
 cluster = load_lattice("triangular-4x6")
@@ -70,19 +85,22 @@ class PooledMLP(nn.Module):
     def __call__(self, x):
         extent, grid = grid_of(cluster)
         h = jnp.asarray(x, jnp.float32)[..., None]
-        for c, d in zip(channels, (1, 2, 3)):
+        for c, d in zip(channels, dilations):
             h = nn.relu(CircularConv(features=c, kernel_size=3, dilation=d, extent=extent, grid=grid)(h))
         h = nn.relu(nn.Dense(self.hidden)(jnp.mean(h, axis=-2)))
         return nn.Dense(1)(h)[..., 0]
 
 
 sign = make_sign("exact", cluster, ground)
-if args.mlp:
+if gcnn:
+    amp_net = make_model("gcnn", cluster, head="sign", sign_logits=1, features=gcnn, param_dtype=jnp.float32)
+    model = SignedLogPsi(amplitude=amp_net, sign=sign)
+elif args.mlp:
     model = SignedLogPsi(amplitude=PooledMLP(args.mlp), sign=sign)
 else:
-    model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=(1, 2, 3), param_dtype=jnp.float32)
+    model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32)
 vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=0,
-                    readout_scale=None if args.mlp else 1.0)
+                    readout_scale=1.0 if not (args.mlp or gcnn) else None)
 params = vstate.parameters
 amplitude = model.amplitude
 
@@ -120,9 +138,15 @@ fit_seconds = time.perf_counter() - t0
 
 vstate.parameters = params
 report = energy_report(vstate, hamiltonian, ground)
-out = {"lattice": "triangular-4x6", "j2": 1.0, "channels": list(channels), "dilations": [1, 2, 3], "mlp": args.mlp,
+out = {"lattice": "triangular-4x6", "j2": 1.0, "channels": list(channels), "dilations": list(dilations), "mlp": args.mlp,
+       "gcnn_features": list(gcnn), "n_parameters": n_params(params),
        "steps": args.steps, "batch": args.batch, "lr": args.lr, "history": history,
        "seconds": time.perf_counter() - t0, "fit_seconds": fit_seconds, "n_samples": args.n_samples, **report}
-name = f"supervised-c{'-'.join(map(str, channels))}" + (f"-mlp{args.mlp}" if args.mlp else "")
+if gcnn:
+    name = f"supervised-gcnn{'-'.join(map(str, gcnn))}"
+else:
+    name = f"supervised-c{'-'.join(map(str, channels))}"
+    name += f"-d{''.join(map(str, dilations))}" if dilations != (1, 2, 3) else ""
+    name += f"-mlp{args.mlp}" if args.mlp else ""
 write_atomic(here / f"{name}.json", json.dumps(out, indent=2) + "\n")
 print(json.dumps({k: v for k, v in out.items() if k != "history"}, indent=2))
