@@ -64,6 +64,8 @@ __all__ = [
 MODELS = ("dilated", "cnn", "dense", "gcnn")
 TASKS = ("sign", "vmc")
 VMC_MODES = ("full", "fixed-sign")
+#: Models a VMC run accepts (the G-CNN as the amplitude of mode fixed-sign only).
+VMC_MODELS = ("dilated", "cnn", "gcnn")
 SIGN_SOURCES = ("exact", "marshall", "fit")
 #: Named phase priors of VMC full mode (anything else must be a run directory of a sign fit).
 SIGN_PRIORS = ("marshall", "none", "fit")
@@ -449,8 +451,8 @@ def _validate(cfg: FitConfig) -> None:
 def _validate_vmc(cfg: FitConfig) -> None:
     if cfg.mode not in VMC_MODES:
         raise ConfigError(f"unknown mode {cfg.mode!r}; use one of {VMC_MODES}")
-    if cfg.model not in ("dilated", "cnn", "gcnn"):
-        raise ConfigError(f"task vmc supports the models 'dilated', 'cnn' and 'gcnn', got {cfg.model!r}")
+    if cfg.model not in VMC_MODELS:
+        raise ConfigError(f"task vmc supports the models {VMC_MODELS}, got {cfg.model!r}")
     if cfg.model == "gcnn" and (cfg.mode != "fixed-sign" or cfg.symmetrize):
         raise ConfigError(
             "the G-CNN is invariant under the whole space group, so it serves as the amplitude of "

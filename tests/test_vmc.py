@@ -26,6 +26,7 @@ from nqs_dilated.drivers.vmc import (
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes
+from nqs_dilated.symmetry import space_group
 
 from conftest import marshall_sign
 
@@ -90,8 +91,6 @@ def test_energy_decreases_from_start(cluster_4x4, gs0, ham0, mode):
 
 
 def test_gcnn_amplitude_is_invariant_and_runs(cluster_4x4, gs0, ham0):
-    from nqs_dilated.symmetry import space_group
-
     model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0), model="gcnn",
                               features=(4, 4), param_dtype=jnp.float32)
     vs = make_state(ham0, cluster_4x4, model, n_samples=256, n_chains=16, seed=1, readout_scale=None)

@@ -54,6 +54,7 @@ import numpy as np
 import optax
 from netket.utils import struct
 
+from ..config import VMC_MODELS
 from ..lattice import Cluster
 from ..models import make_model
 from ..models.wavefunction import (
@@ -221,8 +222,8 @@ def make_wavefunction(
     """
     if mode not in MODES:
         raise ValueError(f"unknown VMC mode {mode!r}; use one of {MODES}")
-    if model not in ("dilated", "cnn", "gcnn"):
-        raise ValueError(f"VMC supports the models 'dilated', 'cnn' and 'gcnn', got {model!r}")
+    if model not in VMC_MODELS:
+        raise ValueError(f"VMC supports the models {VMC_MODELS}, got {model!r}")
     if model == "gcnn" and (mode != "fixed-sign" or symmetrize):
         raise ValueError("the G-CNN serves as the amplitude of mode 'fixed-sign' only, without symmetrize")
     if mode == "full":

@@ -43,8 +43,8 @@ from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
-from nqs_dilated.models.conv import CircularConv
 from nqs_dilated.models import make_model, n_params
+from nqs_dilated.models.conv import CircularConv
 from nqs_dilated.models.dilated import grid_of
 from nqs_dilated.models.wavefunction import SignedLogPsi
 
