@@ -11,7 +11,7 @@ is then scored as VMC states are: exact fidelity over the whole space, and the e
 and relative error from ``energy_report`` (MCState, MetropolisExchange, same Hamiltonian).
 
     python runs/results/vmc-4x6-amplitude/supervised.py [--channels 16,16,16] [--dilations 1,2,3]
-        [--steps 6000] [--mlp 64] [--gcnn 8,8,8]
+        [--steps 6000] [--mlp 64] [--gcnn 8,8,8] [--save-params]
 
 ``--mlp H`` replaces the linear readout of the pooled features by ``Dense(H) -> ReLU -> Dense(1)``
 (a script-local module, not a package model): with the linear readout, ``log|psi|`` is a sum over
@@ -22,7 +22,9 @@ replaces the CNN by the package's G-CNN (NetKet's GCNN on the full space group, 
 one real invariant output used as ``log|psi|``; ``make_model("gcnn", head="sign",
 sign_logits=1)``), which is invariant under the point group as well as the translations. Writes
 ``supervised-c<channels>[-d<dilations>][-mlp<H>].json`` (``supervised-gcnn<F>.json``) beside
-this file and prints the same figures.
+this file and prints the same figures. ``--save-params`` also writes the fitted parameters
+(``<name>.params.msgpack``, Flax serialisation of ``vstate.parameters``), the start of
+``pretrained-vmc.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 
 import flax.linen as nn
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +61,7 @@ p.add_argument("--n-samples", type=int, default=16384, help="MC samples of the f
 p.add_argument("--mlp", type=int, default=0, help="hidden units of a readout MLP after the pooling (0: linear readout)")
 p.add_argument("--dilations", default="1,2,3", help="dilation of each CNN layer; its length is the depth")
 p.add_argument("--gcnn", default="", help="features of a G-CNN amplitude instead of the CNN, e.g. 8,8,8")
+p.add_argument("--save-params", action="store_true", help="also write <name>.params.msgpack (the fitted parameters)")
 args = p.parse_args()
 dilations = tuple(int(d) for d in args.dilations.split(","))
 channels = tuple(int(c) for c in args.channels.split(","))
@@ -149,4 +153,6 @@ else:
     name += f"-d{''.join(map(str, dilations))}" if dilations != (1, 2, 3) else ""
     name += f"-mlp{args.mlp}" if args.mlp else ""
 write_atomic(here / f"{name}.json", json.dumps(out, indent=2) + "\n")
+if args.save_params:
+    write_atomic(here / f"{name}.params.msgpack", flax.serialization.to_bytes(jax.device_get(params)))
 print(json.dumps({k: v for k, v in out.items() if k != "history"}, indent=2))

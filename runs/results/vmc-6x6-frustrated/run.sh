@@ -37,4 +37,11 @@ run 0 j2=1.0_fixed-fit "--j2 1.0 --mode fixed-sign --sign-source $F1"
 # run 0 j2=0.5_fixed-exact "--j2 0.5 --mode fixed-sign --sign-source exact"
 # J2/J1 = 1.0 with the sign of the same fit rerun to the full budget (no early stopping: test overlap 0.714)
 run 0 j2=1.0_fixed-fit-full-budget "--j2 1.0 --mode fixed-sign --sign-source $FITS/study-eps0.001-no-early-stop-j2=1.0/runs/j2=1_dilated-1-2-3_seed=0"
+# The learned sign from the eps = 0.005 fits (dilated (1,2,3), seed 0, ../sign36/study-eps0.005-*:
+# test overlap 0.904 at 1.0 and 0.867 at 1.3), fixed and as the prior of full mode, on core ${CORE:-0}.
+G1=$FITS/study-eps0.005-j2=1.0-seed0/runs/j2=1_dilated-1-2-3_seed=0
+G13=$FITS/study-eps0.005-j2=1.3-seed0/runs/j2=1.3_dilated-1-2-3_seed=0
+run ${CORE:-0} j2=1.0_fixed-fit-eps0.005 "--j2 1.0 --mode fixed-sign --sign-source $G1"
+run ${CORE:-0} j2=1.3_fixed-fit-eps0.005 "--j2 1.3 --mode fixed-sign --sign-source $G13"
+run ${CORE:-0} j2=1.0_full-prior-fit-eps0.005 "--j2 1.0 --mode full --sign-prior $G1"
 echo "=== all done $(date -Is)"
