@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
-__all__ = ["write_atomic"]
+__all__ = ["atomic_path", "write_atomic"]
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces ``path`` when the ``with`` block succeeds.
+
+    The temporary file is created empty in the same directory (so the final rename is atomic), with
+    the permissions an ordinary new file gets (``0o666`` less the umask; :func:`tempfile.mkstemp`
+    alone would leave ``0o600``, which hides results and stored states from the rest of a group).
+    On any exception it is removed and ``path`` is left as it was.
+
+    Yields:
+        The temporary path; write it completely inside the block.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
+        os.fchmod(fd, 0o666 & ~_umask())
+        os.close(fd)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename
+    (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            with open(tmp, "w") as f:  # text mode, as ``open(path, "w")``
+                f.write(data)

@@ -1,6 +1,7 @@
 """The NetKet route and the store: independent checks on 4x4 (and 4x6 when --runslow)."""
 
 import json
+import os
 import time
 
 import netket as nk
@@ -162,6 +163,9 @@ def test_36_sites_refused_by_netket_route():
 def test_store_roundtrip_and_corruption(cluster_4x4, tmp_path):
     first = ground_state(cluster_4x4, 1.3, method="netket", store_dir=tmp_path)
     assert not first.loaded and first.store_path.exists()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert first.store_path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as an ordinary new file
     t0 = time.perf_counter()
     second = ground_state(cluster_4x4, 1.3, method="netket", store_dir=tmp_path)
     load_time = time.perf_counter() - t0

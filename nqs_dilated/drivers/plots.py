@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..files import atomic_path
 from .tables import read_ed, read_results
 
 __all__ = [
@@ -88,9 +89,8 @@ def _save(fig, directory: Path, name: str) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = directory / f"{name}.{ext}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else None)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else None)
         paths.append(path)
     return paths
 

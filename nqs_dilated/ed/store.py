@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
 from ..provenance import package_versions
-from ..files import write_atomic
+from ..files import atomic_path, write_atomic
 from .state import GroundStateInfo
 
 __all__ = [
@@ -108,26 +107,18 @@ def save_arrays(
         ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "key": _key(cluster, info.j1, info.j2, sector_request, info.method),
         "info": dataclasses.asdict(info),
         "versions": package_versions(),
     }
     meta_json = json.dumps(meta, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name, a in arrays.items():
-                f.create_dataset(name, data=np.ascontiguousarray(a))
-            f.attrs["meta"] = meta_json
-            f.attrs["checksum"] = _checksum(arrays, meta_json)
-            f.attrs["meta_checksum"] = _meta_checksum(meta_json)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, a in arrays.items():
+            f.create_dataset(name, data=np.ascontiguousarray(a))
+        f.attrs["meta"] = meta_json
+        f.attrs["checksum"] = _checksum(arrays, meta_json)
+        f.attrs["meta_checksum"] = _meta_checksum(meta_json)
     return path
 
 
