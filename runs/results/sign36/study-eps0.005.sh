@@ -1,19 +1,6 @@
 #!/bin/bash
-# eps = 0.005 at one J2/J1 (argument 1), on one core (argument 2), with the study's budget (4000
-# Adam steps of 1024 samples, patience 1000 counted from leaving the loss plateau): seed-major,
-# dense, plain CNN and dilated (1,2,3) first, then dilated (3,2,1), so that a stop leaves whole seeds.
-# Argument 3 (optional) runs one part only: "plain" (dense, cnn, dilated (1,2,3)) or "d321";
-# the seeds to run follow it (default 0 1 2).
+# eps = 0.005 (study-eps.sh 0.005 ...): one J2/J1 (argument 1) on one core (argument 2), optionally
+# one part ("plain" or "d321") and the seeds to run.
 #   runs/results/sign36/study-eps0.005.sh 1.3 0
 #   runs/results/sign36/study-eps0.005.sh 1.0 1 d321 1 2
-cd "$(dirname "$0")/../../.."
-R=runs/results/sign36
-J2=$1; CORE=$2; PART=${3:-all}
-shift $(( $# < 3 ? $# : 3 ))
-SEEDS=${*:-0 1 2}
-one() {  # seed models dilations name
-  taskset -c $CORE .venv/bin/nqs-dilated sweep examples/sign-study-36.toml --j2 $J2 --eps 0.005 --seed $1 \
-    --seeds 1 --model $2 --dilations $3 --workers 1 --quiet --out $R/study-eps0.005-j2=$J2-$4 > $R/study-eps0.005-j2=$J2-$4.log 2>&1
-}
-if [ "$PART" != d321 ]; then for SEED in $SEEDS; do one $SEED dense,cnn,dilated 1,2,3 seed$SEED; done; fi
-if [ "$PART" != plain ]; then for SEED in $SEEDS; do one $SEED dilated 3,2,1 d321-seed$SEED; done; fi
+exec "$(dirname "$0")/study-eps.sh" 0.005 "$@"
