@@ -15,8 +15,8 @@ Writes ``pretrained-gcnn16-16-16-16[-lr<lr>][-it<n>]/`` beside this file: ``vmc.
 JsonLog), ``params.msgpack`` (the final parameters) and ``summary.json`` (energy report of the
 start and the end: Monte Carlo energy, exact fidelity, times). ``--exact-energy`` adds the exact
 variational energy ``<psi|H|psi>/<psi|psi>`` of both, summed over the whole Sz = 0 space with
-NetKet's sparse matrix of the Hamiltonian (no sampling error; on 24 sites the matrix and the first sum took 18 min on a shared core,
-peak RSS 16 GiB).
+NetKet's sparse matrix of the Hamiltonian (no sampling error; on 24 sites the matrix and the
+first sum took 18 min on a shared core, peak RSS 16 GiB).
 """
 
 from __future__ import annotations
