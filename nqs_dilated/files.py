@@ -12,7 +12,15 @@ __all__ = ["atomic_path", "write_atomic"]
 
 
 def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
+    """The process umask: from ``/proc/self/status`` on Linux, else by setting and restoring it
+    (which other threads could observe for an instant)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -37,3 +37,25 @@ def test_replaces_an_existing_file(tmp_path):
     write_atomic(target, "one")
     write_atomic(target, "two")
     assert target.read_text() == "two" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_umask_read_with_and_without_proc(monkeypatch):
+    import builtins
+
+    from nqs_dilated import files
+
+    old = os.umask(0o027)
+    try:
+        assert files._umask() == 0o027
+        real_open = builtins.open
+
+        def no_proc(path, *args, **kwargs):
+            if str(path).startswith("/proc"):
+                raise OSError("no /proc here")
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", no_proc)
+        assert files._umask() == 0o027
+    finally:
+        os.umask(old)
+    assert os.umask(old) == old  # restored by the fallback
