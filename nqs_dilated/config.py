@@ -50,6 +50,8 @@ __all__ = [
     "SweepConfig",
     "TASKS",
     "VMC_MODES",
+    "VMC_MODELS",
+    "check_vmc_model",
     "COMMON_KEYS",
     "SIGN_KEYS",
     "VMC_KEYS",
@@ -448,16 +450,26 @@ def _validate(cfg: FitConfig) -> None:
         _validate_vmc(cfg)
 
 
-def _validate_vmc(cfg: FitConfig) -> None:
-    if cfg.mode not in VMC_MODES:
-        raise ConfigError(f"unknown mode {cfg.mode!r}; use one of {VMC_MODES}")
-    if cfg.model not in VMC_MODELS:
-        raise ConfigError(f"task vmc supports the models {VMC_MODELS}, got {cfg.model!r}")
-    if cfg.model == "gcnn" and (cfg.mode != "fixed-sign" or cfg.symmetrize):
+def check_vmc_model(model: str, mode: str, symmetrize: bool = False) -> None:
+    """Check that VMC can use ``model`` in ``mode`` (with ``symmetrize``).
+
+    Raises:
+        ConfigError: a model VMC does not support, or the G-CNN outside mode fixed-sign or with
+            symmetrize.
+    """
+    if model not in VMC_MODELS:
+        raise ConfigError(f"task vmc supports the models {VMC_MODELS}, got {model!r}")
+    if model == "gcnn" and (mode != "fixed-sign" or symmetrize):
         raise ConfigError(
             "the G-CNN is invariant under the whole space group, so it serves as the amplitude of "
             "mode fixed-sign only, without symmetrize; use --mode fixed-sign, or the dilated CNN in full mode"
         )
+
+
+def _validate_vmc(cfg: FitConfig) -> None:
+    if cfg.mode not in VMC_MODES:
+        raise ConfigError(f"unknown mode {cfg.mode!r}; use one of {VMC_MODES}")
+    check_vmc_model(cfg.model, cfg.mode, cfg.symmetrize)
     if cfg.mode == "fixed-sign" and cfg.sign_source not in SIGN_SOURCES:
         if not (Path(cfg.sign_source) / "params.msgpack").is_file():
             raise ConfigError(

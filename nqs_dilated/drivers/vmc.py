@@ -54,7 +54,7 @@ import numpy as np
 import optax
 from netket.utils import struct
 
-from ..config import VMC_MODELS
+from ..config import check_vmc_model
 from ..lattice import Cluster
 from ..models import make_model
 from ..models.wavefunction import (
@@ -222,10 +222,7 @@ def make_wavefunction(
     """
     if mode not in MODES:
         raise ValueError(f"unknown VMC mode {mode!r}; use one of {MODES}")
-    if model not in VMC_MODELS:
-        raise ValueError(f"VMC supports the models {VMC_MODELS}, got {model!r}")
-    if model == "gcnn" and (mode != "fixed-sign" or symmetrize):
-        raise ValueError("the G-CNN serves as the amplitude of mode 'fixed-sign' only, without symmetrize")
+    check_vmc_model(model, mode, symmetrize)
     if mode == "full":
         if isinstance(sign_prior, str) and sign_prior not in ("marshall", "none"):
             raise ValueError(f"unknown sign prior {sign_prior!r}; use 'marshall', 'none' or a sign module (make_sign)")
@@ -697,18 +694,24 @@ def optimise(
 
 # ---------------------------------------------------------------- comparison with ED
 
-def exact_fidelity(vstate, ground, chunk: int = 65536) -> float:
-    """``|<psi_var|psi_ED>|^2 / (<psi_var|psi_var> <psi_ED|psi_ED>)`` over the whole Sz = 0 space.
-
-    ``log psi`` is evaluated on :meth:`GroundState.enumerate` configurations in chunks (no
-    ``to_array`` of the full Hilbert space needed). Raises ``MemoryError`` on 36 sites.
-    """
-    configs, amps = ground.enumerate()
+def psi_values(vstate, configs: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """``psi(x)`` of ``vstate`` on ``configs`` ``(M, N)``, complex128 ``(M,)``, unnormalised
+    (scaled so that the largest ``|psi|`` is 1); ``log psi`` is evaluated in chunks of ``chunk``."""
     logs = np.concatenate(
         [np.asarray(vstate.log_value(jnp.asarray(configs[i : i + chunk]))) for i in range(0, len(configs), chunk)]
     )
-    logs = logs - np.max(logs.real)
-    psi = np.exp(logs.astype(np.complex128))
+    return np.exp((logs - np.max(logs.real)).astype(np.complex128))
+
+
+def exact_fidelity(vstate, ground, chunk: int = 65536) -> float:
+    """``|<psi_var|psi_ED>|^2 / (<psi_var|psi_var> <psi_ED|psi_ED>)`` over the whole Sz = 0 space.
+
+    ``log psi`` is evaluated on :meth:`GroundState.enumerate` configurations in chunks
+    (:func:`psi_values`; no ``to_array`` of the full Hilbert space needed). Raises ``MemoryError``
+    on 36 sites.
+    """
+    configs, amps = ground.enumerate()
+    psi = psi_values(vstate, configs, chunk)
     overlap = np.vdot(psi, amps)
     return float(np.abs(overlap) ** 2 / (np.vdot(psi, psi).real * np.dot(amps, amps)))
 

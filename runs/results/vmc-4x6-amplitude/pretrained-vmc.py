@@ -31,13 +31,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_dilated.drivers.vmc import energy_report, make_sign, make_state, optimise
+from nqs_dilated.drivers.vmc import energy_report, make_sign, make_state, make_wavefunction, optimise, psi_values
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
-from nqs_dilated.models import make_model, n_params
-from nqs_dilated.models.wavefunction import SignedLogPsi
+from nqs_dilated.models import n_params
 
 here = Path(__file__).resolve().parent
 p = argparse.ArgumentParser()
@@ -63,17 +62,14 @@ cluster = load_lattice("triangular-4x6")
 ground = ground_state(cluster, 1.0)
 hamiltonian = heisenberg_bonds(cluster, 1.0)
 sign = make_sign("exact", cluster, ground)
-amp_net = make_model("gcnn", cluster, head="sign", sign_logits=1, features=features, param_dtype=jnp.float32)
-model = SignedLogPsi(amplitude=amp_net, sign=sign)
+model = make_wavefunction(cluster, "fixed-sign", sign, model="gcnn", features=features, param_dtype=jnp.float32)
 vstate = make_state(hamiltonian, cluster, model, n_samples=1024, n_chains=16, seed=0, readout_scale=None)
 vstate.parameters = flax.serialization.from_bytes(vstate.parameters, params_file.read_bytes())
 
 
-def exact_energy(vstate, matrix, states, chunk: int = 65536) -> float:
+def exact_energy(vstate, matrix, states) -> float:
     """``<psi|H|psi> / <psi|psi>`` over all ``states`` (the Hilbert space's order of ``matrix``)."""
-    logs = np.concatenate([np.asarray(vstate.log_value(jnp.asarray(states[i : i + chunk])))
-                           for i in range(0, len(states), chunk)])
-    psi = np.exp((logs - np.max(logs.real)).astype(np.complex128))
+    psi = psi_values(vstate, states)
     return float(np.real(np.vdot(psi, matrix @ psi)) / np.real(np.vdot(psi, psi)))
 
 

@@ -19,8 +19,8 @@ sites of one function of each site's neighbourhood; the hidden layer makes it a 
 function of the site averages. ``--dilations`` sets the dilation of each layer (its length, the
 depth; as many channels as dilations, the channel list repeated if it is shorter). ``--gcnn F``
 replaces the CNN by the package's G-CNN (NetKet's GCNN on the full space group, features ``F``,
-one real invariant output used as ``log|psi|``; ``make_model("gcnn", head="sign",
-sign_logits=1)``), which is invariant under the point group as well as the translations. Writes
+one real invariant output used as ``log|psi|``; ``make_wavefunction(..., "fixed-sign",
+model="gcnn")``), which is invariant under the point group as well as the translations. Writes
 ``supervised-c<channels>[-d<dilations>][-mlp<H>].json`` (``supervised-gcnn<F>.json``) beside
 this file and prints the same figures. ``--save-params`` also writes the fitted parameters
 (``<name>.params.msgpack``, Flax serialisation of ``vstate.parameters``), the start of
@@ -46,7 +46,7 @@ from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
-from nqs_dilated.models import make_model, n_params
+from nqs_dilated.models import n_params
 from nqs_dilated.models.conv import CircularConv
 from nqs_dilated.models.dilated import grid_of
 from nqs_dilated.models.wavefunction import SignedLogPsi
@@ -97,8 +97,7 @@ class PooledMLP(nn.Module):
 
 sign = make_sign("exact", cluster, ground)
 if gcnn:
-    amp_net = make_model("gcnn", cluster, head="sign", sign_logits=1, features=gcnn, param_dtype=jnp.float32)
-    model = SignedLogPsi(amplitude=amp_net, sign=sign)
+    model = make_wavefunction(cluster, "fixed-sign", sign, model="gcnn", features=gcnn, param_dtype=jnp.float32)
 elif args.mlp:
     model = SignedLogPsi(amplitude=PooledMLP(args.mlp), sign=sign)
 else:
