@@ -86,7 +86,7 @@ SIGN_KEYS = ("eps", "eps_relative_to", "steps", "epochs", "patience", "eval_ever
 #: FitConfig keys of the ``[vmc]`` table (``lr`` is in both, with its own default in each).
 VMC_KEYS = (
     "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
-    "diag_shift_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr", "symmetrize", "sign_lr",
+    "diag_shift_final", "lr_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr", "symmetrize", "sign_lr",
 )
 #: FitConfig keys that a VMC run uses only for its chained sign fit (``[sign]``; its ``lr`` is ``sign_lr``).
 CHAIN_FIT_KEYS = (*(k for k in SIGN_KEYS if k != "lr"), "sign_lr")
@@ -154,6 +154,7 @@ class FitConfig:
         chunk_size: vmc: configurations per forward/backward chunk (0 = no chunking).
         diag_shift: vmc: SR diagonal shift at the start.
         diag_shift_final: vmc: diagonal shift at the end (exponential decay; 0 = constant).
+        lr_final: vmc: SGD step at the end (exponential decay from ``lr``; 0 = constant).
         exact: vmc: full-sum expectation values instead of sampling (<= 24 sites, debugging).
         checkpoint_every: vmc: iterations between checkpoints (0 = only at the end).
         timeout: vmc: stop after this many seconds (0 = no limit); rerun to resume.
@@ -196,6 +197,7 @@ class FitConfig:
     chunk_size: int = 0
     diag_shift: float = 0.01
     diag_shift_final: float = 0.0
+    lr_final: float = 0.0
     exact: bool = False
     checkpoint_every: int = 50
     timeout: float = 0.0
@@ -222,12 +224,19 @@ class FitConfig:
             (self.mode == "fixed-sign" and self.sign_source == "fit") or (self.mode == "full" and self.sign_prior == "fit")
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, all_keys: bool = False) -> dict[str, Any]:
+        """The configuration as JSON-ready values; unless ``all_keys``, the keys of
+        :data:`ADDED_KEYS` are left out at their defaults, so that run and sweep directories
+        written before they existed resume."""
         d = dataclasses.asdict(self)
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
-        return d
+        return {k: v for k, v in d.items() if all_keys or not (k in ADDED_KEYS and v == _FIELDS[k].default)}
+
+
+#: Keys added after run directories were first written (see :meth:`FitConfig.to_dict`).
+ADDED_KEYS = ("lr_final",)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(FitConfig)}
@@ -242,7 +251,7 @@ def task_defaults(task: str = "sign") -> dict[str, Any]:
     """
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; use one of {TASKS}")
-    defaults = {**FitConfig().to_dict(), **TASK_DEFAULTS.get(task, {}), "task": task}
+    defaults = {**FitConfig().to_dict(all_keys=True), **TASK_DEFAULTS.get(task, {}), "task": task}
     return {k: defaults[k] for k in (*COMMON_KEYS, *TASK_KEYS[task])}
 
 
@@ -497,6 +506,8 @@ def _validate_vmc(cfg: FitConfig) -> None:
             raise ConfigError(f"{key} must be >= 0, got {getattr(cfg, key)}")
     if not (cfg.diag_shift > 0 and math.isfinite(cfg.diag_shift)) or cfg.diag_shift_final < 0:
         raise ConfigError(f"diag_shift must be positive and diag_shift_final >= 0, got {cfg.diag_shift}, {cfg.diag_shift_final}")
+    if not (cfg.lr_final >= 0 and math.isfinite(cfg.lr_final)):
+        raise ConfigError(f"lr_final must be >= 0 (0: a constant step lr), got {cfg.lr_final}")
     if cfg.timeout < 0 or cfg.readout_scale < 0:
         raise ConfigError("timeout and readout_scale must be >= 0")
     if cfg.dtype not in ("float64", "float32"):

@@ -74,6 +74,11 @@ def test_unknown_sign_source_and_bad_inputs(cluster_4x4, gs0, ham0, tmp_path):
     with pytest.raises(ConfigError, match="unknown mode"):
         resolve({"task": "vmc", "mode": "half"})
     assert resolve({"task": "vmc"}).lr == 0.02 and resolve({}).lr == 1e-3
+    with pytest.raises(ConfigError, match="lr_final must be >= 0"):
+        resolve({"task": "vmc", "lr_final": -0.01})
+    # a key added later is left out of config.json at its default: older run directories resume
+    assert "lr_final" not in resolve({"task": "vmc"}).to_dict()
+    assert resolve({"task": "vmc", "lr_final": 0.002}).to_dict()["lr_final"] == 0.002
 
 
 @pytest.mark.parametrize("mode", ["full", "fixed-sign"])
@@ -175,7 +180,7 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys, monkeypatch):
     assert "already finished" in capsys.readouterr().out
     # an interrupted run (no summary) resumes from its checkpoint
     killed = tmp_path / "killed"
-    args_k = args[:-1] + [str(killed)]
+    args_k = args[:-1] + [str(killed), "--lr-final", "0.005"]
     _killed_before_summary(monkeypatch, args_k)
     assert (killed / "checkpoint.msgpack").is_file() and not (killed / "summary.json").exists()
     first = checkpoint_seconds(killed / "checkpoint.msgpack")
@@ -183,6 +188,7 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys, monkeypatch):
     assert main(args_k) == 0
     resumed = json.loads((killed / "summary.json").read_text())
     assert resumed["resumed_from"] == 3
+    assert json.loads((killed / "config.json").read_text())["lr_final"] == 0.005
     # the time of the 3 steps of the first invocation is carried in the checkpoint (the resumed
     # invocation has no step left, so its total is the first one's)
     assert resumed["optimisation_seconds_total"] == pytest.approx(first, rel=0.2, abs=0.5)
@@ -515,3 +521,40 @@ def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
     # error bars: sample standard deviation over the two seeds
     segments = ax.containers[0].lines[2][0].get_segments()
     np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], 2 * np.std([3e-3, 6e-3], ddof=1) * np.array([1, 1.5, 2]))
+
+
+def test_lr_schedule_decays_the_step_and_continues_on_resume(cluster_4x4, gs1):
+    """``lr_final``: step k takes ``lr (lr_final / lr)^(k / n_iter)``, also after a resume (the
+    full-sum state makes each SR direction a deterministic function of the parameters)."""
+    from jax.flatten_util import ravel_pytree
+
+    ham = heisenberg_bonds(cluster_4x4, 1.0)
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs1), **SMALL)
+    kw = dict(diag_shift=0.01, max_step=None, guard_steps=False)
+
+    def state(params=None):
+        vs = make_state(ham, cluster_4x4, model, exact=True, seed=5)
+        if params is not None:
+            vs.parameters = params
+        return vs
+
+    flat = lambda vs: np.asarray(ravel_pytree(vs.parameters)[0])  # noqa: E731
+    decayed = state()
+    p0 = decayed.parameters
+    optimise(ham, decayed, n_iter=2, lr=0.05, lr_final=0.005, **kw)
+    first = state(p0)
+    optimise(ham, first, n_iter=1, lr=0.05, **kw)
+    p1 = first.parameters
+    by_hand = state(p1)  # the second step by hand: lr(1) = 0.05 * 0.1^(1/2)
+    optimise(ham, by_hand, n_iter=2, start_step=1, lr=0.05 * 0.1**0.5, **kw)
+    resumed = state(p1)
+    optimise(ham, resumed, n_iter=2, start_step=1, lr=0.05, lr_final=0.005, **kw)
+    constant = state(p1)
+    optimise(ham, constant, n_iter=2, start_step=1, lr=0.05, **kw)
+    step = np.linalg.norm(flat(decayed) - flat(first))
+    assert step > 0
+    np.testing.assert_allclose(flat(decayed), flat(by_hand), atol=1e-6 * step)
+    np.testing.assert_allclose(flat(resumed), flat(by_hand), atol=1e-6 * step)
+    assert np.linalg.norm(flat(constant) - flat(first)) == pytest.approx(step / 0.1**0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="lr must be positive"):
+        optimise(ham, constant, n_iter=2, lr=0.05, lr_final=0.0)

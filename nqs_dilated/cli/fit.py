@@ -168,6 +168,7 @@ def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) 
     g.add_argument("--chunk-size", type=int, help=f"forward/backward chunk size (default {d['chunk_size']}: none)")
     if lr:
         g.add_argument("--lr", type=float, help=f"SGD step of SR (default {d['lr']:g})")
+    g.add_argument("--lr-final", type=float, help="final SGD step of SR, exponential decay from --lr (default 0: constant)")
     g.add_argument("--diag-shift", type=float, help=f"SR diagonal shift (default {d['diag_shift']:g})")
     g.add_argument("--diag-shift-final", type=float, help="final diagonal shift, exponential decay (default 0: constant)")
     g.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None, help="full-sum state (<= 24 sites; default off)")
@@ -324,7 +325,8 @@ def _run(command: str, args: argparse.Namespace) -> int:
         sign = f"sign {cfg.sign_source}" if cfg.mode == "fixed-sign" else f"prior {cfg.sign_prior}"
         print(
             f"VMC: {cfg.lattice}  J2/J1 = {cfg.j2:g}  {cfg.mode} ({sign})  model {cfg.model} {_model_text(cfg)}  "
-            f"{cfg.n_iter} iterations of {cfg.n_samples} samples, lr {cfg.lr:g}  seed {cfg.seed}",
+            f"{cfg.n_iter} iterations of {cfg.n_samples} samples, lr {cfg.lr:g}"
+            + (f" -> {cfg.lr_final:g}" if cfg.lr_final else "") + f"  seed {cfg.seed}",
             flush=True,
         )
     else:

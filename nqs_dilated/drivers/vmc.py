@@ -484,10 +484,13 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
     in_a_row: int = struct.field(pytree_node=False, serialize=False, default=0)
     rejected: int = struct.field(pytree_node=False, serialize=False, default=0)
     restored_step: Any = struct.field(pytree_node=False, serialize=False, default=None)
-    clip_norm: Any = struct.field(pytree_node=False, serialize=False, default=None)
+    max_step: Any = struct.field(pytree_node=False, serialize=False, default=None)
+    lr: Any = struct.field(pytree_node=False, serialize=False, default=None)
 
-    def __init__(self, clip_norm: float | None = None):
-        self.clip_norm = clip_norm  # the optimiser's clip_by_global_norm, applied here before the scale
+    def __init__(self, max_step: float | None = None, lr=None):
+        # the optimiser's clip (update norm <= max_step, i.e. direction norm <= max_step / lr(step)),
+        # applied here before the scale; lr: a number or an optax schedule of the step
+        self.max_step, self.lr = max_step, lr
         self.prev_parameters, self.prev_stats, self.prev_step, self.prev_sampler_state = None, None, -1, None
         self.scale, self.in_a_row, self.rejected, self.restored_step = 1.0, 0, 0, None
 
@@ -518,9 +521,10 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
     def before_parameter_update(self, step, log_data, driver):
         if self.scale < 1.0:
             factor = self.scale
-            if self.clip_norm is not None:  # clip first, so that the scale is not undone by the clip
+            if self.max_step is not None:  # clip first, so that the scale is not undone by the clip
+                lr = float(self.lr(driver.step_count)) if callable(self.lr) else float(self.lr)
                 norm = float(optax.tree.norm(driver._dp))
-                factor *= min(1.0, self.clip_norm / norm) if norm > 0 else 1.0
+                factor *= min(1.0, self.max_step / (lr * norm)) if norm > 0 else 1.0
             driver._dp = jax.tree_util.tree_map(lambda x: x * factor, driver._dp)
             self.scale = min(1.0, 2.0 * self.scale)
 
@@ -547,6 +551,14 @@ def jacobian_mode_of(model) -> str:
     return "complex"
 
 
+def _decay(start: float, end: float | None, n_iter: int):
+    """``start`` (a constant) when ``end`` is None, else an exponential decay to ``end`` over
+    ``n_iter`` steps (an optax schedule of the step)."""
+    if end is None or n_iter == 0:
+        return start
+    return optax.exponential_decay(start, transition_steps=n_iter, decay_rate=end / start)
+
+
 @dataclass
 class VMCResult:
     """Outcome of :func:`optimise`: steps done, why it stopped, seconds, per-iteration time."""
@@ -570,6 +582,7 @@ def optimise(
     lr: float = 0.02,
     diag_shift: float = 1e-2,
     diag_shift_final: float | None = None,
+    lr_final: float | None = None,
     start_step: int = 0,
     log_prefix: str | Path | None = None,
     checkpoint: str | Path | None = None,
@@ -587,7 +600,8 @@ def optimise(
 
     The diagonal shift decays exponentially from ``diag_shift`` to ``diag_shift_final`` over
     ``n_iter`` steps (constant when ``diag_shift_final`` is None), as an optax schedule of the
-    driver's step count (so a resumed run continues the schedule). The driver is
+    driver's step count (so a resumed run continues the schedule); the SGD step likewise from
+    ``lr`` to ``lr_final`` (constant when None), counted from step 0 of the run, resumed or not. The driver is
     :class:`~nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's ``VMC_SR`` with a cheaper Gram
     matrix); ``use_ntk=None`` lets NetKet choose minSR (NTK) when parameters outnumber samples.
     ``jacobian_mode=None`` takes :func:`jacobian_mode_of` the model: ``"real"`` in fixed-sign
@@ -598,7 +612,7 @@ def optimise(
     (``InvalidLossStopping``) or after ``timeout`` seconds (``Timeout``).
 
     Step control: ``max_step`` bounds the Euclidean norm of one step's parameter change
-    (``optax.clip_by_global_norm(max_step / lr)`` on the SR direction before the SGD step; default
+    (``optax.clip_by_global_norm(max_step)`` on the SGD update, i.e. ``max_step / lr`` on the SR direction; default
     :data:`MAX_STEP`, None: no bound). The minSR direction ``O^T (O O^T + lambda)^-1 dv`` grows
     with the spread of the local energies (``dv``) and, through the small eigenvalues of the Gram
     matrix, as the diagonal shift ``lambda`` decays; one outsized step makes the state so peaked
@@ -621,11 +635,11 @@ def optimise(
         :class:`VMCResult`.
 
     Raises:
-        ValueError: non-positive ``lr``, ``diag_shift`` or ``max_step``; ``n_iter`` <
+        ValueError: non-positive ``lr``, ``lr_final``, ``diag_shift`` or ``max_step``; ``n_iter`` <
             ``start_step``; unknown ``jacobian_mode``.
     """
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be positive, got {lr}")
+    if not (lr > 0 and math.isfinite(lr)) or (lr_final is not None and not (lr_final > 0 and math.isfinite(lr_final))):
+        raise ValueError(f"lr must be positive, got {lr}, {lr_final}")
     if not diag_shift > 0 or (diag_shift_final is not None and not diag_shift_final > 0):
         raise ValueError(f"diag_shift must be positive, got {diag_shift}, {diag_shift_final}")
     if n_iter < start_step:
@@ -636,13 +650,13 @@ def optimise(
         jacobian_mode = jacobian_mode_of(vstate.model)
     elif jacobian_mode not in ("real", "complex"):
         raise ValueError(f"jacobian_mode must be 'real', 'complex' or None, got {jacobian_mode!r}")
-    if diag_shift_final is None or n_iter == 0:
-        schedule = diag_shift
-    else:
-        schedule = optax.exponential_decay(diag_shift, transition_steps=n_iter, decay_rate=diag_shift_final / diag_shift)
-    optimizer = optax.sgd(lr)
+    schedule = _decay(diag_shift, diag_shift_final, n_iter)
+    lr_of_step = _decay(lr, lr_final, n_iter)
+    if callable(lr_of_step):  # optax counts the updates of this run; the schedule counts from step 0
+        lr_of_step = (lambda sched, k0: lambda k: sched(k + k0))(lr_of_step, start_step)
+    optimizer = optax.sgd(lr_of_step)
     if max_step is not None:
-        optimizer = optax.chain(optax.clip_by_global_norm(max_step / lr), optimizer)
+        optimizer = optax.chain(optimizer, optax.clip_by_global_norm(max_step))
     if isinstance(vstate, nk.vqs.FullSumState):
         driver = nk.driver.VMC(
             hamiltonian, optimizer, variational_state=vstate,
@@ -656,7 +670,7 @@ def optimise(
         )
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
-    guard = _StepGuard(None if max_step is None else max_step / lr) if guard_steps else None
+    guard = _StepGuard(max_step, _decay(lr, lr_final, n_iter)) if guard_steps else None
     callbacks = [nk.callbacks.InvalidLossStopping()] + ([guard] if guard is not None else [])
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))

@@ -147,7 +147,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
             run.log({"stage": "start", "step": 0, **start_report})
     result = optimise(
         hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
-        diag_shift_final=cfg.diag_shift_final or None, start_step=start, log_prefix=out / "vmc",
+        diag_shift_final=cfg.diag_shift_final or None, lr_final=cfg.lr_final or None, start_step=start, log_prefix=out / "vmc",
         checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
         timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before,
     )
