@@ -7,7 +7,7 @@ A RUN_DIR is a run directory of ``nqs-dilated vmc`` (``config.json``, ``params.m
 variables) or one written by ``pretrained.py`` (``summary.json``, ``params.msgpack`` with the
 parameters). The state (the amplitude network times the exact sign) is rebuilt with the package,
 sampled with ``--n-samples`` samples in 16 MetropolisExchange chains (seed 1, not the run's), and
-``energy_report`` is written to ``RUN_DIR/final-energy.json`` and printed.
+``energy_report`` is written to ``RUN_DIR/final-energy-n<n-samples>.json`` and printed.
 """
 
 from __future__ import annotations
@@ -60,5 +60,5 @@ for run in args.runs:
         vstate.parameters = flax.serialization.from_bytes(vstate.parameters, data)
     report = {**energy_report(vstate, hamiltonian, ground), "n_samples": args.n_samples,
               "seconds": time.perf_counter() - t0}
-    write_atomic(run / "final-energy.json", json.dumps(report, indent=2) + "\n")
+    write_atomic(run / f"final-energy-n{args.n_samples}.json", json.dumps(report, indent=2) + "\n")
     print(run.name, json.dumps(report), flush=True)

@@ -22,6 +22,8 @@ amplitudes as labels.
         [--n-iter 200] [--lr 0.005] [--lr-final 0] [--channels 32,32,32] [--lattice triangular-6x6]
         [--gcnn 16,16,16,16]
 
+``--continue-from RUN_DIR`` skips the fit and starts VMC from the final parameters of an earlier
+run of this script (same network options), writing ``<RUN_DIR name>+lr<lr>[-<lr_final>]-it<n_iter>/``.
 ``--gcnn F`` replaces the dilated CNN by the package's G-CNN (NetKet's GCNN on the full space
 group, features ``F``, one real invariant output used as log|psi|).
 
@@ -67,6 +69,8 @@ p.add_argument("--n-iter", type=int, default=200, help="VMC iterations after the
 p.add_argument("--lr", type=float, default=0.005)
 p.add_argument("--lr-final", type=float, default=0.0)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--continue-from", type=Path, default=None,
+               help="a run directory of this script: skip the fit and start VMC from its final parameters")
 args = p.parse_args()
 channels = tuple(int(c) for c in args.channels.split(","))
 dilations = tuple(int(d) for d in args.dilations.split(","))
@@ -74,6 +78,8 @@ gcnn = tuple(int(f) for f in args.gcnn.split(",")) if args.gcnn else ()
 net = f"gcnn{'-'.join(map(str, gcnn))}" if gcnn else f"c{'-'.join(map(str, channels))}"
 name = f"{args.lattice}_j2={args.j2:g}_eps{args.eps:g}_{net}"
 name += f"-lr{args.lr:g}" + (f"-{args.lr_final:g}" if args.lr_final else "") + f"-it{args.n_iter}"
+if args.continue_from is not None:
+    name = f"{args.continue_from.resolve().name}+{name.rsplit('_', 1)[-1]}"
 out = here / name
 out.mkdir(exist_ok=True)
 
@@ -121,24 +127,29 @@ def val_loss(params):
     return loss(params, jnp.asarray(val.configs), jnp.asarray(np.log(np.abs(val.amplitudes)), jnp.float32))
 
 
-x_train = train.configs
-y_train = np.log(np.abs(train.amplitudes)).astype(np.float32)
-rng = np.random.default_rng(args.seed)
-params = vstate.parameters
-opt_state = opt.init(params)
-history = []
-t_fit = time.perf_counter()
-for k in range(args.steps):
-    idx = rng.integers(0, len(y_train), size=args.batch)
-    params, opt_state, value = step(params, opt_state, jnp.asarray(x_train[idx]), jnp.asarray(y_train[idx]))
-    if k % 250 == 0 or k == args.steps - 1:
-        history.append({"step": k, "train": float(value), "val": float(val_loss(params))})
-        print(f"fit step {k}: batch variance {float(value):.4f}, validation {history[-1]['val']:.4f}", flush=True)
-fit_seconds = time.perf_counter() - t_fit
-vstate.parameters = params
-fit = {"n_train": len(train), "n_val": len(val), "eps": args.eps, "steps": args.steps, "batch": args.batch,
-       "fit_lr": args.fit_lr, "history": history, "infidelity_estimate": history[-1]["val"], "fit_seconds": fit_seconds}
-write_atomic(out / "fit.json", json.dumps(fit, indent=2) + "\n")
+if args.continue_from is not None:  # VMC goes on from the end of an earlier run
+    vstate.parameters = flax.serialization.from_bytes(vstate.parameters, (args.continue_from / "params.msgpack").read_bytes())
+    fit = json.loads((args.continue_from / "fit.json").read_text())
+    fit_seconds = 0.0
+else:
+    x_train = train.configs
+    y_train = np.log(np.abs(train.amplitudes)).astype(np.float32)
+    rng = np.random.default_rng(args.seed)
+    params = vstate.parameters
+    opt_state = opt.init(params)
+    history = []
+    t_fit = time.perf_counter()
+    for k in range(args.steps):
+        idx = rng.integers(0, len(y_train), size=args.batch)
+        params, opt_state, value = step(params, opt_state, jnp.asarray(x_train[idx]), jnp.asarray(y_train[idx]))
+        if k % 250 == 0 or k == args.steps - 1:
+            history.append({"step": k, "train": float(value), "val": float(val_loss(params))})
+            print(f"fit step {k}: batch variance {float(value):.4f}, validation {history[-1]['val']:.4f}", flush=True)
+    fit_seconds = time.perf_counter() - t_fit
+    vstate.parameters = params
+    fit = {"n_train": len(train), "n_val": len(val), "eps": args.eps, "steps": args.steps, "batch": args.batch,
+           "fit_lr": args.fit_lr, "history": history, "infidelity_estimate": history[-1]["val"], "fit_seconds": fit_seconds}
+    write_atomic(out / "fit.json", json.dumps(fit, indent=2) + "\n")
 start = energy_report(vstate, hamiltonian, ground)
 print("fitted:", json.dumps(start), flush=True)
 result = optimise(hamiltonian, vstate, n_iter=args.n_iter, lr=args.lr, lr_final=args.lr_final or None,
@@ -154,6 +165,7 @@ summary = {
     "n_chains": 16, "rejected_steps": result.rejected_steps, "vmc_seconds": result.seconds,
     "seconds_per_iter": result.seconds_per_iter, "start": start, "end": end,
     "seconds": time.perf_counter() - t0,
+    "continued_from": str(args.continue_from) if args.continue_from is not None else None,
     "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
 }
 write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
