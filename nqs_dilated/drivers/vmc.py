@@ -651,10 +651,9 @@ def optimise(
     elif jacobian_mode not in ("real", "complex"):
         raise ValueError(f"jacobian_mode must be 'real', 'complex' or None, got {jacobian_mode!r}")
     schedule = _decay(diag_shift, diag_shift_final, n_iter)
-    lr_of_step = _decay(lr, lr_final, n_iter)
-    if callable(lr_of_step):  # optax counts the updates of this run; the schedule counts from step 0
-        lr_of_step = (lambda sched, k0: lambda k: sched(k + k0))(lr_of_step, start_step)
-    optimizer = optax.sgd(lr_of_step)
+    lr_schedule = _decay(lr, lr_final, n_iter)  # of the driver's step count, like the diagonal shift
+    # optax counts the updates of this run only: shift its count by the steps already done
+    optimizer = optax.sgd((lambda k: lr_schedule(k + start_step)) if callable(lr_schedule) else lr)
     if max_step is not None:
         optimizer = optax.chain(optimizer, optax.clip_by_global_norm(max_step))
     if isinstance(vstate, nk.vqs.FullSumState):
@@ -670,7 +669,7 @@ def optimise(
         )
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
-    guard = _StepGuard(max_step, _decay(lr, lr_final, n_iter)) if guard_steps else None
+    guard = _StepGuard(max_step, lr_schedule) if guard_steps else None
     callbacks = [nk.callbacks.InvalidLossStopping()] + ([guard] if guard is not None else [])
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))

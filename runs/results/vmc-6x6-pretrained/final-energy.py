@@ -32,20 +32,15 @@ p.add_argument("--n-samples", type=int, default=16384)
 args = p.parse_args()
 for run in args.runs:
     t0 = time.perf_counter()
-    if (run / "config.json").is_file():  # an nqs-dilated vmc run
-        c = json.loads((run / "config.json").read_text())
-        if c["mode"] != "fixed-sign" or c["sign_source"] != "exact" or c["symmetrize"]:
+    if (run / "config.json").is_file():  # an nqs-dilated vmc run: params.msgpack holds the variables
+        meta, variables = json.loads((run / "config.json").read_text()), True
+        if meta["mode"] != "fixed-sign" or meta["sign_source"] != "exact" or meta["symmetrize"]:
             raise SystemExit(f"{run}: only fixed-sign runs with the exact sign, not symmetrised")
-        lattice, j2, model_name = c["lattice"], c["j2"], c["model"]
-        opts = ({"features": tuple(c["channels"])} if model_name == "gcnn"
-                else {"channels": tuple(c["channels"]), "dilations": tuple(c["dilations"])})
-        variables = True
-    else:
-        s = json.loads((run / "summary.json").read_text())
-        lattice, j2, model_name = s["lattice"], s["j2"], s.get("model", "dilated")
-        opts = ({"features": tuple(s["channels"])} if model_name == "gcnn"
-                else {"channels": tuple(s["channels"]), "dilations": tuple(s["dilations"])})
-        variables = False
+    else:  # a pretrained.py run: params.msgpack holds the parameters
+        meta, variables = json.loads((run / "summary.json").read_text()), False
+    lattice, j2, model_name = meta["lattice"], meta["j2"], meta.get("model", "dilated")
+    opts = ({"features": tuple(meta["channels"])} if model_name == "gcnn"
+            else {"channels": tuple(meta["channels"]), "dilations": tuple(meta["dilations"])})
     cluster = load_lattice(lattice)
     ground = ground_state(cluster, j2)
     hamiltonian = heisenberg_bonds(cluster, j2)

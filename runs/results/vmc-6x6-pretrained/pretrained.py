@@ -87,12 +87,6 @@ t0 = time.perf_counter()
 cluster = load_lattice(args.lattice)
 ground = ground_state(cluster, args.j2)
 hamiltonian = heisenberg_bonds(cluster, args.j2)
-sets = make_datasets(ground, eps=args.eps, eps_relative_to="representatives", seed=args.seed, n_test=1000)
-train, val = sets.train, sets.val
-load_seconds = time.perf_counter() - t0
-print(f"{cluster.name} J2/J1 = {args.j2:g}: {len(train)} training, {len(val)} validation configurations "
-      f"({load_seconds:.0f} s)", flush=True)
-
 sign = make_sign("exact", cluster, ground)
 if gcnn:
     model = make_wavefunction(cluster, "fixed-sign", sign, model="gcnn", features=gcnn, param_dtype=jnp.float32)
@@ -100,38 +94,30 @@ else:
     model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32)
 vstate = make_state(hamiltonian, cluster, model, n_samples=1024, n_chains=16, seed=args.seed,
                     readout_scale=None if gcnn else 1.0)
-amplitude = model.amplitude
 
 
-def log_amp(params, x):
-    return amplitude.apply({"params": params["amplitude"]}, x)
+def fit_amplitude(vstate) -> dict:
+    """Fit the amplitude of ``vstate`` to the exact amplitudes of the sign-fit training set (in place)."""
+    t_load = time.perf_counter()
+    sets = make_datasets(ground, eps=args.eps, eps_relative_to="representatives", seed=args.seed, n_test=1000)
+    train, val = sets.train, sets.val
+    print(f"{cluster.name} J2/J1 = {args.j2:g}: {len(train)} training, {len(val)} validation configurations "
+          f"({time.perf_counter() - t_load:.0f} s)", flush=True)
+    amplitude = vstate.model.amplitude
+    opt = optax.adam(args.fit_lr)
 
+    def loss(params, x, target):
+        d = amplitude.apply({"params": params["amplitude"]}, x) - target
+        return jnp.mean((d - jnp.mean(d)) ** 2)
 
-def loss(params, x, target):
-    d = log_amp(params, x) - target
-    return jnp.mean((d - jnp.mean(d)) ** 2)
+    @jax.jit
+    def step(params, opt_state, x, target):
+        value, grads = jax.value_and_grad(loss)(params, x, target)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
 
-
-opt = optax.adam(args.fit_lr)
-
-
-@jax.jit
-def step(params, opt_state, x, target):
-    value, grads = jax.value_and_grad(loss)(params, x, target)
-    updates, opt_state = opt.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, value
-
-
-@jax.jit
-def val_loss(params):
-    return loss(params, jnp.asarray(val.configs), jnp.asarray(np.log(np.abs(val.amplitudes)), jnp.float32))
-
-
-if args.continue_from is not None:  # VMC goes on from the end of an earlier run
-    vstate.parameters = flax.serialization.from_bytes(vstate.parameters, (args.continue_from / "params.msgpack").read_bytes())
-    fit = json.loads((args.continue_from / "fit.json").read_text())
-    fit_seconds = 0.0
-else:
+    x_val, y_val = jnp.asarray(val.configs), jnp.asarray(np.log(np.abs(val.amplitudes)), jnp.float32)
+    val_loss = jax.jit(lambda params: loss(params, x_val, y_val))
     x_train = train.configs
     y_train = np.log(np.abs(train.amplitudes)).astype(np.float32)
     rng = np.random.default_rng(args.seed)
@@ -145,10 +131,19 @@ else:
         if k % 250 == 0 or k == args.steps - 1:
             history.append({"step": k, "train": float(value), "val": float(val_loss(params))})
             print(f"fit step {k}: batch variance {float(value):.4f}, validation {history[-1]['val']:.4f}", flush=True)
-    fit_seconds = time.perf_counter() - t_fit
     vstate.parameters = params
-    fit = {"n_train": len(train), "n_val": len(val), "eps": args.eps, "steps": args.steps, "batch": args.batch,
-           "fit_lr": args.fit_lr, "history": history, "infidelity_estimate": history[-1]["val"], "fit_seconds": fit_seconds}
+    return {"n_train": len(train), "n_val": len(val), "eps": args.eps, "steps": args.steps, "batch": args.batch,
+            "fit_lr": args.fit_lr, "history": history, "infidelity_estimate": history[-1]["val"],
+            "fit_seconds": time.perf_counter() - t_fit}
+
+
+if args.continue_from is not None:  # VMC goes on from the end of an earlier run: no fit, no data
+    vstate.parameters = flax.serialization.from_bytes(vstate.parameters, (args.continue_from / "params.msgpack").read_bytes())
+    fit = json.loads((args.continue_from / "fit.json").read_text())
+    fit_seconds = 0.0
+else:
+    fit = fit_amplitude(vstate)
+    fit_seconds = fit["fit_seconds"]
     write_atomic(out / "fit.json", json.dumps(fit, indent=2) + "\n")
 start = energy_report(vstate, hamiltonian, ground)
 print("fitted:", json.dumps(start), flush=True)
@@ -159,7 +154,7 @@ write_atomic(out / "params.msgpack", flax.serialization.to_bytes(jax.device_get(
 summary = {
     "lattice": cluster.name, "j2": args.j2, "convention": ground.info.convention, "sector": ground.info.sector,
     "model": "gcnn" if gcnn else "dilated", "channels": list(gcnn or channels), "dilations": [] if gcnn else list(dilations), "n_parameters": n_params(vstate.parameters),
-    "eps": args.eps, "n_train": len(train), "infidelity_estimate": fit["infidelity_estimate"],
+    "eps": args.eps, "n_train": fit["n_train"], "infidelity_estimate": fit["infidelity_estimate"],
     "fit_seconds": fit_seconds, "n_iter": args.n_iter, "steps_done": result.steps, "status": result.status,
     "lr": args.lr, "lr_final": args.lr_final, "diag_shift": 0.01, "diag_shift_final": 0.001, "n_samples": 1024,
     "n_chains": 16, "rejected_steps": result.rejected_steps, "vmc_seconds": result.seconds,
