@@ -47,6 +47,7 @@ __all__ = [
     "SEARCHES",
     "SIGN_PRIORS",
     "SIGN_SOURCES",
+    "SPLITS",
     "SweepConfig",
     "TASKS",
     "VMC_MODES",
@@ -73,6 +74,9 @@ SIGN_SOURCES = ("exact", "marshall", "fit")
 SIGN_PRIORS = ("marshall", "none", "fit")
 #: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (see :mod:`nqs_dilated.data`).
 EPS_CONVENTIONS = ("sz0", "representatives")
+#: Accepted values of ``split``: what the training, validation and test sets may not share (see
+#: :mod:`nqs_dilated.data`); ``"orbits"`` is the default, ``"configurations"`` reproduces older runs.
+SPLITS = ("orbits", "configurations")
 #: Defaults that differ by task (applied when the key is not given).
 TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
 #: FitConfig keys of a config file's top level, shared by every task (``task`` says which task a
@@ -82,7 +86,7 @@ COMMON_KEYS = (
     "seed", "ed_method", "sector", "out",
 )
 #: FitConfig keys of the ``[sign]`` table (the supervised sign fit).
-SIGN_KEYS = ("eps", "eps_relative_to", "steps", "epochs", "patience", "eval_every", "batch_size", "lr", "n_test")
+SIGN_KEYS = ("eps", "eps_relative_to", "split", "steps", "epochs", "patience", "eval_every", "batch_size", "lr", "n_test")
 #: FitConfig keys of the ``[vmc]`` table (``lr`` is in both, with its own default in each).
 VMC_KEYS = (
     "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
@@ -119,6 +123,10 @@ class FitConfig:
         eps_relative_to: ``D_ref``: ``"sz0"`` (default, the Sz = 0 dimension C(N, N/2), as in
             Westerhout et al.) or ``"representatives"`` (the orbit representatives of the
             symmetric ED basis, about C(N, N/2) / 288 at 36 sites).
+        split: What the validation and test sets may not share with the training set:
+            ``"orbits"`` (default; no orbit of space group x spin inversion, so the test measures
+            generalisation to unseen orbits) or ``"configurations"`` (only the identical
+            configurations; the split of earlier versions, to reproduce their numbers).
         steps: Sign fit: budget in Adam steps (default 4000; ignored when ``epochs`` > 0).
         epochs: Sign fit: budget in passes over the training set instead of ``steps`` (0 = use
             ``steps``, default).
@@ -175,6 +183,7 @@ class FitConfig:
     hidden: tuple[int, ...] = (512,)
     eps: float = 0.01
     eps_relative_to: str = "sz0"
+    split: str = "orbits"
     steps: int = 4000
     epochs: float = 0.0
     patience: int = 1000
@@ -225,18 +234,20 @@ class FitConfig:
         )
 
     def to_dict(self, all_keys: bool = False) -> dict[str, Any]:
-        """The configuration as JSON-ready values; unless ``all_keys``, the keys of
-        :data:`ADDED_KEYS` are left out at their defaults, so that run and sweep directories
-        written before they existed resume."""
+        """The configuration as JSON-ready values; unless ``all_keys``, a key of
+        :data:`ADDED_KEYS` is left out when it has the value that run directories written before
+        it existed implied, so that those directories resume (and are recognised as what they
+        are: a ``config.json`` without ``split`` is a run of the ``"configurations"`` split)."""
         d = dataclasses.asdict(self)
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
-        return {k: v for k, v in d.items() if all_keys or not (k in ADDED_KEYS and v == _FIELDS[k].default)}
+        return {k: v for k, v in d.items() if all_keys or not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
 
 
-#: Keys added after run directories were first written (see :meth:`FitConfig.to_dict`).
-ADDED_KEYS = ("lr_final",)
+#: Keys added after run directories were first written, with the value those directories
+#: implied (see :meth:`FitConfig.to_dict`).
+ADDED_KEYS = {"lr_final": 0.0, "split": "configurations"}
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(FitConfig)}
@@ -407,9 +418,10 @@ def resolve(values: dict[str, Any]) -> FitConfig:
     _validate(cfg)
     if cfg.task == "vmc" and not cfg.chains_sign_fit:
         # the sign-fit keys only matter to a chained fit: at their defaults, a [sign] table beside
-        # [vmc] in a config file does not change this run's config.json (its identity on resume)
+        # [vmc] in a config file does not change this run's config.json (its identity on resume);
+        # a key added later takes the value older run directories implied (left out of config.json)
         for key in CHAIN_FIT_KEYS:
-            setattr(cfg, key, _FIELDS[key].default)
+            setattr(cfg, key, ADDED_KEYS.get(key, _FIELDS[key].default))
     return cfg
 
 
@@ -438,6 +450,8 @@ def _validate(cfg: FitConfig) -> None:
         raise ConfigError(
             f"unknown eps_relative_to {cfg.eps_relative_to!r}; use one of {EPS_CONVENTIONS}"
         )
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"unknown split {cfg.split!r}; use one of {SPLITS}")
     if not (cfg.epochs >= 0 and math.isfinite(cfg.epochs)):
         raise ConfigError(f"epochs must be >= 0 (0 = budget in steps), got {cfg.epochs}")
     if cfg.steps <= 0 and cfg.epochs == 0:

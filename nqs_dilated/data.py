@@ -51,15 +51,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import EPS_CONVENTIONS
+from .config import EPS_CONVENTIONS, SPLITS
+from .ed.basis import orbit_labels
 from .ed.bits import codes_to_configs, configs_to_codes
 from .ed.state import GroundState
-from .metrics import psi2_sample_estimates, sign_metrics
+from .metrics import psi2_sample_estimates, sign_metric_errors, sign_metrics
 from .symmetry import SymmetryGroup, space_group
 
 __all__ = [
     "EPS_CONVENTIONS",
     "SIGN_CLASSES",
+    "SPLITS",
     "ZERO_AMPLITUDE",
     "SignDataset",
     "SignDatasets",
@@ -69,6 +71,8 @@ __all__ = [
     "make_datasets",
     "move_configs",
     "orbit_representatives",
+    "split_coverage",
+    "uniform_orbit_configs",
     "sign_to_class",
     "uniform_sz0_configs",
 ]
@@ -132,10 +136,13 @@ class SignDataset:
         are the ``|psi|^2``-weighted values of :func:`~nqs_dilated.metrics.sign_metrics`.
 
         Returns:
-            ``{"accuracy", "weighted_accuracy", "overlap", "n"}``.
+            ``{"accuracy", "weighted_accuracy", "overlap", "n"}`` and their standard errors
+            ``"accuracy_se"``, ``"weighted_accuracy_se"``, ``"overlap_se"``
+            (:func:`~nqs_dilated.metrics.sign_metric_errors`; 0 on the exhaustive set).
         """
         m = sign_metrics(predicted, self.signs, self.weights)
-        return psi2_sample_estimates(m) if self.sampling == "psi2" else m
+        m = psi2_sample_estimates(m) if self.sampling == "psi2" else m
+        return {**m, **sign_metric_errors(predicted, self.signs, self.weights, self.sampling)}
 
     @property
     def codes(self) -> np.ndarray:
@@ -260,6 +267,38 @@ def uniform_sz0_configs(n: int, n_sites: int, rng: np.random.Generator) -> np.nd
     return np.where(ranks < n_sites // 2, 1, -1).astype(np.int8)
 
 
+#: Uniform Sz = 0 candidates per round of :func:`uniform_orbit_configs`.
+_ORBIT_CANDIDATES = 1 << 16
+
+
+def uniform_orbit_configs(
+    n: int, cluster, group: SymmetryGroup, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` configurations whose orbits are drawn uniformly (with replacement) among the
+    orbits of the Sz = 0 space under space group x spin inversion, each a uniformly random member
+    of its orbit.
+
+    Rejection sampling: a uniform Sz = 0 configuration lies in orbit ``O`` with probability
+    ``|O| / D``; accepting it with probability ``1 / |O|`` leaves every orbit equally likely, and
+    the accepted configuration is uniform within its orbit (a representative moved by a random
+    group element, as in the protocol of Westerhout et al. and Schurov et al.). About
+    ``1 / |G'|`` of the candidates are accepted (1/288 on 6x6); one call draws at most
+    :data:`_ORBIT_CANDIDATES` candidates (or ``n |G'|``, whichever is smaller), so it may return
+    fewer than ``n`` configurations.
+
+    Returns:
+        int8 ``(M, N)`` configurations and uint64 ``(M,)`` their orbit labels
+        (:func:`nqs_dilated.ed.basis.orbit_labels`), ``M <= n``.
+    """
+    n_sites = cluster.n_sites
+    k = int(min(_ORBIT_CANDIDATES, max(n, 1) * 2 * len(group)))
+    base = np.repeat(np.array([1, -1], dtype=np.int8), n_sites // 2)
+    configs = rng.permuted(np.broadcast_to(base, (k, n_sites)), axis=1)
+    labels, sizes = orbit_labels(cluster, configs_to_codes(configs), group, sizes=True)
+    keep = rng.random(k) * sizes < 1.0
+    return configs[keep][:n], labels[keep][:n]
+
+
 def _reference_dimension(state: GroundState, eps_relative_to: str) -> int:
     if eps_relative_to == "sz0":
         return int(state.dimension)
@@ -304,13 +343,26 @@ class _Drawer:
         return moved, amps, amps0
 
 
-def _collect(draw, n: int, keep, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Call ``draw(k)`` until ``n`` configurations pass ``keep(configs, amps)``."""
-    configs_out, amps_out, total = [], [], 0
+#: Largest number of draws per round of :func:`_collect` when it adapts to the acceptance.
+_MAX_DRAW = 1 << 20
+
+
+def _collect(draw, n: int, keep, what: str, adaptive: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Call ``draw(k)`` until ``n`` configurations pass ``keep(configs, amps)``.
+
+    ``k`` is the number still missing (at least 16); with ``adaptive`` it is divided by the
+    acceptance seen so far (at most :data:`_MAX_DRAW`), so that a small acceptance (a test set of
+    unseen orbits when the training orbits hold most of the weight) needs few rounds.
+    """
+    configs_out, amps_out, total, drawn = [], [], 0, 0
     for _ in range(_MAX_ROUNDS):
         if total >= n:
             break
-        configs, amps = draw(max(n - total, 16))
+        k = max(n - total, 16)
+        if adaptive and drawn:
+            k = int(min(_MAX_DRAW, max(k, 1.2 * k * drawn / max(total, 1))))
+        configs, amps = draw(k)
+        drawn += len(amps)
         ok = keep(configs, amps)
         configs, amps = configs[ok][: n - total], amps[ok][: n - total]
         configs_out.append(configs)
@@ -352,27 +404,34 @@ def make_datasets(
     n_test: int = 10_000,
     eps_relative_to: str = "sz0",
     exhaustive: bool | None = None,
+    split: str = "orbits",
 ) -> SignDatasets:
     """Training, validation and test sign sets of an exact ground state (module docstring).
 
     Args:
-        state: The exact ground state.
-        group: Space group used to move the training configurations (default
-            ``space_group(state.cluster)``).
+        state: The exact ground state; symmetric under ``group`` x spin inversion.
+        group: Space group used to move the training configurations and to define the orbits
+            (default ``space_group(state.cluster)``).
         eps: Training-set size as a fraction of ``D_ref`` (``n_train = max(1, round(eps * D_ref))``).
         seed: Seed of the NumPy generator (ignored when ``rng`` is given).
         rng: NumPy generator to draw from.
         n_val: Validation-set size (default :func:`default_n_val`).
-        n_test: Size of each sampled test set when the space is not listed (default 10,000).
+        n_test: Size of each sampled test set when the space is not listed (default 10,000), and
+            of the ``|psi|^2`` sample that estimates the training orbits' weight.
         eps_relative_to: ``"sz0"`` (default) or ``"representatives"`` (module docstring).
         exhaustive: List the whole rest of the space as the test set (default: when
             ``state.enumerable``); ``False`` forces the two sampled test sets.
+        split: ``"orbits"`` (default): validation and test sets share no orbit of space group x
+            spin inversion with the training set (nor the test sets with the validation set);
+            ``"configurations"``: only the identical configurations are kept apart (the split of
+            earlier versions, kept to reproduce their numbers).
 
     Returns:
-        :class:`SignDatasets`; deterministic for a given ``seed`` (or generator state).
+        :class:`SignDatasets`; deterministic for a given ``seed`` (or generator state). Its
+        ``info`` holds the coverage of :func:`split_coverage` under ``"coverage"``.
 
     Raises:
-        ValueError: ``eps <= 0``, bad sizes, an unknown ``eps_relative_to``, or
+        ValueError: ``eps <= 0``, bad sizes, an unknown ``eps_relative_to`` or ``split``, or
             ``"representatives"`` for a full-space state.
         RuntimeError: moved signs disagree with the sector's characters, or the sets cannot be
             filled (nearly every draw already used).
@@ -381,6 +440,8 @@ def make_datasets(
         raise ValueError(f"eps must be positive, got {eps!r}")
     if n_test < 1 or (n_val is not None and n_val < 1):
         raise ValueError(f"set sizes must be >= 1, got n_val={n_val!r}, n_test={n_test!r}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     if group is None:
         group = space_group(state.cluster)
     if group.perms.shape[1] != state.n_sites:
@@ -391,6 +452,14 @@ def make_datasets(
     n_train = max(1, int(round(eps * d_ref)))
     n_val = default_n_val(n_train, int(state.dimension)) if n_val is None else int(n_val)
     exhaustive = state.enumerable if exhaustive is None else bool(exhaustive)
+    by_orbit = split == "orbits"
+
+    def labels(codes):
+        return orbit_labels(state.cluster, codes, group)
+
+    def key(configs):  # what a set may not share with the sets before it
+        codes = configs_to_codes(configs)
+        return labels(codes) if by_orbit else codes
 
     drawer = _Drawer(state, group, rng)
     if exhaustive:
@@ -409,31 +478,40 @@ def make_datasets(
         return np.abs(amps) >= threshold
 
     train_c, train_a = _collect(psi2_draw, n_train, nonzero, "training")
-    used = np.unique(configs_to_codes(train_c))
+    used = np.unique(key(train_c))
 
     def unused(configs, amps):
-        return nonzero(configs, amps) & ~np.isin(configs_to_codes(configs), used)
+        return nonzero(configs, amps) & ~np.isin(key(configs), used)
 
-    val_c, val_a = _collect(psi2_draw, n_val, unused, "validation")
-    used = np.union1d(used, configs_to_codes(val_c))
+    val_c, val_a = _collect(psi2_draw, n_val, unused, "validation", by_orbit)
+    used = np.union1d(used, key(val_c))
     sets = {
         "train": SignDataset.from_amplitudes(train_c, train_a, "train", "psi2"),
         "val": SignDataset.from_amplitudes(val_c, val_a, "val", "psi2"),
     }
+    test_labels = None
     if exhaustive:
-        rest = ~np.isin(all_codes, used) & (np.abs(all_amps) >= threshold)
+        all_labels = labels(all_codes)
+        rest = ~np.isin(all_labels if by_orbit else all_codes, used) & (np.abs(all_amps) >= threshold)
+        test_labels = all_labels[rest]
+        del all_labels
         sets["test"] = SignDataset.from_amplitudes(
             codes_to_configs(all_codes[rest], state.n_sites), all_amps[rest], "test", "all"
         )
         sizes = len(sets["test"])
     else:
-        def uniform_draw(k):
-            configs = uniform_sz0_configs(k, state.n_sites, rng)
-            return configs, state.amplitude(configs)
+        if by_orbit:
+            def uniform_draw(k):
+                configs, _ = uniform_orbit_configs(k, state.cluster, group, rng)
+                return configs, state.amplitude(configs)
+        else:
+            def uniform_draw(k):
+                configs = uniform_sz0_configs(k, state.n_sites, rng)
+                return configs, state.amplitude(configs)
 
-        c, a = _collect(uniform_draw, n_test, unused, "uniform test")
+        c, a = _collect(uniform_draw, n_test, unused, "uniform test", by_orbit)
         sets["test_uniform"] = SignDataset.from_amplitudes(c, a, "test_uniform", "uniform")
-        c, a = _collect(psi2_draw, n_test, unused, "weighted test")
+        c, a = _collect(psi2_draw, n_test, unused, "weighted test", by_orbit)
         sets["test_weighted"] = SignDataset.from_amplitudes(c, a, "test_weighted", "psi2")
         sizes = n_test
     info = dict(
@@ -441,6 +519,7 @@ def make_datasets(
         j1=float(state.info.j1),
         j2=float(state.info.j2),
         sector=str(state.info.sector),
+        split=split,
         eps=float(eps),
         eps_relative_to=eps_relative_to,
         reference_dimension=int(d_ref),
@@ -452,4 +531,67 @@ def make_datasets(
         max_amplitude=max_amp,
         zero_threshold=threshold,
     )
-    return SignDatasets(info=info, **sets)
+    datasets = SignDatasets(info=info, **sets)
+    # drawn after every set, so the sets of a seed do not depend on it
+    sample = state.sample_codes(n_test, rng)
+    info["coverage"] = split_coverage(datasets, state, group, sample=sample, test_labels=test_labels)
+    return datasets
+
+
+def split_coverage(
+    datasets: SignDatasets,
+    state: GroundState,
+    group: SymmetryGroup | None = None,
+    *,
+    sample: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+) -> dict:
+    """How much of the state the training set covers, and what the other sets share with it.
+
+    Orbits are those of space group x spin inversion (:func:`nqs_dilated.ed.basis.orbit_labels`).
+    The ``|psi|^2`` weight of an orbit is ``|O| psi(sigma)^2`` for any member ``sigma`` (the state
+    is symmetric), so the weight of the training orbits is exact at every cluster size.
+
+    Args:
+        datasets: The sets (any split).
+        state: Their ground state.
+        group: The space group (default that of ``state.cluster``).
+        sample: Optional uint64 ``(S,)`` codes drawn from ``|psi|^2`` (:meth:`GroundState.sample_codes`)
+            for the sampled estimate of the training orbits' weight.
+        test_labels: Optional uint64 orbit labels of the exhaustive test set's configurations,
+            if already computed (saves one pass over the space).
+
+    Returns:
+        A dict: ``n_train_orbits`` (distinct training orbits), ``train_orbit_weight`` (exact
+        ``|psi|^2`` weight of the training orbits), with ``sample``
+        ``train_orbit_weight_sampled`` and its binomial ``train_orbit_weight_sampled_se`` and
+        ``n_sample``; ``val_orbits_in_train`` (fraction of the validation set's distinct orbits
+        that are training orbits); and per test set ``"<name>_in_train_orbits"``: the fraction
+        of its weight in training orbits, weighted as its metrics are (``|psi|^2`` on the
+        exhaustive and uniform sets, by count on the ``|psi|^2``-drawn set). All leakage figures
+        are 0 for ``split = "orbits"``.
+    """
+    cluster = state.cluster
+    group = space_group(cluster) if group is None else group
+    train_orbits, sizes = orbit_labels(cluster, np.unique(datasets.train.codes), group, sizes=True)
+    train_orbits, first = np.unique(train_orbits, return_index=True)
+    weight = float(np.sum(sizes[first] * state.amplitude_codes(train_orbits) ** 2))
+    out: dict = {"n_train_orbits": int(train_orbits.size), "train_orbit_weight": weight}
+    if sample is not None and len(sample):
+        f = float(np.mean(np.isin(orbit_labels(cluster, sample, group), train_orbits)))
+        out.update(
+            train_orbit_weight_sampled=f,
+            train_orbit_weight_sampled_se=float(np.sqrt(f * (1 - f) / len(sample))),
+            n_sample=int(len(sample)),
+        )
+    val_orbits = np.unique(orbit_labels(cluster, datasets.val.codes, group))
+    out["val_orbits_in_train"] = float(np.mean(np.isin(val_orbits, train_orbits))) if val_orbits.size else 0.0
+    for name in ("test", "test_uniform", "test_weighted"):
+        ds = getattr(datasets, name)
+        if ds is None or not len(ds):
+            continue
+        lab = test_labels if name == "test" and test_labels is not None else orbit_labels(cluster, ds.codes, group)
+        inside = np.isin(lab, train_orbits)
+        w = np.ones(len(ds)) if ds.sampling == "psi2" else ds.weights
+        out[f"{name}_in_train_orbits"] = float(np.sum(w * inside) / np.sum(w))
+    return out

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "accuracy", "overlap", "psi2_sample_estimates", "sign_metrics", "weighted_accuracy"]
+__all__ = [
+    "METRICS", "accuracy", "overlap", "psi2_sample_estimates", "sign_metric_errors", "sign_metrics",
+    "weighted_accuracy",
+]
 
 #: Names of the metrics returned by :func:`sign_metrics`.
 METRICS = ("accuracy", "weighted_accuracy", "overlap")
@@ -94,3 +97,44 @@ def psi2_sample_estimates(metrics: dict[str, float]) -> dict[str, float]:
     means; weighting such a set by ``|psi|^2`` again would count the amplitudes twice)."""
     acc = metrics["accuracy"]
     return {**metrics, "weighted_accuracy": acc, "overlap": 2 * acc - 1}
+
+
+def sign_metric_errors(predicted: np.ndarray, exact: np.ndarray, weights: np.ndarray, sampling: str) -> dict[str, float]:
+    """Standard errors of the figures of a set, from the sample itself.
+
+    * ``sampling == "all"`` (every configuration of a population once, the exhaustive test set):
+      the figures are exact for that population, the errors 0.
+    * ``"psi2"`` (drawn with probability ``|psi|^2``, with replacement): the figures are the plain
+      means of :func:`psi2_sample_estimates`; binomial errors ``sqrt(a (1 - a) / n)`` for the
+      accuracy (and weighted accuracy), twice that for the overlap ``2 a - 1``.
+    * ``"uniform"`` (drawn uniformly, with replacement): binomial error of the plain accuracy;
+      the ``|psi|^2``-weighted figures are ratio estimators ``sum w x / sum w``, with the
+      delta-method error ``sqrt(n / (n - 1) sum w^2 (x - o)^2) / sum w`` (``x = p s`` for the
+      overlap ``o``; half of it for the weighted accuracy).
+
+    Args:
+        predicted, exact: ``(M,)`` signs ±1 (any numeric dtype).
+        weights: ``(M,)`` ``|psi|^2`` (any normalisation).
+        sampling: ``"all"``, ``"psi2"`` or ``"uniform"`` (:class:`nqs_dilated.data.SignDataset`).
+
+    Returns:
+        ``{"accuracy_se", "weighted_accuracy_se", "overlap_se"}``.
+
+    Raises:
+        ValueError: bad shapes, an empty set, bad weights or an unknown ``sampling``.
+    """
+    predicted, exact, weights = _check(predicted, exact, weights)
+    x = np.sign(predicted).astype(np.float64) * np.sign(exact)
+    n = x.size
+    if sampling == "all":
+        return {"accuracy_se": 0.0, "weighted_accuracy_se": 0.0, "overlap_se": 0.0}
+    a = float(np.mean(x > 0))
+    acc_se = float(np.sqrt(a * (1 - a) / n))
+    if sampling == "psi2":
+        return {"accuracy_se": acc_se, "weighted_accuracy_se": acc_se, "overlap_se": 2 * acc_se}
+    if sampling == "uniform":
+        o = float(np.sum(weights * x) / np.sum(weights))
+        scale = np.sqrt(n / (n - 1)) if n > 1 else 0.0
+        o_se = float(scale * np.sqrt(np.sum(weights**2 * (x - o) ** 2)) / np.sum(weights))
+        return {"accuracy_se": acc_se, "weighted_accuracy_se": o_se / 2, "overlap_se": o_se}
+    raise ValueError(f"unknown sampling {sampling!r}; use 'all', 'psi2' or 'uniform'")

@@ -14,6 +14,7 @@ from nqs_dilated.data import (
     sign_to_class,
     uniform_sz0_configs,
 )
+from nqs_dilated.ed.basis import orbit_labels
 from nqs_dilated.ed.bits import codes_to_configs
 from nqs_dilated.ed.full import FullSpaceGroundState
 from nqs_dilated.ed.ground import ground_state
@@ -54,15 +55,21 @@ def test_sizes_and_exact_signs(state, group_4x4):
         _check_exact(state, split)
 
 
-def test_test_set_is_the_rest_of_the_space(state, group_4x4):
-    ds = make_datasets(state, group_4x4, eps=0.02, seed=1)
+@pytest.mark.parametrize("split", ["orbits", "configurations"])
+def test_test_set_is_the_rest_of_the_space(state, group_4x4, split):
+    ds = make_datasets(state, group_4x4, eps=0.02, seed=1, split=split)
     assert ds.test_uniform is None and ds.test_weighted is None
     train, val, test = _codes_set(ds.train), _codes_set(ds.val), _codes_set(ds.test)
     assert len(test) == len(ds.test)  # every configuration once
     assert not test & train and not test & val and not val & train
     codes, amps = state.enumerate_codes()
-    nonzero = set(codes[np.abs(amps) >= 1e-12 * np.abs(amps).max()].tolist())
-    assert train | val | test == nonzero
+    nonzero = np.abs(amps) >= 1e-12 * np.abs(amps).max()
+    if split == "configurations":
+        assert train | val | test == set(codes[nonzero].tolist())
+    else:  # the rest is every configuration outside the orbits of train and val
+        labels = orbit_labels(state.cluster, codes, group_4x4)
+        used = np.isin(labels, orbit_labels(state.cluster, np.array(sorted(train | val), dtype=np.uint64), group_4x4))
+        assert test == set(codes[nonzero & ~used].tolist())
 
 
 def test_moves_spread_over_orbits(state_j0, group_4x4):
@@ -175,7 +182,8 @@ def test_sampling_reproduces_psi2(state_j0, group_4x4):
 def test_sampled_test_sets(state_j0, group_4x4):
     # n_val small: on 16 sites the default 1000 validation configurations would take most of the
     # high-|psi|^2 configurations out of the weighted test set this test compares with the uniform one
-    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2, n_val=64)
+    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2, n_val=64,
+                       split="configurations")
     assert ds.test is None and len(ds.val) == 64
     used = _codes_set(ds.train) | _codes_set(ds.val)
     for split in (ds.test_uniform, ds.test_weighted):
@@ -205,14 +213,15 @@ def test_zero_amplitudes_excluded(state_j0, group_4x4):
     vec[zero] = 0.0
     vec /= np.linalg.norm(vec)
     holed = FullSpaceGroundState(state_j0.cluster, codes, vec, state_j0.info)
-    ds = make_datasets(holed, group_4x4, eps=0.05, seed=0)
+    # holes at random break the symmetry, so only the configuration split applies
+    ds = make_datasets(holed, group_4x4, eps=0.05, seed=0, split="configurations")
     assert len(ds.train) == round(0.05 * holed.dimension)
     zero_codes = set(codes[zero].tolist())
     for split in ds.splits().values():
         assert np.all(np.abs(split.amplitudes) > 0)
         assert not _codes_set(split) & zero_codes
     assert len(ds.test) == len(codes) - 3000 - len(_codes_set(ds.train) | _codes_set(ds.val))
-    ds = make_datasets(holed, group_4x4, eps=0.05, seed=0, exhaustive=False, n_test=2000)
+    ds = make_datasets(holed, group_4x4, eps=0.05, seed=0, exhaustive=False, n_test=2000, split="configurations")
     for split in ds.splits().values():
         assert np.all(np.abs(split.amplitudes) > 0)
 
@@ -252,10 +261,13 @@ def test_sign_classes():
     np.testing.assert_array_equal(class_to_sign(sign_to_class(s)), s)
 
 
-def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_4x4):
+@pytest.mark.parametrize("split", ["orbits", "configurations"])
+def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_4x4, split):
     """A |psi|^2-sampled test set's ``sign_metrics`` estimates the exact |psi|^2-weighted overlap on
-    the rest of the space (an exhaustive sum), within 5 sigma; weighting again by |psi|^2 would not."""
-    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=20_000, exhaustive=False, seed=4, n_val=64)
+    the rest of the space (an exhaustive sum over the unseen configurations or orbits), within 5
+    sigma and within its own standard error; weighting again by |psi|^2 would not."""
+    ds = make_datasets(state_j0, group_4x4, eps=0.02 if split == "configurations" else 0.005, n_test=20_000,
+                       exhaustive=False, seed=4, n_val=64, split=split)
     codes, amps = state_j0.enumerate_codes()
     # a deliberately imperfect sign: exact except on a fixed half of the spin-up-at-site-0 configurations
     def predict(configs):
@@ -263,7 +275,12 @@ def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_
         flip = (configs[:, 0] == 1) & (configs[:, 1] == -1)
         return np.where(flip, -exact, exact)
 
-    rest = ~np.isin(codes, np.concatenate([ds.train.codes, ds.val.codes]))
+    used = np.concatenate([ds.train.codes, ds.val.codes])
+    if split == "configurations":
+        rest = ~np.isin(codes, used)
+    else:
+        labels = orbit_labels(state_j0.cluster, codes, group_4x4)
+        rest = ~np.isin(labels, orbit_labels(state_j0.cluster, used, group_4x4))
     every = codes_to_configs(codes[rest], state_j0.n_sites)
     amps = amps[rest]
     w = amps**2
@@ -272,6 +289,7 @@ def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_
     sampled = ds.test_weighted.sign_metrics(predict(ds.test_weighted.configs))
     sigma = 2 * np.sqrt((1 - exact_overlap**2) / 4 / len(ds.test_weighted))
     assert abs(sampled["overlap"] - exact_overlap) < 5 * sigma
+    assert sampled["overlap_se"] == pytest.approx(sigma, rel=0.05)
     double = sign_metrics(predict(ds.test_weighted.configs), ds.test_weighted.signs, ds.test_weighted.weights)
     assert abs(double["overlap"] - exact_overlap) > 5 * sigma  # what the plain weighted formula gives here
     assert sampled["overlap"] == pytest.approx(2 * sampled["accuracy"] - 1)

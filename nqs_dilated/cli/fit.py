@@ -142,6 +142,9 @@ def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True)
                    + ("; a list A,B sweeps it" if sweep else ""))
     g.add_argument("--eps-relative-to",
                    help=f"what eps is a fraction of: sz0 (C(N,N/2)) or representatives (default {d['eps_relative_to']})")
+    g.add_argument("--split", help="what the validation and test sets may not share with the training set: orbits "
+                   "(of space group x spin inversion: the test measures unseen orbits) or configurations (the "
+                   f"split of earlier versions, to reproduce their numbers) (default {d['split']})")
     g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {d['steps']})")
     g.add_argument("--epochs", type=float, help="budget in passes over the training set instead of --steps (default 0: use --steps)")
     g.add_argument("--patience", type=int, help=f"stop after this many Adam steps without a lower validation loss, counted once the validation loss has left its initial plateau (default {d['patience']}; 0 = never)")
@@ -229,6 +232,7 @@ def build_parser(command: str = "sign", prog: str | None = None) -> argparse.Arg
         g = p.add_argument_group("the sign fit of --sign-source fit / --sign-prior fit (other keys: [sign] table of the config)")
         g.add_argument("--eps", help=f"training fraction of the Sz = 0 basis (default {sd['eps']:g})")
         g.add_argument("--eps-relative-to", help=f"sz0 or representatives (default {sd['eps_relative_to']})")
+        g.add_argument("--split", help=f"orbits or configurations (default {sd['split']})")
         g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {sd['steps']})")
         g.add_argument("--sign-lr", type=float, help=f"Adam learning rate (default {FitConfig.sign_lr:g})")
     else:
@@ -289,9 +293,11 @@ def config_from_args(args: argparse.Namespace, command: str = "sign") -> FitConf
 
 def _print_table(summary: dict) -> None:
     rows = [(split, m) for split, m in summary["metrics"].items()]
-    print(f"{'set':<14}{'size':>10}{'accuracy':>11}{'weighted':>11}{'overlap':>10}")
+    print(f"{'set':<14}{'size':>10}{'accuracy':>18}{'weighted':>11}{'overlap':>20}")
     for split, m in rows:
-        print(f"{split:<14}{m['size']:>10}{m['accuracy']:>11.4f}{m['weighted_accuracy']:>11.4f}{m['overlap']:>10.4f}")
+        acc = f"{m['accuracy']:.4f} ± {m.get('accuracy_se', 0):.4f}"
+        ovl = f"{m['overlap']:.4f} ± {m.get('overlap_se', 0):.4f}"
+        print(f"{split:<14}{m['size']:>10}{acc:>18}{m['weighted_accuracy']:>11.4f}{ovl:>20}")
 
 
 _INPUT_ERRORS = (ConfigError, LatticeError, SymmetryError, RunDirError, ValueError, MemoryError)
@@ -393,6 +399,12 @@ def _report_sign(summary: dict) -> int:
     if summary.get("left_plateau_step") is None:
         print("the validation loss never left its initial plateau (the loss of a constant prediction): "
               "nothing was learned that generalises")
+    cov = summary.get("coverage")
+    if cov:
+        print(f"split {summary.get('split', 'configurations')}: the {cov['n_train_orbits']:,} training orbits hold "
+              f"{cov['train_orbit_weight']:.4f} of |psi|^2; the test sets are "
+              + ("the unseen orbits" if summary.get("split") == "orbits" else
+                 "what is not in the training set (their symmetry images included)"))
     _print_table(summary)
     print(
         f"Marshall sign rule on the same test set: accuracy {summary['marshall_test_accuracy']:.4f}, "

@@ -288,7 +288,7 @@ def run_search(
         remaining = None if trials is None else max(0, trials - len(finished))
         if remaining is None or remaining > 0:
             full = make_datasets(state, space_group(cluster), cfg.eps, seed=cfg.seed, n_test=cfg.n_test,
-                                 eps_relative_to=cfg.eps_relative_to)
+                                 eps_relative_to=cfg.eps_relative_to, split=cfg.split)
             datasets = dataclasses.replace(full, test=None, test_uniform=None, test_weighted=None)
             del full
             objective, callback = _objective_factory(plan, datasets, cluster, on_trial, started)

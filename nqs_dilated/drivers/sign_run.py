@@ -42,8 +42,9 @@ TRANSLATION_INVARIANT = ("dilated", "cnn", "gcnn")
 CHECKPOINT = "checkpoint.msgpack"
 
 
-def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:
-    """``(accuracy, weighted accuracy, overlap)`` on the test set from per-split sign metrics.
+def test_figures(metrics: dict[str, dict], suffix: str = "") -> tuple[float, float, float]:
+    """``(accuracy, weighted accuracy, overlap)`` on the test set from per-split sign metrics
+    (with ``suffix="_se"``: their standard errors).
 
     On the exhaustive test set (``"test"``, <= 24 sites) the metrics as defined. On the sampled
     sets (36 sites): accuracy on the uniform sample, weighted accuracy and overlap on the
@@ -51,9 +52,10 @@ def test_figures(metrics: dict[str, dict]) -> tuple[float, float, float]:
     """
     if "test" in metrics:
         t = metrics["test"]
-        return t["accuracy"], t["weighted_accuracy"], t["overlap"]
+        return t["accuracy" + suffix], t["weighted_accuracy" + suffix], t["overlap" + suffix]
     weighted = metrics["test_weighted"]
-    return metrics["test_uniform"]["accuracy"], weighted["weighted_accuracy"], weighted["overlap"]
+    return (metrics["test_uniform"]["accuracy" + suffix], weighted["weighted_accuracy" + suffix],
+            weighted["overlap" + suffix])
 
 
 def marshall_metrics(datasets: SignDatasets, cluster) -> dict[str, dict[str, float]]:
@@ -110,8 +112,12 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         f" ({'loaded from the store' if getattr(state, 'loaded', False) else f'{time.perf_counter() - t0:.1f} s'})")
     group = space_group(cluster)
     datasets = make_datasets(
-        state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test, eps_relative_to=cfg.eps_relative_to
+        state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test, eps_relative_to=cfg.eps_relative_to,
+        split=cfg.split,
     )
+    coverage = datasets.info["coverage"]
+    say(f"split {cfg.split}: {coverage['n_train_orbits']:,} training orbits hold "
+        f"{coverage['train_orbit_weight']:.4f} of |psi|^2")
     resume = _read_checkpoint(run)
     if resume is None:
         run.start()
@@ -141,6 +147,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     splits = datasets.splits()
     metrics = {split: {**m, "size": len(splits[split])} for split, m in result.metrics.items()}
     test_acc, test_wacc, test_ovl = test_figures(metrics)
+    test_acc_se, _, test_ovl_se = test_figures(metrics, "_se")
     marshall = marshall_metrics(datasets, cluster)
     m_acc, m_wacc, m_ovl = test_figures(marshall)
     summary = {
@@ -155,12 +162,16 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         "n_params": n_params(result.params),
         "eps": cfg.eps,
         "eps_relative_to": datasets.info.get("eps_relative_to", "sz0"),
+        "split": cfg.split,
         "n_train": len(datasets.train),
         "n_val": len(datasets.val),
+        "coverage": coverage,
         "seed": cfg.seed,
         "test_accuracy": test_acc,
+        "test_accuracy_se": test_acc_se,
         "test_weighted_accuracy": test_wacc,
         "test_overlap": test_ovl,
+        "test_overlap_se": test_ovl_se,
         "marshall_test_accuracy": m_acc,
         "marshall_test_weighted_accuracy": m_wacc,
         "marshall_test_overlap": m_ovl,
