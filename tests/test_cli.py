@@ -281,3 +281,24 @@ def test_vmc_prints_netket_choices_on_stderr_and_real_energies(tmp_path, capsys)
     assert "Automatic SR implementation choice" in captured.err
     bar = captured.err.replace("\r", "\n")
     assert "Energy=" in bar and "j ±" not in bar
+
+
+def test_leakage_of_an_old_run_and_of_an_orbit_split_run(tmp_path, capsys):
+    """``nqs-dilated leakage`` draws a run's sets again: a run of the configuration split (its
+    config.json without ``split``, as earlier versions wrote it) has test weight in training orbits,
+    an orbit-split run none; the summary says which split a run used."""
+    for name, split in (("old", "configurations"), ("new", "orbits")):
+        assert main_cli.main(["sign"] + TINY_SIGN + ["--split", split, "--out", str(tmp_path / name)]) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert summary["split"] == split and summary["coverage"]["n_train_orbits"] > 0
+        assert 0 < summary["coverage"]["train_orbit_weight"] < 1
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    assert "split" not in config  # the implied value of directories written before the key existed
+    capsys.readouterr()
+    assert main_cli.main(["leakage", "--json", str(tmp_path / "old"), str(tmp_path / "new")]) == 0
+    old, new = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert old["split"] == "configurations" and old["test_in_train_orbits"] > 0.1
+    assert new["split"] == "orbits" and new["test_in_train_orbits"] == 0 and new["val_orbits_in_train"] == 0
+    assert old["n_train_orbits"] == new["n_train_orbits"]  # the same training draws
+    assert main_cli.main(["leakage", str(tmp_path)]) == 2
+    assert "no config.json" in capsys.readouterr().err

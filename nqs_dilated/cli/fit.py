@@ -460,5 +460,36 @@ def plot_main(argv: list[str], prog: str = "nqs-dilated plot") -> int:
     return 0
 
 
+def leakage_main(argv: list[str], prog: str = "nqs-dilated leakage") -> int:
+    """``nqs-dilated leakage RUN_DIR...``: the orbit coverage and leakage of sign-fit runs' sets."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="For each sign-fit run directory, draw its sets again from its config.json and print how much "
+                    "of the validation and test sets lay in the training orbits (space group x spin inversion), "
+                    "where a translation-invariant network gives the training output by construction; runs "
+                    "without a split key used the configuration split of earlier versions.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sign-fit run directories")
+    p.add_argument("--json", action="store_true", help="print one JSON object per run instead of a line")
+    args = p.parse_args(argv)
+    import json
+
+    from ..drivers.sign_run import split_report
+
+    for run in args.runs:
+        try:
+            with one_line_warnings():
+                r = split_report(run)
+        except (FileNotFoundError, ConfigError, LatticeError, SymmetryError, MemoryError) as err:
+            return fail(str(err))
+        if args.json:
+            print(json.dumps(r))
+            continue
+        tests = ", ".join(f"{k[:-len('_in_train_orbits')]} {v:.3f}" for k, v in r.items() if k.endswith("_in_train_orbits"))
+        print(f"{run}: split {r['split']}, {r['n_train']:,} training draws in {r['n_train_orbits']:,} orbits "
+              f"holding {r['train_orbit_weight']:.4f} of |psi|^2; validation orbits in training orbits "
+              f"{r['val_orbits_in_train']:.3f}; test weight in training orbits: {tests}")
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""``nqs-dilated``: the command line, one command with six subcommands.
+"""``nqs-dilated``: the command line, one command with seven subcommands.
 
 ==========  ================================================================  =============================
 command     what it does                                                      module
@@ -9,6 +9,7 @@ command     what it does                                                      mo
 ``sweep``   J2 x eps x model x seed product of sign fits or VMC runs          :mod:`nqs_dilated.cli.sweep`
 ``search``  Optuna search over dilation stacks                                :mod:`nqs_dilated.cli.sweep`
 ``plot``    redraw the plots of a sweep directory                             :mod:`nqs_dilated.cli.fit`
+``leakage`` orbit coverage and leakage of sign-fit runs' sets                 :mod:`nqs_dilated.cli.fit`
 ==========  ================================================================  =============================
 
 ``nqs-dilated COMMAND --help`` lists the options of a command with their defaults.
@@ -29,6 +30,7 @@ COMMANDS = {
     "sweep": "a product J2 x eps x model x seed of sign fits or VMC runs, resumable",
     "search": "Optuna search over dilation stacks, then a comparison over seeds",
     "plot": "redraw the plots of a sweep directory from its files",
+    "leakage": "orbit coverage and leakage of the sets of sign-fit run directories",
 }
 
 
@@ -56,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         from .ed import main as ed_main
 
         return ed_main(rest)
-    from .fit import plot_main, run_command
+    from .fit import leakage_main, plot_main, run_command
 
     if command == "plot":
         return plot_main(rest)
+    if command == "leakage":
+        return leakage_main(rest)
     return run_command(command, rest)
 
 

@@ -34,7 +34,7 @@ from ..symmetry import space_group
 from .options import budget_options, model_options
 from .supervised import train_sign, training_budget
 
-__all__ = ["TRANSLATION_INVARIANT", "marshall_metrics", "run_sign_fit", "test_figures"]
+__all__ = ["TRANSLATION_INVARIANT", "marshall_metrics", "run_sign_fit", "split_report", "test_figures"]
 
 #: Models exactly invariant under the translations of the cluster (see :mod:`nqs_dilated.models`):
 #: their test set is evaluated once per translation orbit (``train_sign(invariant_perms=...)``).
@@ -202,3 +202,39 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     run.write_json("summary.json", summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def split_report(run_dir: str | Path) -> dict:
+    """The orbit coverage and leakage of the sets a sign-fit run directory was trained and tested on.
+
+    The sets are drawn again from the run's ``config.json`` (the draw is deterministic given the
+    seed; the exact state comes from the store, or the ED); a ``config.json`` without ``split``
+    is a run of the ``"configurations"`` split of earlier versions. Use it to see how much of an
+    old run's test weight lay in training orbits, where an invariant network gives the training
+    output by construction.
+
+    Returns:
+        ``{"run", "split", "n_train", "n_val", "test_sizes", **coverage}`` with the coverage of
+        :func:`nqs_dilated.data.split_coverage`.
+
+    Raises:
+        FileNotFoundError: no ``config.json`` in ``run_dir``.
+        ConfigError: the directory is not a sign-fit run, or its config is invalid.
+    """
+    from ..config import ConfigError, resolve
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no config.json: not a run directory")
+    values = json.loads(path.read_text())
+    if values.get("task", "sign") != "sign":
+        raise ConfigError(f"{run_dir} is a {values['task']} run; the split report needs a sign fit")
+    values.setdefault("split", "configurations")
+    cfg = resolve({k: v for k, v in values.items() if k != "out"})
+    cluster = load_lattice(cfg.lattice)
+    state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    datasets = make_datasets(state, space_group(cluster), cfg.eps, seed=cfg.seed, n_test=cfg.n_test,
+                             eps_relative_to=cfg.eps_relative_to, split=cfg.split)
+    sizes = {name: len(ds) for name, ds in datasets.splits().items() if name.startswith("test")}
+    return {"run": str(run_dir), "split": cfg.split, "n_train": len(datasets.train), "n_val": len(datasets.val),
+            "test_sizes": sizes, **datasets.info["coverage"]}
