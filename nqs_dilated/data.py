@@ -11,15 +11,28 @@ The protocol (also used by Schurov et al., arXiv 2406.08318):
   are checked against the characters: ``sign(g z sigma) = chi(g, z) sign(sigma)``.
   For a non-degenerate ground state ``|psi(g z sigma)| = |psi(sigma)|``, so the moved set is still a
   ``|psi|^2`` sample; the move only spreads the samples over whole orbits.
+* **Split** (``split``): what the validation and test sets may not share with the sets drawn
+  before them. ``"orbits"`` (default): the identity of a configuration is its orbit under space
+  group x spin inversion (:func:`nqs_dilated.ed.basis.orbit_labels`); a translation-invariant
+  network gives one output per translation orbit, so a test configuration in a training orbit
+  would measure memory, not generalisation. ``"configurations"``: only identical configurations
+  are kept apart (symmetry images of training configurations stay in the test sets); kept to
+  reproduce numbers measured that way (it draws exactly the sets it always drew).
 * **Validation set**: drawn the same way, ``n_val = max(n_train // 4, min(1000, D_sz0 // 10))`` by
-  default (:func:`default_n_val`), with the
-  configurations of the training set rejected (redrawn), so early stopping sees unseen
-  configurations. Used for early stopping and model selection only.
+  default (:func:`default_n_val`), a draw rejected (redrawn) when it is used already (its orbit is
+  a training orbit, or under ``"configurations"`` it is a training configuration), so early
+  stopping and model selection see unseen orbits. Used for early stopping and model selection only.
 * **Test set**: when the Sz = 0 space can be listed (at most 24 sites), ``test`` holds *every*
-  configuration that is in neither the training nor the validation set, once each. Otherwise two
-  samples of ``n_test`` configurations (default 10,000), both excluding the training and
-  validation configurations: ``test_uniform``, uniform over the Sz = 0 space (with replacement),
-  and ``test_weighted``, drawn with ``|psi|^2`` and moved by symmetry as the training set.
+  configuration not used (in no training or validation orbit), once each: its metrics are exact
+  over the unseen part of the space. Otherwise two samples of ``n_test`` configurations (default
+  10,000), both excluding what is used: ``test_weighted``, drawn with ``|psi|^2`` and moved by
+  symmetry as the training set, and ``test_uniform``: under ``"orbits"`` orbits drawn uniformly
+  among the unused ones, each as a uniformly random member (:func:`uniform_orbit_configs`; the
+  protocol of Westerhout et al. and Schurov et al.), under ``"configurations"`` configurations
+  drawn uniformly from the Sz = 0 space (with replacement).
+* **Coverage** (``info["coverage"]``, :func:`split_coverage`): the number of distinct training
+  orbits, their exact ``|psi|^2`` weight and a sampled estimate of it, and the share of each
+  validation and test set in training orbits (0 under ``"orbits"``).
 * Configurations with ``|psi| < 1e-12 * max|psi|`` (:data:`ZERO_AMPLITUDE`) have no defined sign
   and are left out of every set (a draw that lands on one is redrawn). ``max|psi|`` is exact when
   the space is listed, else the largest amplitude among the first ``|psi|^2`` draw.
@@ -33,10 +46,13 @@ Two conventions for ``eps`` (``eps_relative_to``):
   ``state.info.dimension`` for a state of a sector (the dimension of the sector basis). A state of
   the full space has neither and raises ``ValueError``.
 
-Metrics on the sets (:mod:`nqs_dilated.metrics`) are defined *on the set*: on the exhaustive
+Metrics on the sets (:mod:`nqs_dilated.metrics`), each with its standard error
+(:func:`~nqs_dilated.metrics.sign_metric_errors`), are defined *on the set*: on the exhaustive
 ``test`` set ``accuracy`` is the uniform accuracy over the rest of the space and
 ``weighted_accuracy``/``overlap`` are the exact ``|psi|^2``-weighted values; on the sampled sets,
-the plain ``accuracy`` of ``test_uniform`` estimates the uniform accuracy, and the plain
+the plain ``accuracy`` of ``test_uniform`` estimates the uniform accuracy (over unseen orbits,
+each counted once, under ``"orbits"``) and its weighted figures are ``|psi|^2``-weighted within the
+set (as reported by Westerhout et al.), and the plain
 ``accuracy`` of ``test_weighted`` estimates the ``|psi|^2``-weighted accuracy of the rest of the
 space (its ``mean(s_pred * s_exact)`` the overlap), since those samples are already ``|psi|^2``
 distributed.

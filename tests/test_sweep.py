@@ -392,6 +392,12 @@ def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):
     assert compact[compact["j2"] == 0]["Marshall sign"].tolist() == ["1.000", "1.000"]
     text = (out / "summary.md").read_text()
     assert "Test overlap, mean ± std over seeds" in text and "eps: 0.05, 0.1" in text
+    assert "split: orbits" in text and (results["split"] == "orbits").all()
+    seeds = tables.per_seed_table(results, "test_overlap")
+    by_seed = results[(results["j2"] == 0.5) & (results["eps"] == 0.05) & (results["variant"] == "cnn")].sort_values("seed")
+    assert seeds[(seeds["j2"] == 0.5) & (seeds["eps"] == 0.05)]["cnn"].iloc[0] == " / ".join(
+        f"{v:.3f}" for v in by_seed["test_overlap"])
+    assert "Test overlap per seed" in text
     assert (out / "plots" / "overlap_vs_j2.png").exists()
     with pytest.raises(ConfigError, match="one J2 and one eps"):
         resolve_sweep({"j2": 1.0, "eps": "0.01,0.02"}, {"search": "dilations"})

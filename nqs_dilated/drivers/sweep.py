@@ -485,6 +485,9 @@ def write_tables(plan: SweepPlan, ed_rows: list[dict[str, Any]] | None = None) -
     if ref.task == "sign":
         header["eps"] = ", ".join(f"{e:g}" for e in plan.sweep.eps) if len(plan.sweep.eps) > 1 else ref.eps
         header["eps relative to"] = ref.eps_relative_to
+        header["split"] = (f"{ref.split} (validation and test sets share no orbit of space group x spin inversion "
+                           "with the training set)" if ref.split == "orbits" else
+                           f"{ref.split} (test sets hold symmetry images of training configurations)")
     else:
         header["mode"] = ref.mode
     text = tables.render_summary(results, ed, task=ref.task, header=header, n_planned=len(plan.runs))

@@ -35,6 +35,7 @@ __all__ = [
     "ed_frame",
     "markdown",
     "mean_std_table",
+    "per_seed_table",
     "read_ed",
     "read_results",
     "replace_runs",
@@ -214,6 +215,20 @@ def mean_std_table(results: pd.DataFrame, metric: str, fmt: str = ".3f") -> pd.D
     return table.reset_index()
 
 
+def per_seed_table(results: pd.DataFrame, metric: str, fmt: str = ".3f") -> pd.DataFrame:
+    """One sign metric per seed: rows ``(J2, eps)``, one column per variant holding the values of
+    its seeds in increasing seed order, ``"a / b / c"`` (several cells are bimodal over seeds,
+    which a mean ± std hides)."""
+    if results.empty:
+        return pd.DataFrame()
+    keys = ["j2", "eps"] if "eps" in results.columns else ["j2"]
+    ordered = results.sort_values("seed", kind="stable") if "seed" in results.columns else results
+    cell = ordered.groupby(keys + ["variant"], sort=False)[metric].agg(
+        lambda v: " / ".join(f"{x:{fmt}}" for x in v))
+    table = cell.unstack("variant")
+    return table[list(dict.fromkeys(results["variant"]))].reset_index()
+
+
 def markdown(frame: pd.DataFrame, formats: list[str]) -> str:
     """A markdown table of ``frame`` (pandas ``to_markdown``, i.e. ``tabulate``), one format per
     column; missing values (NaN, e.g. the std of one seed) are left empty."""
@@ -262,6 +277,9 @@ def render_summary(
                 marshall = " (last column: the Marshall sign rule on the same test sets)" if "Marshall sign" in compact.columns else ""
                 lines += ["", f"## {heading}, mean ± std over seeds{marshall}", ""]
                 lines.append(markdown(compact.rename(columns={"j2": "J2/J1"}), ["g"] * len(compact.columns)))
+            seeds = per_seed_table(results, "test_overlap")
+            lines += ["", "## Test overlap per seed (seeds in increasing order)", ""]
+            lines.append(markdown(seeds.rename(columns={"j2": "J2/J1"}), ["g"] * len(seeds.columns)))
     lines += ["", "## Exact ground states", ""]
     ed_columns = {
         "j2": ("J2/J1", "g"), "energy": ("E0", ".8f"), "energy_per_site": ("E0/N", ".8f"),
