@@ -75,7 +75,7 @@ SIGN_PRIORS = ("marshall", "none", "fit")
 #: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (see :mod:`nqs_dilated.data`).
 EPS_CONVENTIONS = ("sz0", "representatives")
 #: Accepted values of ``split``: what the training, validation and test sets may not share (see
-#: :mod:`nqs_dilated.data`); ``"orbits"`` is the default, ``"configurations"`` reproduces older runs.
+#: :mod:`nqs_dilated.data`); ``"orbits"`` is the default, ``"configurations"`` reproduces numbers measured that way.
 SPLITS = ("orbits", "configurations")
 #: Defaults that differ by task (applied when the key is not given).
 TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
@@ -126,7 +126,8 @@ class FitConfig:
         split: What the validation and test sets may not share with the training set:
             ``"orbits"`` (default; no orbit of space group x spin inversion, so the test measures
             generalisation to unseen orbits) or ``"configurations"`` (only the identical
-            configurations; the split of earlier versions, to reproduce their numbers).
+            configurations, so the test sets hold symmetry images of training configurations; to
+            reproduce numbers measured that way).
         steps: Sign fit: budget in Adam steps (default 4000; ignored when ``epochs`` > 0).
         epochs: Sign fit: budget in passes over the training set instead of ``steps`` (0 = use
             ``steps``, default).

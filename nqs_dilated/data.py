@@ -439,8 +439,8 @@ def make_datasets(
             ``state.enumerable``); ``False`` forces the two sampled test sets.
         split: ``"orbits"`` (default): validation and test sets share no orbit of space group x
             spin inversion with the training set (nor the test sets with the validation set);
-            ``"configurations"``: only the identical configurations are kept apart (the split of
-            earlier versions, kept to reproduce their numbers).
+            ``"configurations"``: only the identical configurations are kept apart (symmetry images
+            of training configurations stay in the test sets; to reproduce numbers measured so).
 
     Returns:
         :class:`SignDatasets`; deterministic for a given ``seed`` (or generator state). Its

@@ -200,7 +200,7 @@ def test_sweep_writes_tables_references_and_plots(full_sweep, capsys):
     assert np.array_equal(merged["ed_energy"].to_numpy(), merged["energy"].to_numpy())
     assert ed.loc[ed.j2 == 0.0, "marshall_overlap"].item() == pytest.approx(1.0)  # Marshall exact at J2 = 0
     summary = (full_sweep / "summary.md").read_text()
-    assert "runs finished: 12 of 12" in summary and summary.count("| dilated-1-2-1 ") == 3 + 2  # per-J2 rows + the two mean ± std tables
+    assert "runs finished: 12 of 12" in summary and summary.count("| dilated-1-2-1 ") == 3 + 3  # per-J2 rows + the two mean ± std tables + the per-seed table
     assert {p.name for p in (full_sweep / "plots").iterdir()} == PLOTS
     assert all((full_sweep / "plots" / name).stat().st_size > 5000 for name in PLOTS)
     for name in (tables.RESULTS_FILE, tables.SUMMARY_FILE, tables.ED_FILE, "sweep.json"):

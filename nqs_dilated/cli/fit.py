@@ -143,8 +143,9 @@ def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True)
     g.add_argument("--eps-relative-to",
                    help=f"what eps is a fraction of: sz0 (C(N,N/2)) or representatives (default {d['eps_relative_to']})")
     g.add_argument("--split", help="what the validation and test sets may not share with the training set: orbits "
-                   "(of space group x spin inversion: the test measures unseen orbits) or configurations (the "
-                   f"split of earlier versions, to reproduce their numbers) (default {d['split']})")
+                   "(of space group x spin inversion: the test measures unseen orbits) or configurations (only "
+                   "identical configurations kept apart, so the test sets hold symmetry images of training "
+                   f"configurations; to reproduce numbers measured that way) (default {d['split']})")
     g.add_argument("--steps", type=int, help=f"budget in Adam steps (default {d['steps']})")
     g.add_argument("--epochs", type=float, help="budget in passes over the training set instead of --steps (default 0: use --steps)")
     g.add_argument("--patience", type=int, help=f"stop after this many Adam steps without a lower validation loss, counted once the validation loss has left its initial plateau (default {d['patience']}; 0 = never)")
@@ -467,7 +468,7 @@ def leakage_main(argv: list[str], prog: str = "nqs-dilated leakage") -> int:
         description="For each sign-fit run directory, draw its sets again from its config.json and print how much "
                     "of the validation and test sets lay in the training orbits (space group x spin inversion), "
                     "where a translation-invariant network gives the training output by construction; runs "
-                    "without a split key used the configuration split of earlier versions.")
+                    "whose config.json has no split key used the configuration split.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="sign-fit run directories")
     p.add_argument("--json", action="store_true", help="print one JSON object per run instead of a line")
     args = p.parse_args(argv)
