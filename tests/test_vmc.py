@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +15,8 @@ from nqs_dilated.config import ConfigError, resolve
 from nqs_dilated.drivers.vmc import (
     GUARD_MAX_REJECTIONS,
     CheckpointError,
+    SignQualityError,
+    check_sign_fit,
     checkpoint_seconds,
     energy_report,
     load_checkpoint,
@@ -243,24 +246,59 @@ def test_sign_network_from_run_dir(sign_run, cluster_4x4, gs0, tmp_path, capsys)
     configs = gs0.enumerate()[0]
     pred = _predicted_signs(sign_run, cluster_4x4, configs)
     assert 0.05 < np.mean(pred < 0) < 0.95  # the network predicts both signs (a test that can fail)
-    sign = make_sign(str(sign_run), cluster_4x4)
+    sign = make_sign(str(sign_run), cluster_4x4, force=True)  # the mechanics, whatever the fit's quality
     np.testing.assert_array_equal(np.asarray(sign.apply({}, jnp.asarray(configs))), pred)
 
     out = tmp_path / "vmc"
     args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
             "--sign-source", str(sign_run), "--channels", "4,4", "--dilations", "1,2", "--n-iter", "4",
-            "--n-samples", "128", "--n-chains", "8", "--quiet", "--out", str(out)]
+            "--n-samples", "128", "--n-chains", "8", "--quiet", "--force-sign", "--out", str(out)]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sign_source"] == str(sign_run) and summary["steps_done"] == 4
     assert np.isfinite(summary["energy"]) and 0 <= summary["fidelity"] <= 1 + 1e-9
     # the trained wave function: its phase is pi exactly where the network predicts sign -1
-    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign(str(sign_run), cluster_4x4),
+    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign(str(sign_run), cluster_4x4, force=True),
                               channels=(4, 4), dilations=(1, 2), param_dtype=jnp.float64)
     variables = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
     logpsi = np.asarray(model.apply(variables, jnp.asarray(configs)))
     np.testing.assert_allclose(np.cos(logpsi.imag), pred, atol=1e-12)
     assert np.all(np.isfinite(logpsi.real)) and np.ptp(logpsi.real) > 0
+
+
+@pytest.mark.parametrize("overlap,marshall,refused", [
+    (0.90, 0.95, "the Marshall sign rule's 0.950"),  # worse than the rule on the same test set
+    (0.945, 0.95, None),                              # within the margin
+    (0.40, -0.01, "the minimum 0.5"),                 # the rule fails, but the fit is poor too
+    (-0.02, 0.54, "the Marshall sign rule's 0.540"),
+])
+def test_a_poor_learned_sign_is_refused_unless_forced(sign_run, cluster_4x4, tmp_path, capsys,
+                                                      overlap, marshall, refused):
+    import shutil
+
+    fit = tmp_path / "fit"
+    shutil.copytree(sign_run, fit)
+    summary = json.loads((fit / "summary.json").read_text())
+    (fit / "summary.json").write_text(json.dumps({**summary, "test_overlap": overlap, "marshall_test_overlap": marshall}))
+    if refused is None:
+        assert check_sign_fit(fit) == {"test_overlap": overlap, "marshall_test_overlap": marshall,
+                                       "split": summary["split"], "forced": False}
+        return
+    with pytest.raises(SignQualityError, match="below " + re.escape(refused)):
+        make_sign(str(fit), cluster_4x4)
+    assert check_sign_fit(fit, force=True)["forced"] is True
+    out = tmp_path / "vmc"
+    args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", str(fit),
+            "--channels", "4,4", "--dilations", "1,2", "--n-iter", "2", "--n-samples", "64", "--n-chains", "8",
+            "--quiet", "--out", str(out)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--force-sign" in err and refused in err
+    assert not out.exists()  # refused before any work
+    assert main(args + ["--force-sign"]) == 0
+    check = json.loads((out / "summary.json").read_text())["sign_check"]
+    assert check["forced"] is True and check["test_overlap"] == overlap
 
 
 def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):

@@ -22,9 +22,17 @@ def test_fit_then_fixed_sign_vmc_in_one_command(tmp_path, cluster_4x4, capsys):
     out = tmp_path / "chain"
     args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", "fit",
             "--eps", "0.05", "--steps", "1500", *VMC, "--out", str(out)]
+    # at J2 = 0 the Marshall rule is exact; the fit on the unseen orbits (0.854) is below it: refused
+    # after the fit, with one line; rerun in the same directory with --force-sign, the fit is reused
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert "sign fit at eps = 0.05" in captured.out and "sign fit done: test accuracy" in captured.out
+    assert "below the Marshall sign rule's 1.000" in captured.err and "--force-sign" in captured.err
+    assert (out / "sign-fit" / "summary.json").is_file() and not (out / "summary.json").exists()
+    args.append("--force-sign")
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "sign fit at eps = 0.05" in text and "sign fit done: test accuracy" in text
+    assert "sign fit reused" in text and "below the quality bounds" in text
     summary = json.loads((out / "summary.json").read_text())
     fit = summary["sign_fit"]
     assert fit["out"] == str(out / "sign-fit") and (out / "sign-fit" / "summary.json").is_file()
@@ -37,7 +45,7 @@ def test_fit_then_fixed_sign_vmc_in_one_command(tmp_path, cluster_4x4, capsys):
     assert fit_cfg["task"] == "sign" and fit_cfg["eps"] == 0.05 and fit_cfg["steps"] == 1500 and fit_cfg["lr"] == 1e-3
     gs = ground_state(cluster_4x4, 0.0)
     configs = gs.enumerate()[0]
-    sign = make_sign(str(out / "sign-fit"), cluster_4x4)
+    sign = make_sign(str(out / "sign-fit"), cluster_4x4, force=True)
     model = make_wavefunction(cluster_4x4, "fixed-sign", sign, dilations=(1, 2, 2), param_dtype=jnp.float64)
     variables = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
     logpsi = np.asarray(model.apply(variables, jnp.asarray(configs)))
@@ -61,7 +69,7 @@ def test_full_mode_with_the_fitted_sign_as_prior_reads_the_sign_table(tmp_path, 
     fit_cfg = sign_fit_config(cfg, tmp_path / "x")
     assert fit_cfg.task == "sign" and fit_cfg.lr == 0.002 and fit_cfg.out == str(tmp_path / "x" / "sign-fit")
     out = tmp_path / "full"
-    assert main(["vmc", str(config), "--quiet", "--out", str(out)]) == 0
+    assert main(["vmc", str(config), "--quiet", "--force-sign", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sign_prior"] == "fit" and summary["symmetrize"] is True and summary["steps_done"] == 2
     assert summary["sign_fit"]["n_train"] > 0 and np.isfinite(summary["energy"])

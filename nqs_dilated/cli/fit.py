@@ -158,6 +158,10 @@ def _add_sign(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True)
 
 def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) -> None:
     g = p.add_argument_group("VMC" + (" (--task vmc)" if sweep else ""))
+    if not sweep:
+        g.add_argument("--force-sign", action="store_true",
+                       help="use a learned sign (source or prior) whose test overlap is below 0.5 or below the "
+                            "Marshall sign rule's on the same test set (default: refuse it)")
     g.add_argument("--mode", help=f"full (amplitude and phase) or fixed-sign (default {d['mode']})")
     g.add_argument("--sign-source", help="fixed-sign: exact, marshall, a sign-fit RUN_DIR, or fit (run the sign fit "
                    f"first, into OUT/sign-fit) (default {d['sign_source']})")
@@ -349,7 +353,8 @@ def _run(command: str, args: argparse.Namespace) -> int:
         # NetKet prints its automatic choices ("Automatic SR implementation choice: ...") on stdout:
         # to stderr with the progress bars; stdout keeps our lines and the report
         with contextlib.redirect_stdout(sys.stderr):
-            summary = run(cfg, progress=not args.quiet, report=lambda line: print(line, file=stdout, flush=True))
+            extra = {"force_sign": args.force_sign} if cfg.task == "vmc" else {}
+            summary = run(cfg, progress=not args.quiet, report=lambda line: print(line, file=stdout, flush=True), **extra)
     except _INPUT_ERRORS as err:
         return fail(str(err))
     if summary.get("skipped"):

@@ -74,6 +74,10 @@ from .minsr import VMC_MinSR
 from .progress import EnergyProgressBar
 
 __all__ = [
+    "MIN_SIGN_OVERLAP",
+    "SIGN_MARGIN",
+    "SignQualityError",
+    "check_sign_fit",
     "checkpoint_seconds",
     "device_info",
     "GUARD_ENERGY_Z",
@@ -109,7 +113,59 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be used: unreadable, or written for another model / configuration."""
 
 
-def make_sign(source: str, cluster: Cluster, ground=None):
+#: A learned sign whose test overlap lies below this is refused as a fixed sign or phase prior
+#: (its wrongly signed |psi|^2 weight, (1 - overlap) / 2, would exceed a quarter).
+MIN_SIGN_OVERLAP = 0.5
+#: ... and so is one whose test overlap lies below the Marshall sign rule's on the same test set
+#: by more than this.
+SIGN_MARGIN = 0.01
+
+
+class SignQualityError(ValueError):
+    """A learned sign too poor to fix the sign (or seed the phase) of a VMC state."""
+
+
+def check_sign_fit(path: str | Path, force: bool = False) -> dict:
+    """Check that a finished sign fit is good enough to serve as a VMC sign.
+
+    The fit's test overlap (``summary.json``) must reach :data:`MIN_SIGN_OVERLAP` and must not lie
+    below the Marshall sign rule's overlap on the same test set by more than :data:`SIGN_MARGIN`:
+    a fixed sign with more wrongly signed weight than the Marshall rule gives a worse energy than
+    the Marshall rule, and the VMC run would report a meaningless error.
+
+    Args:
+        path: The sign fit's run directory.
+        force: Return instead of raising when the fit is below a bound (``"forced": True``).
+
+    Returns:
+        ``{"test_overlap", "marshall_test_overlap", "split", "forced"}`` of the fit.
+
+    Raises:
+        SignQualityError: the fit is below either bound and not ``force`` (one line naming both
+            figures and the fix).
+        ValueError: no ``summary.json`` (an unfinished fit).
+    """
+    path = Path(path)
+    summary_file = path / "summary.json"
+    if not summary_file.is_file():
+        raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
+    s = json.loads(summary_file.read_text())
+    overlap, marshall = float(s["test_overlap"]), float(s["marshall_test_overlap"])
+    poor = overlap < MIN_SIGN_OVERLAP or overlap < marshall - SIGN_MARGIN
+    figures = {"test_overlap": overlap, "marshall_test_overlap": marshall, "split": s.get("split", "configurations"),
+               "forced": bool(poor and force)}
+    if poor and not force:
+        bound = (f"the Marshall sign rule's {marshall:.3f} on the same test set" if overlap < marshall - SIGN_MARGIN
+                 else f"the minimum {MIN_SIGN_OVERLAP}")
+        raise SignQualityError(
+            f"sign fit {path} has test overlap {overlap:.3f}, below {bound} ({(1 - overlap) / 2:.0%} of the "
+            "|psi|^2 weight wrongly signed): refit it (more data or steps), use --sign-source marshall, or pass "
+            "--force-sign to use it anyway"
+        )
+    return figures
+
+
+def make_sign(source: str, cluster: Cluster, ground=None, *, force: bool = False):
     """The fixed sign function named by ``source``.
 
     Args:
@@ -117,6 +173,7 @@ def make_sign(source: str, cluster: Cluster, ground=None):
             run directory (``config.json`` + ``params.msgpack`` of ``python -m nqs_dilated.fit``).
         cluster: The cluster (grid for Marshall, geometry for a sign network).
         ground: The exact :class:`~nqs_dilated.ed.state.GroundState` (``"exact"`` only).
+        force: Use a sign fit even when :func:`check_sign_fit` refuses it.
 
     Returns:
         A parameter-free Flax module returning ±1 (``MarshallSign``, ``TableSign``,
@@ -126,6 +183,7 @@ def make_sign(source: str, cluster: Cluster, ground=None):
         ValueError: unknown source (neither a name in :data:`SIGN_SOURCES` nor a run directory),
             ``"exact"`` without ``ground``; a run directory that is unfinished (no
             ``summary.json``), of another task or cluster, or whose parameters do not fit its model.
+        SignQualityError: a sign fit below the bounds of :func:`check_sign_fit` (unless ``force``).
     """
     if source == "marshall":
         return MarshallSign.from_grid(cluster.grid)
@@ -136,10 +194,10 @@ def make_sign(source: str, cluster: Cluster, ground=None):
             codes, amps = ground.enumerate_codes()
             return TableSign.from_arrays(codes, np.sign(amps))
         return CallbackSign(fn=ground.sign)
-    return _network_sign(Path(source), cluster)
+    return _network_sign(Path(source), cluster, force)
 
 
-def _network_sign(path: Path, cluster: Cluster):
+def _network_sign(path: Path, cluster: Cluster, force: bool = False):
     from ..config import ConfigError, resolve
     from .options import model_options
 
@@ -149,8 +207,6 @@ def _network_sign(path: Path, cluster: Cluster):
             f"unknown sign source {str(path)!r}: use one of {SIGN_SOURCES} or the run directory of a "
             "finished sign fit (with config.json and params.msgpack)"
         )
-    if not (path / "summary.json").is_file():
-        raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
     values = json.loads(cfg_file.read_text())
     values.pop("out", None)
     try:
@@ -174,6 +230,7 @@ def _network_sign(path: Path, cluster: Cluster):
     shapes = jax.tree_util.tree_map(lambda t, a: tuple(t.shape) == tuple(np.shape(a)), target, params)
     if not all(jax.tree_util.tree_leaves(shapes)):
         raise ValueError(f"{params_file} does not match the model in {cfg_file} (parameter shapes differ)")
+    check_sign_fit(path, force)
     return NetworkSign(network=network, frozen=freeze_params(params))
 
 

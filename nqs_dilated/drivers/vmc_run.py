@@ -57,8 +57,8 @@ from ..rundir import RunDir
 from .plots import plot_vmc_run
 from .options import model_options
 from .vmc import (
-    MAX_STEP, checkpoint_seconds, device_info, energy_report, load_checkpoint, make_sign, make_state, make_wavefunction,
-    optimise,
+    MAX_STEP, check_sign_fit, checkpoint_seconds, device_info, energy_report, load_checkpoint,
+    make_sign, make_state, make_wavefunction, optimise,
 )
 
 __all__ = ["checkpoint_meta", "run_vmc"]
@@ -82,7 +82,9 @@ def sign_fit_config(cfg: FitConfig, out: str | Path) -> FitConfig:
     return resolve(values)
 
 
-def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None) -> dict:
+def run_vmc(
+    cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None, force_sign: bool = False
+) -> dict:
     """Run, resume or skip (finished) the VMC run described by ``cfg``.
 
     Args:
@@ -90,6 +92,10 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         progress: Show NetKet's progress bar.
         report: Called with one line of text at each stage (``"resuming from step N"``, the
             devices); process 0 only.
+        force_sign: Use a learned sign (source or prior) that
+            :func:`~nqs_dilated.drivers.vmc.check_sign_fit` refuses (recorded in ``summary.json``
+            as ``sign_check.forced``; not part of the run's identity, so a refused run is rerun
+            with it in the same directory and reuses its chained fit).
 
     Returns:
         The summary (``summary.json``), with ``"skipped": True`` for a finished run; when the
@@ -97,7 +103,8 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         written (rerun to resume from the checkpoint).
 
     Raises:
-        ValueError (incl. ConfigError, RunDirError, CheckpointError), LatticeError, MemoryError.
+        ValueError (incl. ConfigError, RunDirError, CheckpointError,
+        :class:`~nqs_dilated.drivers.vmc.SignQualityError`), LatticeError, MemoryError.
     """
     out = Path(cfg.out or cfg.default_out())
     config = {**cfg.to_dict(), "out": str(out)}
@@ -112,17 +119,22 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         say(f"samples sharded over {devices['devices']} {devices['platform']} devices in {devices['processes']} process(es)")
     cluster = load_lattice(cfg.lattice)
     hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
-    ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    # the sign source (fixed-sign) or phase prior (full): a name, a sign-fit directory, or "fit"
+    # the sign source (fixed-sign) or phase prior (full): a name, a sign-fit directory, or "fit";
+    # a learned sign is refused when poor (unless forced), before any work when it is given
     source = cfg.sign_source if cfg.mode == "fixed-sign" else cfg.sign_prior
+    sign_check = None if source in ("exact", "marshall", "none", "fit") else check_sign_fit(source, force_sign)
+    ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
     fit = _run_sign_fit(cfg, run, say, progress) if cfg.chains_sign_fit else None
     if fit is not None:
         source = fit["out"]
+        sign_check = check_sign_fit(source, force_sign)
+    if sign_check is not None and sign_check["forced"]:
+        say(f"warning: using the sign fit {source} below the quality bounds (--force-sign)")
     sign, prior = None, None
     if cfg.mode == "fixed-sign":
-        sign = make_sign(source, cluster, ground)
+        sign = make_sign(source, cluster, ground, force=force_sign)
     else:
-        prior = source if source in ("marshall", "none") else make_sign(source, cluster)
+        prior = source if source in ("marshall", "none") else make_sign(source, cluster, force=force_sign)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
         cluster, cfg.mode, sign, model=cfg.model, sign_prior=prior, param_dtype=dtype,
@@ -168,6 +180,7 @@ def run_vmc(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], No
         "sign_prior": meta["sign_prior"],
         "symmetrize": cfg.symmetrize,
         "sign_fit": fit,
+        "sign_check": sign_check,
         "n_params": n_params(vstate.parameters),
         "n_samples": cfg.n_samples if not cfg.exact else ground.dimension,
         "exact": cfg.exact,
