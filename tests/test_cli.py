@@ -302,3 +302,46 @@ def test_leakage_of_an_old_run_and_of_an_orbit_split_run(tmp_path, capsys):
     assert old["n_train_orbits"] == new["n_train_orbits"]  # the same training draws
     assert main_cli.main(["leakage", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("region", ["header", "metadata", "checksum", "data", "truncated"])
+def test_a_damaged_store_file_is_recomputed_and_replaced(region, tmp_path, capsys):
+    """Bytes flipped in any region of a stored file (HDF5 header, the metadata text, its checksum,
+    the vector) or a truncated file: one warning line naming the file, the state recomputed (same
+    energy) and the file replaced, so the next run reads it without a warning."""
+    args = ED_FAST + ["--j2", "0", "--method", "netket", "--json", "--store", str(tmp_path)]
+    assert ed_cli.main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    path = Path(first["store_path"])
+    raw = bytearray(path.read_bytes())
+    if region == "header":
+        raw[1:4] = b"XYZ"  # the HDF5 signature
+    elif region == "metadata":
+        at = raw.find(b'"lattice"')
+        assert at > 0
+        raw[at + 1:at + 4] = bytes([0xFF, 0xFE, 0xC3])  # not UTF-8 any more
+    elif region == "checksum":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            checksum = str(f.attrs["checksum"]).encode()
+        at = raw.find(checksum)
+        assert at > 0
+        raw[at] = ord("0") if raw[at] != ord("0") else ord("1")
+    elif region == "data":
+        raw[len(raw) // 2] ^= 0xFF
+    else:
+        raw = raw[: len(raw) // 2]
+    path.write_bytes(bytes(raw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert ed_cli.main(args) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if "warning" in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {path}: ") and "recomput" in lines[0], captured.err
+    again = json.loads(captured.out)
+    assert again["energy"] == pytest.approx(first["energy"], abs=1e-9) and not again["loaded_from_store"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        assert ed_cli.main(args) == 0
+    assert json.loads(capsys.readouterr().out)["loaded_from_store"]

@@ -139,13 +139,19 @@ def load_arrays(
             meta_json = str(f.attrs["meta"])
             checksum = str(f.attrs["checksum"])
             arrays = {name: f[name][()] for name in f.keys()}
-    except Exception as err:  # noqa: BLE001 - any read failure means the file is unusable
-        warnings.warn(f"{path}: unreadable ({type(err).__name__}: {err}); {action}", StoreWarning, stacklevel=3)
+        # flipped bytes in the metadata may leave undecodable text: fails here like a bad checksum
+        intact = _checksum(arrays, meta_json) == checksum
+        if intact:
+            meta = json.loads(meta_json)
+            info = GroundStateInfo(**meta["info"])
+    except Exception as err:  # noqa: BLE001 - any read or decode failure means the file is unusable
+        reason = (str(err).splitlines() or [""])[0][:200].encode("utf-8", "replace").decode("utf-8")
+        warnings.warn(f"{path}: unreadable or inconsistent ({type(err).__name__}: {reason}); {action}",
+                      StoreWarning, stacklevel=3)
         return None
-    if _checksum(arrays, meta_json) != checksum:
+    if not intact:
         warnings.warn(f"{path}: checksum mismatch (corrupt file); {action}", StoreWarning, stacklevel=3)
         return None
-    meta = json.loads(meta_json)
     expected = _key(cluster, j1, j2, sector, method)
     if meta.get("key") != expected:
         warnings.warn(
@@ -154,7 +160,7 @@ def load_arrays(
             stacklevel=3,
         )
         return None
-    return GroundStateInfo(**meta["info"]), arrays
+    return info, arrays
 
 
 def stored_searches(
