@@ -395,23 +395,7 @@ def resolve(values: dict[str, Any]) -> FitConfig:
     for key, value in values.items():
         if value is None and key != "out":
             continue
-        default = getattr(cfg, key)
-        if isinstance(default, tuple):
-            if isinstance(value, (int, float)):
-                value = (value,)
-            try:
-                value = tuple(int(v) for v in value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{key} must be a list of integers, got {value!r}") from None
-        elif isinstance(default, bool):
-            value = bool(value)
-        elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, float) and not value.is_integer():
-                raise ConfigError(f"{key} must be an integer, got {value!r}")
-            value = int(value)
-        elif isinstance(default, float):
-            value = float(value)
-        setattr(cfg, key, value)
+        setattr(cfg, key, _typed(key, value, getattr(cfg, key)))
     if cfg.model == "cnn":
         cfg.dilations = (1,) * len(cfg.channels)
     elif values.get("dilations") is None:
@@ -424,6 +408,47 @@ def resolve(values: dict[str, Any]) -> FitConfig:
         for key in CHAIN_FIT_KEYS:
             setattr(cfg, key, ADDED_KEYS.get(key, _FIELDS[key].default))
     return cfg
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of the field's ``default``; a value of another kind (a string where a
+    number or a boolean belongs, a fraction where an integer belongs) raises ConfigError naming
+    the key."""
+    def number(v, kind):
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
+        try:
+            x = float(v)
+        except ValueError:
+            raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {v!r}") from None
+        if kind is int:
+            if not x.is_integer():
+                raise ConfigError(f"{key} must be an integer, got {v!r}")
+            return int(x)
+        return x
+
+    if key == "out" or value is None:
+        return value
+    if isinstance(default, tuple):
+        items = [value] if isinstance(value, (int, float, str)) else value
+        if isinstance(items, str) or not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{key} must be a list of integers, got {value!r}")
+        try:
+            return tuple(number(v, int) for v in items)
+        except ConfigError:
+            raise ConfigError(f"{key} must be a list of integers, got {value!r}") from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        return number(value, int)
+    if isinstance(default, float):
+        return number(value, float)
+    if isinstance(default, str) or default is None:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
 
 
 def default_dilations(lattice: str, depth: int, kernel_size: int) -> tuple[int, ...]:
@@ -470,6 +495,8 @@ def _validate(cfg: FitConfig) -> None:
             raise ConfigError(f"{key} must be finite, got {getattr(cfg, key)}")
     if cfg.j1 == 0:
         raise ConfigError("j1 must be non-zero (it sets the energy unit)")
+    if cfg.seed < 0:
+        raise ConfigError(f"seed must be >= 0 (--seed), got {cfg.seed}")
     if cfg.task == "vmc":
         _validate_vmc(cfg)
 
@@ -761,11 +788,15 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
         if key != "eps" or len(eps) > 1:  # a single eps stays in the base configuration
             values.pop(key, None)
     sweep = SweepConfig(j2=tuple(j2), eps=tuple(eps), models=tuple(models), dilations=tuple(stacks), out=out)
+    if sweep_values.get("seeds") == 0:  # given, not the unset default
+        raise ConfigError("seeds must be >= 1 (--seeds N, or seeds = N in [sweep]; leave it out for the default)")
     for key, value in sweep_values.items():
         if key in SWEEP_AXES:
             continue
         default = getattr(sweep, key)
         try:
+            if isinstance(value, bool) or (isinstance(value, str) and not isinstance(default, str)):
+                raise ValueError
             if isinstance(default, tuple):
                 value = tuple(int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
             elif isinstance(default, int):

@@ -8,7 +8,40 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "write_atomic"]
+__all__ = ["NotWritableError", "atomic_path", "check_writable_dir", "write_atomic"]
+
+
+class NotWritableError(ValueError):
+    """A directory a run must write to cannot be created or written."""
+
+
+def check_writable_dir(path: str | os.PathLike, what: str, fix: str) -> None:
+    """Check, before any work, that files can be written in the directory ``path`` (which need
+    not exist yet): no part of it is a file, and its nearest existing ancestor accepts a new
+    entry (probed with a temporary directory, created and removed at once: this sees read-only
+    file systems and permissions as the process meets them, root included).
+
+    Args:
+        path: The directory.
+        what: What it is, for the message (``"output directory"``).
+        fix: How to fix it, for the message (``"choose another --out"``).
+
+    Raises:
+        NotWritableError: one line naming the path, the problem and ``fix``.
+    """
+    path = Path(path).absolute()
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise NotWritableError(f"{what} {path}: {existing} is a file, not a directory; {fix}")
+    try:
+        tempfile.TemporaryDirectory(prefix=".nqs-write-probe-", dir=existing).cleanup()
+    except OSError as err:
+        raise NotWritableError(f"{what} {path}: cannot write in {existing} ({err.strerror or err}); {fix}") from None
+
 
 
 def _umask() -> int:

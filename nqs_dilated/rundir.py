@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .files import write_atomic
+from .files import check_writable_dir, write_atomic
 from .hamiltonian import CONVENTION
 from .provenance import git_revision, package_versions
 
@@ -35,11 +35,14 @@ class RunDir:
 
     Raises:
         RunDirError: the directory holds files of another run or unrelated files.
+        NotWritableError: (a ValueError) the directory cannot be created or written (a file in
+            its path, a read-only file system).
     """
 
     def __init__(self, path: str | os.PathLike, config: dict[str, Any]):
         self.path = Path(path)
         self.config = config
+        check_writable_dir(self.path, "output directory", "choose another --out")
         if self.path.exists():
             if not self.path.is_dir():
                 raise RunDirError(f"output {self.path} exists and is not a directory; choose another --out")

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import resource
 import sys
 import warnings
+
+#: A command-line token that is a negative number, range or list (``-0.5``, ``-0.5:0:0.5``).
+_NEGATIVE = re.compile(r"^-(\d|\.\d)")
+
+
+def attach_negative_values(argv: list[str]) -> list[str]:
+    """``--opt -0.5:0:0.5`` as ``--opt=-0.5:0:0.5``: argparse takes a token that starts with ``-``
+    for an option unless it is a plain number, so a negative range or list would otherwise need
+    the ``=`` form. No option of ours is named like a number, so this changes nothing else."""
+    out: list[str] = []
+    for token in argv:
+        if out and _NEGATIVE.match(token) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def peak_rss_gib() -> float:

@@ -35,7 +35,7 @@ from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sect
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError, space_group
 from ..config import FitConfig, j2_values
-from .common import fail, one_line_warnings, peak_rss_gib
+from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib
 
 
 class _Progress:
@@ -108,13 +108,15 @@ def add_arguments(p: argparse.ArgumentParser, d: FitConfig | None = None) -> Non
 
 
 def main(argv: list[str] | None = None, prog: str = "nqs-dilated ed") -> int:
-    args = build_parser(prog).parse_args(argv)
+    args = build_parser(prog).parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     with one_line_warnings():
         return run(args)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nqs-dilated ed`` on parsed arguments (:func:`add_arguments`)."""
+    if args.no_store and args.store is not None:
+        return fail(f"--no-store and --store {args.store} contradict each other: give one of them")
     try:
         values = j2_values(args.j2)
         values = [values] if isinstance(values, float) else list(values)

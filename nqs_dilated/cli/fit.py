@@ -39,7 +39,7 @@ from ..config import (
 from ..lattice import LatticeError
 from ..rundir import RunDirError
 from ..symmetry import SymmetryError
-from .common import fail, one_line_warnings, peak_rss_gib
+from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib
 
 #: The commands of ``nqs-dilated`` this module runs (``ed`` is :mod:`nqs_dilated.cli.ed`).
 RUN_COMMANDS = ("sign", "vmc", "sweep", "search")
@@ -311,7 +311,7 @@ _INPUT_ERRORS = (ConfigError, LatticeError, SymmetryError, RunDirError, ValueErr
 def run_command(command: str, argv: list[str], prog: str | None = None) -> int:
     """Parse ``argv`` for ``nqs-dilated COMMAND`` (:data:`RUN_COMMANDS`), run it, print the report;
     returns the exit status (2 for bad input, nothing written)."""
-    args = build_parser(command, prog).parse_args(argv)
+    args = build_parser(command, prog).parse_args(attach_negative_values(argv))
     with one_line_warnings():
         return _run(command, args)
 

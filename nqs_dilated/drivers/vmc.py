@@ -147,6 +147,9 @@ def check_sign_fit(path: str | Path, force: bool = False) -> dict:
     """
     path = Path(path)
     summary_file = path / "summary.json"
+    if not path.is_dir():
+        raise ValueError(f"unknown sign source {str(path)!r}: use exact, marshall, fit or the run directory of a "
+                         "finished sign fit")
     if not summary_file.is_file():
         raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
     s = json.loads(summary_file.read_text())

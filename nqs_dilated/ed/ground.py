@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..files import check_writable_dir
 from ..hamiltonian import check_couplings
 from ..lattice import Cluster, load_lattice
 from ..symmetry import space_group
@@ -97,6 +98,8 @@ def ground_state(
         ValueError: bad couplings, unknown method, a sector with the NetKet route, or a cluster
             too large for the chosen route.
         MemoryError: the symmetric engine's estimate does not fit in the available memory.
+        NotWritableError: (a ValueError) the state must be computed and the store directory
+            cannot be written.
     """
     cluster = lattice if isinstance(lattice, Cluster) else load_lattice(lattice)
     j1, j2 = check_couplings(j1, j2)
@@ -126,6 +129,9 @@ def ground_state(
             state = _ROUTES[name].from_arrays(cluster, info, arrays)
             state.store_path, state.loaded = p, True
             return state
+    if use_store:  # before the ED, not after it
+        check_writable_dir(store.store_dir(store_dir), "store directory",
+                           "give a writable --store DIR (or $NQS_DILATED_STORE), or --no-store")
     t0 = time.perf_counter()
     if name == "symmetric" and sector == "auto" and initial is None and use_store:
         initial = _stored_sector_state(cluster, j1, j2, store_dir)
