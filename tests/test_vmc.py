@@ -489,6 +489,45 @@ def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / "plots" / "energy.pdf").is_file()
 
 
+def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch):
+    """The checkpoint holds the chains, the sampler's RNG key and the step guard's state: a run
+    killed at step 5 of 8 and resumed from its checkpoint at step 4 ends with the parameters
+    and energies of the run that was never interrupted."""
+    import flax.serialization
+
+    from nqs_dilated.drivers.minsr import VMC_MinSR
+    from nqs_dilated.drivers.vmc_run import run_vmc
+
+    def config(out):
+        return resolve({"task": "vmc", "lattice": "triangular-4x4", "j2": 0.5, "mode": "full",
+                        "channels": [4, 4], "dilations": [1, 2], "n_iter": 8, "lr": 0.02, "lr_final": 0.01,
+                        "n_samples": 128, "n_chains": 8, "checkpoint_every": 4, "out": str(out)})
+
+    whole = run_vmc(config(tmp_path / "whole"), progress=False)
+    original = VMC_MinSR.compute_loss_and_update
+
+    def crash_at_step_5(self):
+        if self.step_count == 5:
+            raise RuntimeError("killed")
+        return original(self)
+
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", crash_at_step_5)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_vmc(config(tmp_path / "cut"), progress=False)
+    monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", original)
+    resumed = run_vmc(config(tmp_path / "cut"), progress=False)
+    assert resumed["resumed_from"] == 4 and resumed["steps_done"] == whole["steps_done"] == 8
+
+    def params(name):
+        return jax.tree_util.tree_leaves(flax.serialization.msgpack_restore((tmp_path / name / "params.msgpack").read_bytes()))
+
+    for a, b in zip(params("whole"), params("cut"), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    energies = [json.loads((tmp_path / n / "vmc.log").read_text())["Energy"]["Mean"]["real"] for n in ("whole", "cut")]
+    np.testing.assert_allclose(energies[0], energies[1], rtol=1e-10)
+    assert resumed["energy"] == pytest.approx(whole["energy"], rel=1e-10)
+
+
 def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):
     from nqs_dilated.drivers.vmc import truncate_json_log
 

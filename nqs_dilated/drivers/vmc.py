@@ -78,6 +78,7 @@ __all__ = [
     "SIGN_MARGIN",
     "SignQualityError",
     "check_sign_fit",
+    "checkpoint_guard",
     "checkpoint_seconds",
     "device_info",
     "GUARD_ENERGY_Z",
@@ -372,16 +373,30 @@ def device_info() -> dict:
 
 # ---------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: float = 0.0) -> None:
-    """Write ``{step, seconds, meta, variables}`` (flax msgpack) atomically to ``path``.
+def _sampler_state_dict(vstate) -> dict | None:
+    """The Markov chains and RNG key of an ``MCState`` as a state dict (``None`` for a full-sum
+    state, or over several processes, where the chains are split between processes)."""
+    if not isinstance(vstate, nk.vqs.MCState) or jax.process_count() > 1:
+        return None
+    return jax.device_get(flax.serialization.to_state_dict(vstate.sampler_state))
+
+
+def save_checkpoint(
+    path: str | Path, vstate, step: int, meta: dict, seconds: float = 0.0, guard: dict | None = None
+) -> None:
+    """Write ``{step, seconds, meta, variables, sampler_state, guard}`` (flax msgpack) atomically.
 
     ``step`` is the number of completed optimisation steps; ``seconds`` the wall seconds those
     steps took, over every invocation (read back by :func:`checkpoint_seconds`); ``meta`` a
-    JSON-able description of the model and configuration, checked on :func:`load_checkpoint`.
-    Over several processes every process must call it (the variables are replicated: each
-    takes its local copy) and process 0 writes.
+    JSON-able description of the model and configuration, checked on :func:`load_checkpoint`;
+    ``sampler_state`` the Markov chains and the sampler's RNG key after the last step (one
+    process); ``guard`` the step guard's state (:meth:`_StepGuard.state_dict`). With them a
+    resumed run continues the uninterrupted one exactly (the optimiser is plain SGD on a schedule
+    of the step, the diagonal shift a schedule of the step). Over several processes every process
+    must call it (the variables are replicated: each takes its local copy) and process 0 writes.
     """
     variables = jax.device_get(extract_replicated(vstate.variables))
+    sampler = _sampler_state_dict(vstate)
     if jax.process_index() != 0:
         return
     payload = {
@@ -390,6 +405,10 @@ def save_checkpoint(path: str | Path, vstate, step: int, meta: dict, seconds: fl
         "meta": json.dumps(meta, sort_keys=True),
         "variables": flax.serialization.to_state_dict(variables),
     }
+    if sampler is not None:
+        payload["sampler_state"] = sampler
+    if guard is not None:
+        payload["guard"] = guard
     write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
 
 
@@ -453,8 +472,18 @@ def checkpoint_seconds(path: str | Path) -> float:
     return float(_read_checkpoint(Path(path)).get("seconds", 0.0))
 
 
+def checkpoint_guard(path: str | Path) -> dict | None:
+    """The step guard's state stored in a checkpoint (``None`` when it holds none).
+
+    Raises:
+        CheckpointError: unreadable file.
+    """
+    return _read_checkpoint(Path(path)).get("guard")
+
+
 def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
-    """Restore ``vstate.variables`` from ``path``; returns the number of completed steps.
+    """Restore ``vstate.variables`` (and, where stored, its Markov chains and sampler RNG key)
+    from ``path``; returns the number of completed steps.
 
     Raises:
         CheckpointError: unreadable file, different ``meta`` (another model or configuration),
@@ -475,6 +504,18 @@ def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
     if not all(jax.tree_util.tree_leaves(same)):
         raise CheckpointError(f"checkpoint {path} does not match the model (parameter shapes differ)")
     vstate.variables = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, dtype=a.dtype), target, variables)
+    stored_sampler = payload.get("sampler_state")
+    if stored_sampler is not None and _sampler_state_dict(vstate) is not None:
+        current = vstate.sampler_state
+        try:
+            restored = flax.serialization.from_state_dict(current, stored_sampler)
+            same = jax.tree_util.tree_map(lambda a, b: np.shape(a) == np.shape(b), current, restored)
+            if not all(jax.tree_util.tree_leaves(same)):
+                raise ValueError("shapes differ")
+        except Exception as err:  # noqa: BLE001
+            raise CheckpointError(f"checkpoint {path}: its sampler state does not fit the sampler ({err})") from None
+        vstate.sampler_state = jax.tree_util.tree_map(
+            lambda a, b: jax.device_put(jnp.asarray(b, dtype=a.dtype), getattr(a, "sharding", None)), current, restored)
     return int(payload["step"])
 
 
@@ -488,11 +529,18 @@ class _Checkpointer(nk.callbacks.AbstractCallback, mutable=True):
     t0: float = struct.field(pytree_node=False, serialize=False, default=0.0)
     last_finite: bool = struct.field(pytree_node=False, serialize=False, default=True)
 
-    def __init__(self, path: Path, meta: dict, every: int, seconds_before: float = 0.0):
+    guard: Any = struct.field(pytree_node=False, serialize=False, default=None)
+
+    def __init__(self, path: Path, meta: dict, every: int, seconds_before: float = 0.0, guard=None):
         self.path, self.meta, self.every = path, meta, every
         self.seconds_before = float(seconds_before)
         self.t0 = time.perf_counter()
         self.last_finite = True
+        self.guard = guard
+
+    def _save(self, driver, done: int) -> None:
+        guard = self.guard.state_dict() if self.guard is not None else None
+        save_checkpoint(self.path, driver.state, done, self.meta, self._seconds(), guard=guard)
 
     def _seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self.t0
@@ -502,11 +550,11 @@ class _Checkpointer(nk.callbacks.AbstractCallback, mutable=True):
         self.last_finite = stats is None or bool(np.all(np.isfinite(np.real(stats.mean))))
         done = driver.step_count + 1
         if self.every > 0 and done % self.every == 0 and self.last_finite:
-            save_checkpoint(self.path, driver.state, done, self.meta, self._seconds())
+            self._save(driver, done)
 
     def on_run_end(self, step, driver):
         if self.last_finite:
-            save_checkpoint(self.path, driver.state, driver.step_count, self.meta, self._seconds())
+            self._save(driver, driver.step_count)
 
 
 #: Step guard (:func:`optimise`): a step is rejected when the energy rises by more than
@@ -553,6 +601,38 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
         self.max_step, self.lr = max_step, lr
         self.prev_parameters, self.prev_stats, self.prev_step, self.prev_sampler_state = None, None, -1, None
         self.scale, self.in_a_row, self.rejected, self.restored_step = 1.0, 0, 0, None
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to guard exactly as the uninterrupted one: the parameters and
+        energy statistics of the last accepted step, the step scale and the counters (the chains
+        of the last accepted step are the sampler state of the checkpoint itself)."""
+        stats = self.prev_stats
+        return {
+            "prev_parameters": None if self.prev_parameters is None else flax.serialization.to_state_dict(
+                jax.device_get(jax.tree_util.tree_map(
+                    lambda x: extract_replicated(x) if isinstance(x, jax.Array) else x, self.prev_parameters))),
+            "prev_stats": None if stats is None else {
+                "mean_real": float(np.real(stats.mean)), "mean_imag": float(np.imag(stats.mean)),
+                "error_of_mean": float(stats.error_of_mean), "variance": float(stats.variance)},
+            "prev_step": int(self.prev_step), "scale": float(self.scale), "in_a_row": int(self.in_a_row),
+            "rejected": int(self.rejected),
+        }
+
+    def restore(self, state: dict, vstate) -> None:
+        """Continue from :meth:`state_dict` (``vstate`` already restored from the same checkpoint)."""
+        if state.get("prev_parameters") is not None:
+            target = vstate.parameters
+            self.prev_parameters = jax.tree_util.tree_map(
+                lambda a, b: jnp.asarray(b, dtype=a.dtype),
+                target, flax.serialization.from_state_dict(target, state["prev_parameters"]))
+        if state.get("prev_stats") is not None:
+            st = state["prev_stats"]
+            self.prev_stats = nk.stats.Stats(mean=complex(st["mean_real"], st["mean_imag"]),
+                                             error_of_mean=st["error_of_mean"], variance=st["variance"])
+        self.prev_step = int(state.get("prev_step", -1))
+        self.prev_sampler_state = getattr(vstate, "sampler_state", None)
+        self.scale, self.in_a_row = float(state.get("scale", 1.0)), int(state.get("in_a_row", 0))
+        self.rejected = int(state.get("rejected", 0))
 
     def _blew_up(self, stats) -> bool:
         if not _finite(stats):
@@ -655,6 +735,7 @@ def optimise(
     guard_steps: bool = True,
     show_progress: bool = False,
     seconds_before: float = 0.0,
+    guard_state: dict | None = None,
 ) -> VMCResult:
     """Run ``n_iter - start_step`` VMC_SR steps with an SGD step of size ``lr``.
 
@@ -689,7 +770,9 @@ def optimise(
     (``VMCResult.restored_step``). ``seconds_before``: wall seconds of the ``start_step`` steps
     already done (from :func:`checkpoint_seconds`), added to the time stored in new checkpoints.
     Resuming (``start_step > 0``) appends to the JSON log after dropping its iterations
-    ``>= start_step`` (:func:`truncate_json_log`: logged by a run killed after its checkpoint).
+    ``>= start_step`` (:func:`truncate_json_log`: logged by a run killed after its checkpoint);
+    ``guard_state`` (:func:`checkpoint_guard`) restores the step guard of the checkpoint, so that
+    with the chains :func:`load_checkpoint` restored the resumed run repeats the uninterrupted one.
 
     Returns:
         :class:`VMCResult`.
@@ -730,13 +813,15 @@ def optimise(
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
     guard = _StepGuard(max_step, lr_schedule) if guard_steps else None
+    if guard is not None and guard_state is not None:
+        guard.restore(guard_state, vstate)
     callbacks = [nk.callbacks.InvalidLossStopping()] + ([guard] if guard is not None else [])
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))
     if show_progress:  # NetKet's own bar shows the complex mean (-44.849-0.000j): ours its real part
         callbacks.append(EnergyProgressBar(n_iter - start_step))
     if checkpoint is not None:
-        callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every, seconds_before))
+        callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every, seconds_before, guard))
     loggers = []
     if log_prefix is not None:
         mode = "append" if start_step > 0 else "write"

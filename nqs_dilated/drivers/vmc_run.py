@@ -57,7 +57,7 @@ from ..rundir import RunDir
 from .plots import plot_vmc_run
 from .options import model_options
 from .vmc import (
-    MAX_STEP, check_sign_fit, checkpoint_seconds, device_info, energy_report, load_checkpoint,
+    MAX_STEP, check_sign_fit, checkpoint_guard, checkpoint_seconds, device_info, energy_report, load_checkpoint,
     make_sign, make_state, make_wavefunction, optimise,
 )
 
@@ -147,10 +147,10 @@ def run_vmc(
     )
     meta = checkpoint_meta(cfg)
     ckpt = out / "checkpoint.msgpack"
-    start, seconds_before = 0, 0.0
+    start, seconds_before, guard_state = 0, 0.0, None
     if ckpt.exists():
         start = load_checkpoint(ckpt, vstate, meta)
-        seconds_before = checkpoint_seconds(ckpt)
+        seconds_before, guard_state = checkpoint_seconds(ckpt), checkpoint_guard(ckpt)
         say(f"resuming from step {start} ({ckpt})")
     else:
         start_report = energy_report(vstate, hamiltonian, ground, fidelity=False)
@@ -161,7 +161,7 @@ def run_vmc(
         hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
         diag_shift_final=cfg.diag_shift_final or None, lr_final=cfg.lr_final or None, start_step=start, log_prefix=out / "vmc",
         checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
-        timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before,
+        timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before, guard_state=guard_state,
     )
     final = energy_report(vstate, hamiltonian, ground)
     if main:
