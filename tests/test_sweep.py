@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -365,6 +366,44 @@ def test_vmc_sweep_writes_relative_errors_and_their_plot(tmp_path):
     assert "relative energy error mean" in (out / "summary.md").read_text()
     assert {p.name for p in (out / "plots").iterdir()} == {f"{n}.{e}" for n in ("vmc_error_vs_j2", "ed_energy_vs_j2")
                                                            for e in ("png", "pdf")}
+
+
+@pytest.mark.slow
+def test_killed_vmc_sweep_resumes_to_the_same_files(tmp_path):
+    """SIGKILL a sweep of VMC runs while a run holds a checkpoint but no summary, restart it: its
+    results (every energy, error and fidelity) equal those of the uninterrupted sweep, because a
+    checkpoint holds the Markov chains, the sampler's key and the step guard (wall times aside)."""
+    args = ["sweep", "--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0.5", "--model", "dilated",
+            "--dilations", "1,2", "--channels", "4,4", "--n-iter", "40", "--n-samples", "128", "--n-chains", "8",
+            "--checkpoint-every", "5", "--mode", "full", "--seeds", "2", "--workers", "1", "--quiet"]
+    whole = tmp_path / "whole"
+    proc = _fit(args + ["--out", str(whole)])
+    assert proc.wait(timeout=900) == 0, proc.communicate()[1]
+    out = tmp_path / "killed"
+    proc = _fit(args + ["--out", str(out)])
+    deadline = time.monotonic() + 600
+    workers: list[psutil.Process] = []
+
+    def mid_run() -> bool:
+        return any((d / "checkpoint.msgpack").exists() and not (d / "summary.json").exists()
+                   for d in (out / "runs").glob("*")) if (out / "runs").exists() else False
+
+    while not mid_run() and proc.poll() is None and time.monotonic() < deadline:
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)] or workers
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    for w in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            w.kill()
+    proc.communicate()
+    assert _finished(out) < 2, "the sweep was not interrupted mid-way"
+    resumed = _fit(args + ["--out", str(out)])
+    stdout, stderr = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, stderr
+    a, b = _comparable(whole / "results.csv"), _comparable(out / "results.csv")
+    a = a.drop(columns=["optimisation_seconds_total", "resumed_from"], errors="ignore")
+    b = b.drop(columns=["optimisation_seconds_total", "resumed_from"], errors="ignore")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
 
 
 def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):

@@ -489,7 +489,7 @@ def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / "plots" / "energy.pdf").is_file()
 
 
-def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch):
+def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, capsys):
     """The checkpoint holds the chains, the sampler's RNG key and the step guard's state: a run
     killed at step 5 of 8 and resumed from its checkpoint at step 4 ends with the parameters
     and energies of the run that was never interrupted."""
@@ -515,8 +515,11 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="killed"):
         run_vmc(config(tmp_path / "cut"), progress=False)
     monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", original)
-    resumed = run_vmc(config(tmp_path / "cut"), progress=False)
+    capsys.readouterr()
+    resumed = run_vmc(config(tmp_path / "cut"), progress=True)
     assert resumed["resumed_from"] == 4 and resumed["steps_done"] == whole["steps_done"] == 8
+    bar = capsys.readouterr().err
+    assert "4/8" in bar and "8/8" in bar and "0/4" not in bar  # the bar continues at the resumed step
 
     def params(name):
         return jax.tree_util.tree_leaves(flax.serialization.msgpack_restore((tmp_path / name / "params.msgpack").read_bytes()))

@@ -29,23 +29,22 @@ def energy_text(stats) -> str:
 
 
 class EnergyProgressBar(nk.callbacks.AbstractCallback, mutable=True):
-    """Progress bar over ``n_steps`` iterations of a NetKet driver, the postfix ``Energy=`` with
-    :func:`energy_text` (pass it as a callback with ``show_progress=False``)."""
+    """Progress bar up to step ``n_steps`` of a NetKet driver, the postfix ``Energy=`` with
+    :func:`energy_text` (pass it as a callback with ``show_progress=False``). A resumed driver's
+    bar starts at its step count (``73/150``), not at 0."""
 
     n_steps: int = struct.field(pytree_node=False, serialize=False)
-    start: int = struct.field(pytree_node=False, serialize=False, default=0)
     bar: Any = struct.field(pytree_node=False, serialize=False, default=None)
 
     def __init__(self, n_steps: int):
         self.n_steps = int(n_steps)
-        self.start = 0
         self.bar = None
 
     def on_run_start(self, step, driver):
         from tqdm.auto import tqdm
 
-        self.start = driver.step_count
-        self.bar = tqdm(total=self.n_steps, file=sys.stderr, dynamic_ncols=True, disable=jax.process_index() != 0)
+        self.bar = tqdm(total=self.n_steps, initial=driver.step_count, file=sys.stderr, dynamic_ncols=True,
+                        disable=jax.process_index() != 0)
 
     def before_parameter_update(self, step, log_data, driver):
         if self.bar is not None and driver._loss_stats is not None:
@@ -53,7 +52,7 @@ class EnergyProgressBar(nk.callbacks.AbstractCallback, mutable=True):
 
     def on_step_end(self, step, log_data, driver):
         if self.bar is not None:
-            self.bar.update(driver.step_count + 1 - self.start - self.bar.n)
+            self.bar.update(driver.step_count + 1 - self.bar.n)
 
     def on_run_end(self, step, driver):
         self._close()

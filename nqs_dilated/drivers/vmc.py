@@ -819,7 +819,7 @@ def optimise(
     if timeout:
         callbacks.append(nk.callbacks.Timeout(timeout))
     if show_progress:  # NetKet's own bar shows the complex mean (-44.849-0.000j): ours its real part
-        callbacks.append(EnergyProgressBar(n_iter - start_step))
+        callbacks.append(EnergyProgressBar(n_iter))  # resumed: continues at start_step
     if checkpoint is not None:
         callbacks.insert(0, _Checkpointer(Path(checkpoint), meta or {}, checkpoint_every, seconds_before, guard))
     loggers = []
