@@ -103,8 +103,10 @@ def run_vmc(
         written (rerun to resume from the checkpoint).
 
     Raises:
-        ValueError (incl. ConfigError, RunDirError, CheckpointError,
-        :class:`~nqs_dilated.drivers.vmc.SignQualityError`), LatticeError, MemoryError.
+        ValueError: bad input, incl. ConfigError, RunDirError, CheckpointError and SignQualityError
+            (a learned sign below the bounds of :func:`~nqs_dilated.drivers.vmc.check_sign_fit`).
+        LatticeError: an unreadable lattice file.
+        MemoryError: an ED that does not fit.
     """
     out = Path(cfg.out or cfg.default_out())
     config = {**cfg.to_dict(), "out": str(out)}
