@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m nqs_dilated.fit``: ``nqs-dilated`` when the first argument is a command, else
     ``nqs-dilated sign`` (``nqs-dilated vmc`` with ``--task vmc``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] and argv[0] in ("ed", "plot", *RUN_COMMANDS):
+    if argv[:1] and argv[0] in ("ed", "plot", "leakage", *RUN_COMMANDS):
         from .main import main as nqs_dilated
 
         return nqs_dilated(argv)
