@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -446,6 +447,8 @@ def _typed(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, float):
         return number(value, float)
     if isinstance(default, str) or default is None:
+        if isinstance(value, os.PathLike):  # a lattice file or run directory given as a path
+            return os.fspath(value)
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {value!r}")
     return value
