@@ -134,9 +134,9 @@ def run_vmc(
         say(f"warning: using the sign fit {source} below the quality bounds (--force-sign)")
     sign, prior = None, None
     if cfg.mode == "fixed-sign":
-        sign = make_sign(source, cluster, ground, force=force_sign)
+        sign = make_sign(source, cluster, ground, force=True)  # checked above (sign_check)
     else:
-        prior = source if source in ("marshall", "none") else make_sign(source, cluster, force=force_sign)
+        prior = source if source in ("marshall", "none") else make_sign(source, cluster, force=True)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
         cluster, cfg.mode, sign, model=cfg.model, sign_prior=prior, param_dtype=dtype,
