@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/ed_36.py [--j2 0.5] [--sector A1+] [--sweep 0:1.4:0.1] [--sweep-sector auto]
         [--skip-point] [--scratch DIR|none] [--skip-36] [--skip-24] [--skip-netket] [--max-iter N]
-        [--tol 1e-8] [--searches-from runs/results/ed36/auto-j2=*.json]
+        [--tol 1e-8] [--searches-from runs/results/ed36/auto-j2=*.json] [--search one-by-one,lockstep]
 
 * 36 sites (triangular-6x6), one J2, one sector, from nothing: wall time per phase (basis,
   structure, Lanczos), peak RSS, representatives, sector dimension, entries, matvec time,
@@ -22,6 +22,13 @@ Usage:
   NetKet's operator from E0 over 100 samples (an eigenstate check independent of our structure).
 * The Lanczos vectors go to ``--scratch`` (default the ED store directory), so no second
   Lanczos pass is needed; ``--scratch none`` recomputes them (the two-pass route).
+* ``--search one-by-one,lockstep``: then, reusing the basis and structure, the matvec time for
+  1 vector against the lockstep step for 1, 2, 4 and 8 sectors, and the full sector search
+  (``sector="auto"``, no bounds, no start vector: what a search from nothing costs after the
+  build) in each mode: the energy-only runs one sector after the other (``lockstep=False``) or
+  all sectors together (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`). Printed per mode: wall
+  and CPU time, bytes written to disk, peak RSS of the phase, and every sector's energy with the
+  largest difference between the modes; the from-nothing time is basis + structure + search.
 * 24 sites (triangular-4x6): the engine (auto sector search) vs ``nk.exact.lanczos_ed`` on the
   full Sz = 0 space (about 5 min) with the ratio.
 """
@@ -40,6 +47,7 @@ from nqs_dilated.cli.common import peak_rss_gib
 def bench_36(
     j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None, scratch: str | None = None,
     sweep_sector: str = "auto", skip_point: bool = False, searches_from: list[str] | None = None,
+    search: str | None = None,
 ) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
     from nqs_dilated.ed.lanczos import lanczos_ground_state
@@ -110,6 +118,8 @@ def bench_36(
             flush=True,
         )
         del res, op
+    if search:
+        _bench_search(cluster, structure, j2, tol, max_iter, scratch, search.split(","), t_basis + t_struct)
     if not sweep:
         return
     from nqs_dilated.config import j2_values
@@ -177,6 +187,107 @@ def bench_36(
         f"{t_struct:.0f} s); peak RSS {peak_rss_gib():.2f} GiB",
         flush=True,
     )
+
+
+class _Phase:
+    """Wall time, CPU time (all threads), bytes written to disk (``/proc/self/io``) and the peak
+    RSS of a phase (the high-water mark reset at its start through ``/proc/self/clear_refs``)."""
+
+    def __enter__(self):
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+        self.wall, self.cpu, self.written = time.perf_counter(), time.process_time(), _io("write_bytes")
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        self.written = _io("write_bytes") - self.written
+        self.peak = _vm("VmHWM") / 2**20
+
+    def __str__(self):
+        return f"wall {self.wall:.1f} s, CPU {self.cpu:.1f} s, written {self.written / 1e9:.2f} GB, peak RSS {self.peak:.2f} GiB"
+
+
+def _io(key: str) -> int:
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+
+def _vm(key: str) -> int:
+    """KiB of a /proc/self/status field."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+
+def _bench_search(cluster, structure, j2, tol, max_iter, scratch, modes, t_build) -> None:
+    from nqs_dilated.ed.symmetric import symmetric_ground_state
+
+    # matvec of one vector against a lockstep step of K sectors (both fused with nothing else)
+    sectors = [str(sec) for sec in structure.basis.group.sectors()]
+    op = structure.sector_operator(sectors[0], j2)
+    x = np.where(op.mask, np.random.default_rng(0).standard_normal(op.size), 0.0)
+    y = np.empty_like(x)
+    op.graded_matvec(x, y)
+    t = time.perf_counter()
+    for _ in range(3):
+        op.graded_matvec(x, y)
+    t1 = (time.perf_counter() - t) / 3
+    print(f"[36 search] matvec, 1 vector: {t1:.2f} s (mean of 3)", flush=True)
+    del op, x, y
+    for K in (1, 2, 4, 8):
+        if K > len(sectors):
+            break
+        lop = structure.lockstep_operator(sectors[:K], j2)
+        for k in range(K):
+            lop.assign(k, k)
+        v = np.random.default_rng(0).standard_normal((lop.size, K))
+        for k in range(K):
+            v[~lop.mask(k), k] = 0.0
+        u = np.zeros_like(v)
+        beta = np.zeros(K)
+        lop.step(v, u, beta)
+        t = time.perf_counter()
+        for _ in range(2):
+            lop.step(v, u, beta)
+        tk = (time.perf_counter() - t) / 2
+        print(
+            f"[36 search] lockstep step, {K} sectors: {tk:.2f} s (mean of 2), {tk / K:.2f} s per sector, "
+            f"{K * t1 / tk:.2f}x the one-vector matvecs it replaces",
+            flush=True,
+        )
+        del lop, v, u
+    found = {}
+    cache = {("symmetric-structure", cluster.content_hash): structure}
+    for mode in modes:
+        its: dict[str, list[int]] = {}
+        with _Phase() as ph:
+            gs = symmetric_ground_state(
+                cluster, j2, sector="auto", structure_cache=cache, scratch_dir=scratch, tol=tol, max_iter=max_iter,
+                lockstep={"one-by-one": False, "lockstep": True}[mode], progress=_sweep_progress(time.perf_counter(), its),
+            )
+        found[mode] = gs.info
+        print(
+            f"[36 search] {mode}: {ph}; ground state {gs.info.sector}, E0 = {gs.energy:.10f}, residual {gs.residual:.1e}; "
+            f"Lanczos iterations {its}; from nothing (basis + structure + search) {t_build + ph.wall:.0f} s = "
+            f"{(t_build + ph.wall) / 60:.1f} min",
+            flush=True,
+        )
+        del gs
+    if len(found) > 1:
+        a, b = (found[m] for m in modes[:2])
+        for k in sorted(a.sector_energies, key=a.sector_energies.get):
+            print(
+                f"[36 search] {k}: {a.sector_energies[k]:.12f} ({modes[0]}, residual {a.sector_residuals[k]:.1e}) "
+                f"{b.sector_energies[k]:.12f} ({modes[1]}, residual {b.sector_residuals[k]:.1e}), "
+                f"difference {abs(a.sector_energies[k] - b.sector_energies[k]):.1e}",
+                flush=True,
+            )
+        dmax = max(abs(a.sector_energies[k] - b.sector_energies[k]) for k in a.sector_energies)
+        print(f"[36 search] largest sector-energy difference between the modes: {dmax:.1e}", flush=True)
 
 
 def _search_from_json(path: str, lattice: str) -> tuple[float, dict[str, tuple[float, float]]]:
@@ -250,6 +361,10 @@ def main() -> None:
         "--scratch", default=None,
         help="directory for the pass-1 Lanczos vectors (default: the ED store directory); 'none': recompute them",
     )
+    ap.add_argument(
+        "--search", default=None, metavar="MODES",
+        help="36 sites: then the full sector search in these modes (one-by-one, lockstep; comma-separated)",
+    )
     ap.add_argument("--skip-36", action="store_true")
     ap.add_argument("--skip-point", action="store_true", help="36 sites: no single point (basis and structure, then the sweep)")
     ap.add_argument("--skip-24", action="store_true")
@@ -269,7 +384,7 @@ def main() -> None:
         scratch = None if args.scratch == "none" else (args.scratch or str(store_dir()))
         bench_36(
             args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector, args.skip_point,
-            args.searches_from,
+            args.searches_from, args.search,
         )
 
 

@@ -30,7 +30,7 @@ from ..hamiltonian import check_couplings
 from ..lattice import Cluster
 from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
-from .lanczos import lanczos_ground_state
+from .lanczos import lanczos_ground_state, lanczos_lockstep
 from .operator import SymmetricStructure, structure_bytes
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
@@ -173,8 +173,11 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
 
     Returns:
         ``{"representatives": R, "entries": nnz, "basis": ..., "structure": ..., "build": ...,
-        "solver": ..., "total": ...}`` (counts and bytes); the build scratch and the solver are not
-        held at the same time, so ``total = basis + structure + max(build, solver)``.
+        "solver": ..., "lockstep": ..., "total": ..., "total_search": ...}`` (counts and bytes);
+        the build scratch and the solver are not held at the same time, so ``total = basis +
+        structure + max(build, solver)`` (one sector; also a search when memory is short, whose
+        lockstep then narrows to one sector at a time), and ``total_search`` with ``lockstep``,
+        a search over every zero-momentum sector at once, in place of ``solver``.
     """
     check_cluster(cluster)
     if group is None:
@@ -192,6 +195,8 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # the best so far), and the pass-1 vectors kept in memory (the rest go to the scratch
     # directory or are recomputed, see nqs_dilated.ed.lanczos)
     solver = 10 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
+    # a sector search with every sector in lockstep (narrower when memory is short)
+    lockstep = lockstep_bytes(R, len(group.sectors()))
     return {
         "representatives": R,
         "entries": nnz,
@@ -199,7 +204,9 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
         "structure": structure,
         "build": build,
         "solver": solver,
+        "lockstep": lockstep,
         "total": basis + structure + max(build, solver),
+        "total_search": basis + structure + max(build, solver, lockstep),
     }
 
 
@@ -228,6 +235,31 @@ def require_memory(total: int, what: str, detail: str, hint: str = "") -> None:
 
 #: Default Ritz residual at which a sector search ranks the sectors (see ``search_tol``).
 SEARCH_TOL = 1e-4
+
+#: Available memory a lockstep search leaves free (bytes) when it chooses its width.
+LOCKSTEP_MARGIN = 1 << 30
+
+
+def lockstep_bytes(n_reps: int, n_slots: int) -> int:
+    """Bytes of a lockstep search over ``n_slots`` sectors at once: two float64 ``(R, K)``
+    arrays, the start vector, and the per-representative sector bits and stabilizer orders
+    (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`)."""
+    return n_reps * (16 * n_slots + 8 + 3)
+
+
+def lockstep_slots(n_reps: int, lockstep: bool | int = True) -> int:
+    """Sectors a lockstep search advances at once: ``lockstep`` itself when it is an integer,
+    else as many as the available memory holds beyond :data:`LOCKSTEP_MARGIN` (at least 1).
+
+    Raises:
+        ValueError: an integer below 1.
+    """
+    if lockstep is True:
+        free = psutil.virtual_memory().available - LOCKSTEP_MARGIN - lockstep_bytes(n_reps, 0)
+        return max(1, int(free // (16 * n_reps)))
+    if isinstance(lockstep, bool) or int(lockstep) < 1:
+        raise ValueError(f"lockstep must be True (width from memory) or a number of sectors >= 1, got {lockstep!r}")
+    return int(lockstep)
 
 
 def _check_memory(cluster: Cluster, group: SymmetryGroup) -> None:
@@ -293,6 +325,7 @@ def symmetric_ground_state(
     on_sector_energy: Callable[[str, float, float], None] | None = None,
     lower_bounds: dict[str, float] | None = None,
     upper_bounds: dict[str, float] | None = None,
+    lockstep: bool | int = True,
 ) -> SymmetricGroundState:
     """Exact ground state of the J1-J2 model in the zero-momentum symmetric basis.
 
@@ -349,6 +382,16 @@ def symmetric_ground_state(
         upper_bounds: With ``lower_bounds``: upper bounds on sectors' lowest energies at these
             couplings (:func:`nqs_dilated.ed.bounds.sector_upper_bounds`); they only order the
             sectors (see above).
+        lockstep: With ``sector="auto"``: how the energy-only runs go. ``True`` (default): in
+            lockstep (:func:`~nqs_dilated.ed.lanczos.lanczos_lockstep`), as many sectors at once
+            as the available memory holds (:func:`lockstep_slots`, 16 bytes per representative
+            and sector; all of them at 36 sites with 24 GiB), each step one pass over the
+            structure for all of them; an integer caps that number; ``False`` runs them one after
+            the other. Without ``initial`` and bounds every sector runs in lockstep and only the
+            lowest (and those within the margin) are then converged with their vectors; with
+            them the likely sector is converged first (see ``search_tol``) and the sectors its
+            energy does not exclude run in lockstep. The energies are those of the one-by-one
+            runs (same start vectors and stopping rule) up to rounding.
 
     Returns:
         The :class:`SymmetricGroundState`; ``info.gap`` is the second-lowest Ritz value minus E0
@@ -434,21 +477,64 @@ def symmetric_ground_state(
     skipped: dict[str, float] = {}
     converged: dict[str, tuple] = {}  # label -> (LanczosResult with vector, dimension)
     nonempty = []
-    # sector operators are made one at a time (each holds three R-vectors: weights and mask)
-    for sec in sectors:
-        key = str(sec)
-        if key in energies:
-            nonempty.append(key)
-            continue
+
+    def excluded(key):
         # skipped only with the margin: an energy-only Lanczos run can stop on the second of two
         # nearly degenerate levels (measured 8e-4 above the lowest on 4x6), which would lift a
         # bound built on such an energy by as much
         if energies and bounds.get(key, -math.inf) > min(energies.values()) + margin:
             skipped[key] = bounds[key]  # provably above an energy already found
+            return True
+        return False
+
+    def record(key, r):
+        energies[key] = float(r.energy)
+        residuals[key] = float(r.residual)
+        if on_sector_energy is not None:
+            on_sector_energy(key, energies[key], residuals[key])
+
+    todo = []  # sectors still to search, in order
+    for sec in sectors:
+        key = str(sec)
+        if key in energies:
+            nonempty.append(key)
+        elif basis.sector_dimension(sec) > 0:
+            todo.append(key)
+    if search and lockstep and todo and (warm is not None or bounds):
+        # a likely sector is known (that of ``initial``, or the lowest bound): converged first
+        # with its vector, so that the bounds can exclude others before they run
+        key = todo.pop(0)
+        if not excluded(key):
+            op = structure.sector_operator(key, j2, j1)
+            r = run(op, True, tol)
+            converged[key] = (r, op.dimension)
+            nonempty.append(key)
+            record(key, r)
+            del op
+    if search and lockstep and todo:
+        # every remaining sector's energy-only run in lockstep: one pass over the structure per
+        # step for all of them (see nqs_dilated.ed.lanczos.lanczos_lockstep)
+        lop = structure.lockstep_operator(todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep)))
+        cb = None
+        if progress:
+            label = "lanczos lockstep " + ",".join(todo)
+            cb = lambda step, running: progress(label, float(step))  # noqa: E731
+
+        def on_result(i, r):
+            nonempty.append(todo[i])
+            record(todo[i], r)
+
+        lanczos_lockstep(
+            lop, list(range(len(todo))), seed=seed, tol=stol, max_iter=max_iter,
+            accept=lambda i: not excluded(todo[i]), on_result=on_result, progress=cb,
+        )
+        del lop
+        todo = []
+    # sector operators are made one at a time (each holds three R-vectors: weights and mask)
+    for key in todo:
+        if excluded(key):
             continue
-        op = structure.sector_operator(sec, j2, j1)
-        if op.dimension == 0:
-            continue
+        op = structure.sector_operator(key, j2, j1)
         nonempty.append(key)
         if search:
             if not energies:
@@ -456,10 +542,7 @@ def symmetric_ground_state(
                 converged[key] = (r, op.dimension)
             else:
                 r = run(op, False, stol)
-            energies[key] = float(r.energy)
-            residuals[key] = float(r.residual)
-            if on_sector_energy is not None:
-                on_sector_energy(key, energies[key], residuals[key])
+            record(key, r)
         del op
     if not nonempty:
         raise RuntimeError(f"no sector of {cluster.name} has states")
