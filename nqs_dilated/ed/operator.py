@@ -301,6 +301,42 @@ def _lockstep_step(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
+def _scale_by_stab(stab, w_tab, x, out):
+    """``out = sqrt(|Stab|) * x`` (by table)."""
+    for i in nb.prange(x.shape[0]):
+        out[i] = w_tab[stab[i]] * x[i]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_step1(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bit, beta, us, v, u, alpha):
+    """:func:`_lockstep_step` for one sector (flat vectors), reading the scaled input ``us =
+    sqrt(|Stab|) v`` as :func:`_matvec_graded` does: as fast as the one-sector matvec, where the
+    interleaved kernel with one column is about twice as slow (its per-entry scale lookup)."""
+    R = stab.shape[0]
+    bsh = np.uint32(block_bits)
+    dsh = np.uint32(code_bits + block_bits)
+    rowmask = np.uint32((1 << block_bits) - 1)
+    codemask = np.uint32((1 << code_bits) - 1)
+    for b in nb.prange(blk_ptr.shape[0] - 1):
+        k0 = b << block_bits
+        k1 = min(R, k0 + (1 << block_bits))
+        acc = np.zeros(k1 - k0)
+        c = 0
+        for t in range(blk_ptr[b], blk_ptr[b + 1]):
+            e = entries[t]
+            c += e >> dsh
+            acc[e & rowmask] += coef[(e >> bsh) & codemask] * us[c]
+        part = 0.0
+        for a in range(k0, k1):
+            if (keep[a] >> bit) & 1:
+                y = (j1 * d1[a] + j2 * d2[a]) * v[a] + (1.0 / w_tab[stab[a]]) * acc[a - k0] - beta * u[a]
+            else:
+                y = 0.0
+            u[a] = y
+            part += v[a] * y
+        alpha[b] = part
+
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _lockstep_sector_bits(stab_counts, order, chis, keep, stab):
     """In the graded order: bit ``s`` of ``keep[g]`` set when sector ``s`` (characters
     ``chis[s]``, int64 ``(S, 2P)``) keeps the representative, and ``stab[g] = |Stab|``."""
@@ -323,6 +359,12 @@ def _lockstep_sector_bits(stab_counts, order, chis, keep, stab):
 #: Default row block: ``2**BLOCK_BITS`` representatives, a 1 MiB float64 accumulator, the L2
 #: cache of one core of the machines this was measured on (see ``benchmarks/ed_36.py``).
 BLOCK_BITS = 17
+#: Accumulator bytes per thread that a lockstep step (:class:`LockstepOperator`) may use: a row
+#: block of ``2**block_bits`` rows holds ``8 K`` bytes per row for ``K`` sectors. At 36 sites
+#: (2**17-row blocks, 1 MiB L2 per core, 32 MiB L3) a step took 1.26 s per sector with 4 sectors
+#: (4 MiB) and 1.35 s with 8 (8 MiB), against 1.78 s for the one-sector matvec
+#: (``benchmarks/ed_36.py --search``), so the default width stops at 4 MiB.
+LOCKSTEP_ACC_BYTES = 4 << 20
 #: Rows filled and sorted together (a multiple of the block): their uint64 items (8 bytes per
 #: entry, 1.9 GB at 36 sites) are the build's scratch.
 PANEL_ROWS = 1 << 22
@@ -678,6 +720,7 @@ class LockstepOperator:
         self._w_tab = np.sqrt(np.arange(int(self.stab.max()) + 1, dtype=np.float64))
         self._w_tab[0] = 1.0  # never a stabilizer order; keeps 1 / w finite
         self.slots = np.full(self.n_slots, -1, dtype=np.int64)
+        self._us = None  # the scaled input of the one-sector step
         self._coef = np.zeros((1 << structure.code_bits, self.n_slots), dtype=np.float64)
         self._bits = np.zeros(self.n_slots, dtype=np.int64)
         self.n_steps = 0
@@ -725,6 +768,18 @@ class LockstepOperator:
         if v.shape != (self.size, K) or u.shape != v.shape or not (v.flags.c_contiguous and u.flags.c_contiguous):
             raise ValueError(f"lockstep vectors must be C-contiguous float64 ({self.size}, {K}), got {v.shape}, {u.shape}")
         alpha = np.empty((s.blk_ptr.shape[0] - 1, K), dtype=np.float64)
+        if K == 1:  # one sector left: the one-sector kernel on a scaled copy (one more R-vector)
+            if self._us is None:
+                self._us = np.empty(self.size)
+            v1, u1 = v.reshape(-1), u.reshape(-1)
+            _scale_by_stab(self.stab, self._w_tab, v1, self._us)
+            _lockstep_step1(
+                s.blk_ptr, s.entries, s.block_bits, s.code_bits, np.ascontiguousarray(self._coef[:, 0]), s.d1, s.d2,
+                self.j1, self.j2, self.stab, self._w_tab, self.keep, self._bits[0], float(beta[0]), self._us, v1, u1,
+                alpha[:, 0],
+            )
+            self.n_steps += 1
+            return alpha.sum(axis=0)
         _lockstep_step(
             s.blk_ptr, s.entries, s.block_bits, s.code_bits, self._coef, s.d1, s.d2, self.j1, self.j2,
             self.stab, self._w_tab, self.keep, self._bits, np.asarray(beta, dtype=np.float64), v, u, alpha,

@@ -31,7 +31,7 @@ from ..lattice import Cluster
 from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
 from .lanczos import lanczos_ground_state, lanczos_lockstep
-from .operator import SymmetricStructure, structure_bytes
+from .operator import LOCKSTEP_ACC_BYTES, SymmetricStructure, structure_bytes
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
 __all__ = ["LANCZOS_MEMORY_BUDGET", "SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
@@ -242,21 +242,26 @@ LOCKSTEP_MARGIN = 1 << 30
 
 def lockstep_bytes(n_reps: int, n_slots: int) -> int:
     """Bytes of a lockstep search over ``n_slots`` sectors at once: two float64 ``(R, K)``
-    arrays, the start vector, and the per-representative sector bits and stabilizer orders
-    (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`)."""
-    return n_reps * (16 * n_slots + 8 + 3)
+    arrays, the start vector, the scaled input of a one-sector step, and the per-representative
+    sector bits and stabilizer orders (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`)."""
+    return n_reps * (16 * n_slots + 8 + 8 + 3)
 
 
-def lockstep_slots(n_reps: int, lockstep: bool | int = True) -> int:
+def lockstep_slots(n_reps: int, lockstep: bool | int = True, block_bits: int | None = None) -> int:
     """Sectors a lockstep search advances at once: ``lockstep`` itself when it is an integer,
-    else as many as the available memory holds beyond :data:`LOCKSTEP_MARGIN` (at least 1).
+    else as many as the available memory holds beyond :data:`LOCKSTEP_MARGIN` and, with the
+    structure's ``block_bits``, as many as keep a step's accumulator within
+    :data:`~nqs_dilated.ed.operator.LOCKSTEP_ACC_BYTES` per thread (at least 1).
 
     Raises:
         ValueError: an integer below 1.
     """
     if lockstep is True:
         free = psutil.virtual_memory().available - LOCKSTEP_MARGIN - lockstep_bytes(n_reps, 0)
-        return max(1, int(free // (16 * n_reps)))
+        width = int(free // (16 * n_reps))
+        if block_bits is not None:
+            width = min(width, LOCKSTEP_ACC_BYTES // (8 << block_bits))
+        return max(1, width)
     if isinstance(lockstep, bool) or int(lockstep) < 1:
         raise ValueError(f"lockstep must be True (width from memory) or a number of sectors >= 1, got {lockstep!r}")
     return int(lockstep)
@@ -384,10 +389,10 @@ def symmetric_ground_state(
             sectors (see above).
         lockstep: With ``sector="auto"``: how the energy-only runs go. ``True`` (default): in
             lockstep (:func:`~nqs_dilated.ed.lanczos.lanczos_lockstep`), as many sectors at once
-            as the available memory holds (:func:`lockstep_slots`, 16 bytes per representative
-            and sector; all of them at 36 sites with 24 GiB), each step one pass over the
-            structure for all of them; an integer caps that number; ``False`` runs them one after
-            the other. Without ``initial`` and bounds every sector runs in lockstep and only the
+            as the available memory and the cache hold (:func:`lockstep_slots`: 16 bytes per
+            representative and sector; 4 sectors at 36 sites, a freed slot taking the next
+            sector), each step one pass over the structure for all of them; an integer sets
+            that number; ``False`` runs them one after the other. Without ``initial`` and bounds every sector runs in lockstep and only the
             lowest (and those within the margin) are then converged with their vectors; with
             them the likely sector is converged first (see ``search_tol``) and the sectors its
             energy does not exclude run in lockstep. The energies are those of the one-by-one
@@ -514,7 +519,7 @@ def symmetric_ground_state(
     if search and lockstep and todo:
         # every remaining sector's energy-only run in lockstep: one pass over the structure per
         # step for all of them (see nqs_dilated.ed.lanczos.lanczos_lockstep)
-        lop = structure.lockstep_operator(todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep)))
+        lop = structure.lockstep_operator(todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)))
         cb = None
         if progress:
             label = "lanczos lockstep " + ",".join(todo)
