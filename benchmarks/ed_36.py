@@ -26,7 +26,7 @@ Usage:
   1 vector against the lockstep step for 1, 2, 4 and 8 sectors, and the full sector search
   (``sector="auto"``, no bounds, no start vector: what a search from nothing costs after the
   build) in each mode: the energy-only runs one sector after the other (``lockstep=False``) or
-  all sectors together (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`). Printed per mode: wall
+  all sectors together (:func:`nqs_dilated.ed.lockstep.lanczos_lockstep`). Printed per mode: wall
   and CPU time, bytes written to disk, peak RSS of the phase, and every sector's energy with the
   largest difference between the modes; the from-nothing time is basis + structure + search.
 * 24 sites (triangular-4x6): the engine (auto sector search) vs ``nk.exact.lanczos_ed`` on the
@@ -136,7 +136,7 @@ def bench_36(
     if sweep_sector != "auto":
         searches, source = [], "none"
     elif searches_from:
-        searches, source = [_search_from_json(path, cluster.name) for path in searches_from], "result files"
+        searches, source = [store.search_from_json(path, cluster.name) for path in searches_from], "result files"
     else:
         searches, source = store.stored_searches(cluster, 1.0), "stored searches"
     spectrum = coupling_spectrum_bounds(cluster)
@@ -224,6 +224,7 @@ def _vm(key: str) -> int:
 
 
 def _bench_search(cluster, structure, j2, tol, max_iter, scratch, modes, t_build) -> None:
+    from nqs_dilated.ed.lockstep import LockstepOperator
     from nqs_dilated.ed.symmetric import symmetric_ground_state
 
     # matvec of one vector against a lockstep step of K sectors (both fused with nothing else)
@@ -241,7 +242,7 @@ def _bench_search(cluster, structure, j2, tol, max_iter, scratch, modes, t_build
     for K in (1, 2, 4, 8):
         if K > len(sectors):
             break
-        lop = structure.lockstep_operator(sectors[:K], j2)
+        lop = LockstepOperator(structure, sectors[:K], j2)
         for k in range(K):
             lop.assign(k, k)
         v = np.random.default_rng(0).standard_normal((lop.size, K))
@@ -288,22 +289,6 @@ def _bench_search(cluster, structure, j2, tol, max_iter, scratch, modes, t_build
             )
         dmax = max(abs(a.sector_energies[k] - b.sector_energies[k]) for k in a.sector_energies)
         print(f"[36 search] largest sector-energy difference between the modes: {dmax:.1e}", flush=True)
-
-
-def _search_from_json(path: str, lattice: str) -> tuple[float, dict[str, tuple[float, float]]]:
-    """``(j2, {label: (energy, residual)})`` of a sector search from the JSON result that
-    ``python -m nqs_dilated.ed --sector auto --json`` wrote (e.g. ``runs/results/ed36/auto-j2=*.json``);
-    a sector without a recorded residual gets ``store.MISSING_RESIDUAL``, as in the store."""
-    import json
-
-    from nqs_dilated.ed.store import MISSING_RESIDUAL
-
-    with open(path) as f:
-        d = json.load(f)
-    if d.get("lattice") != lattice or float(d.get("j1", 1.0)) != 1.0 or not d.get("sector_energies"):
-        raise SystemExit(f"{path}: not a sector search of {lattice} at J1 = 1 (needs lattice, j1, sector_energies)")
-    res = d.get("sector_residuals") or {}
-    return float(d["j2"]), {k: (float(e), float(res.get(k, MISSING_RESIDUAL))) for k, e in d["sector_energies"].items()}
 
 
 def _sweep_progress(t0: float, its: dict[str, list[int]]):

@@ -1,6 +1,6 @@
 """Clusters as data: lattice TOML files turned into NetKet graphs.
 
-A cluster file (the package data ``nqs_dilated/lattices/*.toml``, or any TOML path) names a Bravais lattice (two basis vectors), the torus extent
+A cluster file (``lattices/*.toml``, shipped as package data, or any TOML path) names a Bravais lattice (two basis vectors), the torus extent
 ``(L1, L2)`` and the bond families, each a displacement vector with a coupling label ``J1`` or
 ``J2``. :func:`load_lattice` turns it into a :class:`Cluster` holding the
 :class:`netket.graph.Lattice` (edge colour 0 = J1, 1 = J2), the site coordinates and the map from
@@ -124,13 +124,14 @@ class Cluster:
 
 
 def lattice_dir() -> Path:
-    """Directory searched for lattice names: ``$NQS_DILATED_LATTICES``, or the clusters shipped as
-    package data (``nqs_dilated/lattices/``, found through :mod:`importlib.resources`, so that a
-    non-editable install finds them too)."""
+    """Directory searched for lattice names: ``$NQS_DILATED_LATTICES``, or the clusters shipped with
+    the package: the repository's top-level ``lattices/``, installed as the data package
+    ``nqs_dilated.lattices`` (found through :mod:`importlib.resources`, so that editable and
+    regular installs find them)."""
     env = os.environ.get("NQS_DILATED_LATTICES")
     if env:
         return Path(env)
-    return Path(str(resources.files(__package__) / "lattices"))
+    return Path(str(resources.files(f"{__package__}.lattices")))
 
 
 def _as_pair(value, what: str, path: Path, kind=float) -> tuple:

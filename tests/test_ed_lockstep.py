@@ -9,7 +9,8 @@ import pytest
 
 from nqs_dilated.ed.basis import SymmetricBasis
 from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds
-from nqs_dilated.ed.lanczos import compact_columns, lanczos_ground_state, lanczos_lockstep
+from nqs_dilated.ed.lanczos import lanczos_ground_state
+from nqs_dilated.ed.lockstep import LockstepOperator, compact_columns, lanczos_lockstep
 from nqs_dilated.ed.operator import SymmetricStructure
 from nqs_dilated.ed.symmetric import lockstep_slots, symmetric_ground_state
 from nqs_dilated.lattice import load_lattice
@@ -35,7 +36,7 @@ def test_lockstep_step_equals_sector_matvecs(name, j1, j2, one):
     sectors = [str(x) for x in s.basis.group.sectors()]
     if one:
         sectors = sectors[-1:]
-    lop = s.lockstep_operator(sectors, j2, j1)
+    lop = LockstepOperator(s, sectors, j2, j1)
     for k in range(len(sectors)):
         lop.assign(k, k)
     rng = np.random.default_rng(1)
@@ -73,7 +74,7 @@ def test_lockstep_energies_equal_one_sector_runs(name, j2, slots):
     slots take the next sector and the result is the same."""
     s = _structure(name)
     sectors = [str(x) for x in s.basis.group.sectors()]
-    lop = s.lockstep_operator(sectors, j2, n_slots=slots)
+    lop = LockstepOperator(s, sectors, j2, n_slots=slots)
     order = list(range(len(sectors)))
     seen = []
     res = lanczos_lockstep(lop, order, seed=3, tol=1e-4, on_result=lambda i, r: seen.append(i))

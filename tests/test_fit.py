@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from nqs_dilated.cli.fit import main
+from nqs_dilated.cli.main import fit_main as main
 
 FAST = ["--lattice", "triangular-4x4", "--quiet"]
 RUN_FILES = {"config.json", "provenance.json", "metrics.jsonl", "summary.json", "params.msgpack"}

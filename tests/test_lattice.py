@@ -83,10 +83,25 @@ def test_misspelt_key_is_an_error_not_a_torus(tmp_path):
 
 
 def test_shipped_clusters_are_package_data(monkeypatch):
-    """Names resolve to ``nqs_dilated/lattices/`` inside the package (found in a non-editable install too)."""
+    """Names resolve to the data package ``nqs_dilated.lattices`` (the top-level ``lattices/`` of
+    the repository in an editable install, a folder inside the installed package otherwise; CI
+    checks the second), and pyproject.toml ships every subpackage of the source tree."""
+    import tomllib
+
     import nqs_dilated
     from nqs_dilated.lattice import lattice_dir
 
     monkeypatch.delenv("NQS_DILATED_LATTICES", raising=False)
-    assert lattice_dir() == Path(nqs_dilated.__file__).parent / "lattices"
+    root = Path(nqs_dilated.__file__).parent
+    assert lattice_dir() in (root.parent / "lattices", root / "lattices")
+    assert sorted(p.name for p in lattice_dir().glob("*.toml")) == [
+        "triangular-4x4.toml", "triangular-4x6.toml", "triangular-6x6.toml",
+    ]
+    pyproject = root.parent / "pyproject.toml"
+    if pyproject.exists():  # a source checkout
+        listed = set(tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"])
+        found = {"nqs_dilated"} | {
+            "nqs_dilated." + ".".join(p.parent.relative_to(root).parts) for p in root.rglob("*/__init__.py")
+        }
+        assert found | {"nqs_dilated.lattices"} == listed
     assert load_lattice("triangular-4x4").source == lattice_dir() / "triangular-4x4.toml"

@@ -67,7 +67,8 @@ def test_no_upward_imports():
 
 
 def test_entry_points_only_forward_to_cli():
-    """An entry point is a docstring, ``import sys``, one ``from ..cli.X import main`` and
+    """An entry point is a docstring, ``import sys``, one ``from ..cli.X import main`` (or
+    ``fit_main``, the ``python -m nqs_dilated.fit`` alias of :mod:`nqs_dilated.cli.main`) and
     ``sys.exit(main())`` under ``if __name__ == "__main__"``: nothing that could hide an upward import."""
     for rel in sorted(ENTRY_POINTS):
         path = ROOT / rel
@@ -77,7 +78,7 @@ def test_entry_points_only_forward_to_cli():
         imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
         rest = [n for n in body if n not in imports]
         assert all(isinstance(n, ast.Import) and [a.name for a in n.names] == ["sys"] or
-                   isinstance(n, ast.ImportFrom) and _imported_tops_of(n, rel) == {"cli"} and [a.name for a in n.names] == ["main"]
+                   isinstance(n, ast.ImportFrom) and _imported_tops_of(n, rel) == {"cli"} and [a.name for a in n.names] in (["main"], ["fit_main"])
                    for n in imports), f"{rel}: imports other than sys and cli.*.main"
         assert len(rest) == 1 and isinstance(rest[0], ast.If) and "__main__" in ast.unparse(rest[0].test), (
             f"{rel}: everything but the imports must sit under if __name__ == '__main__'"
@@ -90,3 +91,51 @@ def _imported_tops_of(node: ast.ImportFrom, rel: Path) -> set[str]:
         base = package[: len(package) - (node.level - 1)]
         return {(base + node.module.split("."))[0]}
     return {node.module.split(".")[1]} if node.module.startswith("nqs_dilated.") else {node.module}
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> package modules it imports (anywhere in the file, lazy imports included)."""
+    mods = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, path in mods.items():
+        package = (m if path.name == "__init__.py" else m.rpartition(".")[0]).split(".")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "nqs_dilated":
+                target = node.module
+            elif isinstance(node, ast.Import):
+                graph[m] |= {a.name for a in node.names if a.name in mods} - {m}
+                continue
+            else:
+                continue
+            for a in node.names:  # "from pkg import submodule" imports the submodule
+                graph[m].add(f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target)
+            graph[m] -= {m}
+    return graph
+
+
+def test_no_import_cycles():
+    """No module imports, directly or through others (lazy imports included), a module that
+    imports it back: e.g. ``cli.main`` runs ``cli.fit`` and not the other way round."""
+    graph = _module_graph()
+    assert "nqs_dilated.cli.main" in graph["nqs_dilated.fit"]
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(m, path):
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append(path[path.index(n):] + [n])
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == []

@@ -20,7 +20,8 @@ import pytest
 import submitit  # noqa: F401  (imported before any capsys: its logger keeps the first stderr it sees)
 
 import nqs_dilated
-from nqs_dilated.cli.fit import build_parser, main, values_from_args
+from nqs_dilated.cli.fit import build_parser, values_from_args
+from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.config import ConfigError, SweepConfig, is_sweep, j2_values, resolve_sweep
 from nqs_dilated.drivers import tables
 from nqs_dilated.drivers.plots import frustrated_region

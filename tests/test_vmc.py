@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_dilated.cli.fit import main
+from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.config import ConfigError, resolve
 from nqs_dilated.drivers.vmc import (
     GUARD_MAX_REJECTIONS,

@@ -8,7 +8,7 @@ import flax.serialization
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_dilated.cli.fit import main
+from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.config import FitConfig, config_values, load_toml, resolve
 from nqs_dilated.drivers.vmc import make_sign, make_wavefunction
 from nqs_dilated.drivers.vmc_run import sign_fit_config

@@ -363,27 +363,6 @@ def _run(command: str, args: argparse.Namespace) -> int:
     return _report_vmc(summary) if cfg.task == "vmc" else _report_sign(summary)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m nqs_dilated.fit``: ``nqs-dilated`` when the first argument is a command, else
-    ``nqs-dilated sign`` (``nqs-dilated vmc`` with ``--task vmc``)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] and argv[0] in ("ed", "plot", "leakage", *RUN_COMMANDS):
-        from .main import main as nqs_dilated
-
-        return nqs_dilated(argv)
-    command = "sign"
-    for k, arg in enumerate(argv):  # the old --task flag picks the command
-        if arg == "--task" and k + 1 < len(argv):
-            command, argv = argv[k + 1], argv[:k] + argv[k + 2:]
-            break
-        if arg.startswith("--task="):
-            command, argv = arg.split("=", 1)[1], argv[:k] + argv[k + 1:]
-            break
-    if command not in ("sign", "vmc"):
-        return fail(f"unknown task {command!r}; use sign or vmc")
-    return run_command(command, argv, prog="python -m nqs_dilated.fit" + (" --task vmc" if command == "vmc" else ""))
-
-
 def _model_text(cfg) -> str:
     if cfg.model in ("dilated", "cnn"):
         return f"(channels {','.join(map(str, cfg.channels))}, kernel {cfg.kernel_size}, dilations {','.join(map(str, cfg.dilations))})"

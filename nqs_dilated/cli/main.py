@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["COMMANDS", "main"]
+from .common import fail
+
+__all__ = ["COMMANDS", "fit_main", "main"]
 
 #: Subcommands and their one-line summaries.
 COMMANDS = {
@@ -65,6 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     if command == "leakage":
         return leakage_main(rest)
     return run_command(command, rest)
+
+
+def fit_main(argv: list[str] | None = None) -> int:
+    """``python -m nqs_dilated.fit``: ``nqs-dilated`` when the first argument is a command, else
+    ``nqs-dilated sign`` (``nqs-dilated vmc`` with ``--task vmc``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in COMMANDS:
+        return main(argv)
+    command = "sign"
+    for k, arg in enumerate(argv):  # the old --task flag picks the command
+        if arg == "--task" and k + 1 < len(argv):
+            command, argv = argv[k + 1], argv[:k] + argv[k + 2:]
+            break
+        if arg.startswith("--task="):
+            command, argv = arg.split("=", 1)[1], argv[:k] + argv[k + 1:]
+            break
+    if command not in ("sign", "vmc"):
+        return fail(f"unknown task {command!r}; use sign or vmc")
+    from .fit import run_command
+
+    return run_command(command, argv, prog="python -m nqs_dilated.fit" + (" --task vmc" if command == "vmc" else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -225,6 +225,25 @@ def search_energies(info: GroundStateInfo) -> tuple[float, dict[str, tuple[float
     )
 
 
+def search_from_json(path, lattice: str, j1: float = 1.0) -> tuple[float, dict[str, tuple[float, float]]]:
+    """``(j2, {label: (energy, residual)})`` of a sector search read from the JSON result that
+    ``nqs-dilated ed --sector auto --json`` printed (e.g. ``runs/results/ed36/auto-j2=*.json``),
+    the form :func:`nqs_dilated.ed.bounds.sector_lower_bounds` takes; a sector without a recorded
+    residual gets :data:`MISSING_RESIDUAL`, as in the store.
+
+    Raises:
+        ValueError: the file is not a sector search of ``lattice`` at this ``j1``.
+    """
+    import json
+
+    with open(path) as f:
+        d = json.load(f)
+    if d.get("lattice") != lattice or float(d.get("j1", 1.0)) != float(j1) or not d.get("sector_energies"):
+        raise ValueError(f"{path}: not a sector search of {lattice} at J1 = {j1:g} (needs lattice, j1, sector_energies)")
+    res = d.get("sector_residuals") or {}
+    return float(d["j2"]), {k: (float(e), float(res.get(k, MISSING_RESIDUAL))) for k, e in d["sector_energies"].items()}
+
+
 MISSING_RESIDUAL = 1e-2
 """Residual assumed for a stored sector energy whose residual was not stored (100x the loosest
 search tolerance this package has used)."""

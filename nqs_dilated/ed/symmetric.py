@@ -30,8 +30,9 @@ from ..hamiltonian import check_couplings
 from ..lattice import Cluster
 from ..symmetry import Sector, SymmetryGroup, space_group
 from .basis import SymmetricBasis, _sz0_codes, check_cluster, check_group
-from .lanczos import lanczos_ground_state, lanczos_lockstep
-from .operator import LOCKSTEP_ACC_BYTES, SymmetricStructure, structure_bytes
+from .lanczos import lanczos_ground_state
+from .lockstep import LOCKSTEP_ACC_BYTES, LockstepOperator, lanczos_lockstep
+from .operator import SymmetricStructure, structure_bytes
 from .state import GroundState, GroundStateInfo, fix_global_sign, sz0_dimension
 
 __all__ = ["LANCZOS_MEMORY_BUDGET", "SymmetricGroundState", "estimate_memory", "symmetric_ground_state"]
@@ -243,7 +244,7 @@ LOCKSTEP_MARGIN = 1 << 30
 def lockstep_bytes(n_reps: int, n_slots: int) -> int:
     """Bytes of a lockstep search over ``n_slots`` sectors at once: two float64 ``(R, K)``
     arrays, the start vector, the scaled input of a one-sector step, and the per-representative
-    sector bits and stabilizer orders (:func:`nqs_dilated.ed.lanczos.lanczos_lockstep`)."""
+    sector bits and stabilizer orders (:func:`nqs_dilated.ed.lockstep.lanczos_lockstep`)."""
     return n_reps * (16 * n_slots + 8 + 8 + 3)
 
 
@@ -251,7 +252,7 @@ def lockstep_slots(n_reps: int, lockstep: bool | int = True, block_bits: int | N
     """Sectors a lockstep search advances at once: ``lockstep`` itself when it is an integer,
     else as many as the available memory holds beyond :data:`LOCKSTEP_MARGIN` and, with the
     structure's ``block_bits``, as many as keep a step's accumulator within
-    :data:`~nqs_dilated.ed.operator.LOCKSTEP_ACC_BYTES` per thread (at least 1).
+    :data:`~nqs_dilated.ed.lockstep.LOCKSTEP_ACC_BYTES` per thread (at least 1).
 
     Raises:
         ValueError: an integer below 1.
@@ -388,7 +389,7 @@ def symmetric_ground_state(
             couplings (:func:`nqs_dilated.ed.bounds.sector_upper_bounds`); they only order the
             sectors (see above).
         lockstep: With ``sector="auto"``: how the energy-only runs go. ``True`` (default): in
-            lockstep (:func:`~nqs_dilated.ed.lanczos.lanczos_lockstep`), as many sectors at once
+            lockstep (:func:`~nqs_dilated.ed.lockstep.lanczos_lockstep`), as many sectors at once
             as the available memory and the cache hold (:func:`lockstep_slots`: 16 bytes per
             representative and sector; 4 sectors at 36 sites, a freed slot taking the next
             sector), each step one pass over the structure for all of them; an integer sets
@@ -518,8 +519,8 @@ def symmetric_ground_state(
             del op
     if search and lockstep and todo:
         # every remaining sector's energy-only run in lockstep: one pass over the structure per
-        # step for all of them (see nqs_dilated.ed.lanczos.lanczos_lockstep)
-        lop = structure.lockstep_operator(todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)))
+        # step for all of them (see nqs_dilated.ed.lockstep.lanczos_lockstep)
+        lop = LockstepOperator(structure, todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)))
         cb = None
         if progress:
             label = "lanczos lockstep " + ",".join(todo)

@@ -13,12 +13,11 @@ Usage: python runs/results/ed36/marshall-j2=0.py   (reads the stored A1+ state a
 """
 import numpy as np
 
-from nqs_dilated.ed.ground import _stored_sector_state
-from nqs_dilated.ed.store import store_dir
+from nqs_dilated.ed import ground_state
 from nqs_dilated.lattice import load_lattice
 
 cluster = load_lattice("triangular-6x6")
-gs = _stored_sector_state(cluster, 1.0, 0.0, store_dir())
+gs = ground_state(cluster, 0.0, sector="A1+")  # the stored A1+ state (computed if absent)
 assert gs is not None and str(gs.sector) == "A1+", "no stored A1+ state at J2 = 0"
 L1, L2 = cluster.extent
 maskA = sum(1 << (n1 * L2 + n2) for n1 in range(L1) for n2 in range(L2) if (n1 + n2) % 2 == 0)

@@ -11,7 +11,6 @@ the previous one. The result is stored under the ``"auto"`` key, so that a sweep
     python runs/results/sign36/ground-states.py --own 1.3
 """
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -25,13 +24,10 @@ from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
 
 root = Path(__file__).resolve().parents[3]
-spec = importlib.util.spec_from_file_location("ed_36", root / "benchmarks" / "ed_36.py")
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
 
 cluster = load_lattice("triangular-6x6")
 files = sorted((root / "runs/results/ed36").glob("auto-j2=*.json"))
-searches = [bench._search_from_json(str(p), cluster.name) for p in files]
+searches = [store.search_from_json(p, cluster.name) for p in files]
 spectrum = coupling_spectrum_bounds(cluster)
 cache: dict = {}
 prev = None

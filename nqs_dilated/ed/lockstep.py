@@ -1,0 +1,438 @@
+"""The lockstep sector search: the energy-only Lanczos runs of several zero-momentum sectors
+advanced together, one pass over the Hamiltonian structure per step for all of them.
+
+The structure of :class:`~nqs_dilated.ed.operator.SymmetricStructure` does not depend on the
+sector: an entry's class code selects the character, so one read of an entry serves every
+sector (:class:`LockstepOperator`, vectors interleaved ``(R, K)``). :func:`lanczos_lockstep`
+runs the energy-only Lanczos of :func:`~nqs_dilated.ed.lanczos.lanczos_ground_state` for each
+sector on those vectors (same start vector, recurrence and stopping rule; only the summation
+order differs), a freed slot taking the next sector. What it saves is bounded by the input
+vectors: a row block reads the columns it reaches once per sector, so the structure's bytes are
+shared but not the vectors' (measured in ``benchmarks/ed_36.py --search``).
+Source: Lanczos as in :mod:`nqs_dilated.ed.lanczos`; the symmetric basis as in
+:mod:`nqs_dilated.ed.operator` (Sandvik, AIP Conf. Proc. 1297, 135 (2010)).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numba as nb
+import numpy as np
+
+from ..hamiltonian import check_couplings
+from .lanczos import STOP_FRACTION, LanczosResult, _dot, _lowest
+
+__all__ = ["LOCKSTEP_ACC_BYTES", "LockstepOperator", "compact_columns", "lanczos_lockstep"]
+
+#: Accumulator bytes per thread that a lockstep step (:class:`LockstepOperator`) may use: a row
+#: block of ``2**block_bits`` rows holds ``8 K`` bytes per row for ``K`` sectors. At 36 sites
+#: (2**17-row blocks, 1 MiB L2 per core, 32 MiB L3) a step took 1.26 s per sector with 4 sectors
+#: (4 MiB) and 1.35 s with 8 (8 MiB), against 1.78 s for the one-sector matvec
+#: (``benchmarks/ed_36.py --search``), so the default width stops at 4 MiB.
+LOCKSTEP_ACC_BYTES = 4 << 20
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_step(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bits, beta, v, u, alpha):
+    """One fused Lanczos step for ``K`` sectors at once, vectors interleaved ``(R, K)``:
+    ``u[:, k] = H_k v[:, k] - beta[k] u[:, k]`` in place, and ``alpha[b, k]`` the block ``b``
+    part of ``<v[:, k], u[:, k]>``.
+
+    ``H_k`` is :func:`nqs_dilated.ed.operator._matvec_graded` in sector ``k``: the class code of an entry selects the
+    coefficient of every sector at once (``coef[code, k]``, ``2 J chi_k``), the scale
+    ``sqrt(|Stab|)`` of a column is ``w_tab[stab[c]]`` for every sector (``v`` vanishes on the
+    representatives a sector excludes) and a row is kept in sector ``k`` when bit ``bits[k]`` of
+    ``keep`` is set. One pass over the structure serves all ``K`` sectors; the block's
+    accumulator is ``2**block_bits * K`` float64. Per entry and sector the operations are those
+    of ``_matvec_graded``, in the same order."""
+    R = stab.shape[0]
+    K = v.shape[1]
+    bsh = np.uint32(block_bits)
+    dsh = np.uint32(code_bits + block_bits)
+    rowmask = np.uint32((1 << block_bits) - 1)
+    codemask = np.uint32((1 << code_bits) - 1)
+    for b in nb.prange(blk_ptr.shape[0] - 1):
+        k0 = b << block_bits
+        k1 = min(R, k0 + (1 << block_bits))
+        acc = np.zeros((k1 - k0, K))
+        c = 0
+        for t in range(blk_ptr[b], blk_ptr[b + 1]):
+            e = entries[t]
+            c += e >> dsh
+            r = e & rowmask
+            code = (e >> bsh) & codemask
+            sc = w_tab[stab[c]]
+            for k in range(K):
+                acc[r, k] += coef[code, k] * (sc * v[c, k])
+        for k in range(K):
+            alpha[b, k] = 0.0
+        for a in range(k0, k1):
+            iw = 1.0 / w_tab[stab[a]]
+            d = j1 * d1[a] + j2 * d2[a]
+            m = keep[a]
+            for k in range(K):
+                if (m >> bits[k]) & 1:
+                    y = d * v[a, k] + iw * acc[a - k0, k] - beta[k] * u[a, k]
+                else:
+                    y = 0.0
+                u[a, k] = y
+                alpha[b, k] += v[a, k] * y
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _scale_by_stab(stab, w_tab, x, out):
+    """``out = sqrt(|Stab|) * x`` (by table)."""
+    for i in nb.prange(x.shape[0]):
+        out[i] = w_tab[stab[i]] * x[i]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_step1(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bit, beta, us, v, u, alpha):
+    """:func:`_lockstep_step` for one sector (flat vectors), reading the scaled input ``us =
+    sqrt(|Stab|) v`` as ``_matvec_graded`` does: as fast as the one-sector matvec, where the
+    interleaved kernel with one column is about twice as slow (its per-entry scale lookup)."""
+    R = stab.shape[0]
+    bsh = np.uint32(block_bits)
+    dsh = np.uint32(code_bits + block_bits)
+    rowmask = np.uint32((1 << block_bits) - 1)
+    codemask = np.uint32((1 << code_bits) - 1)
+    for b in nb.prange(blk_ptr.shape[0] - 1):
+        k0 = b << block_bits
+        k1 = min(R, k0 + (1 << block_bits))
+        acc = np.zeros(k1 - k0)
+        c = 0
+        for t in range(blk_ptr[b], blk_ptr[b + 1]):
+            e = entries[t]
+            c += e >> dsh
+            acc[e & rowmask] += coef[(e >> bsh) & codemask] * us[c]
+        part = 0.0
+        for a in range(k0, k1):
+            if (keep[a] >> bit) & 1:
+                y = (j1 * d1[a] + j2 * d2[a]) * v[a] + (1.0 / w_tab[stab[a]]) * acc[a - k0] - beta * u[a]
+            else:
+                y = 0.0
+            u[a] = y
+            part += v[a] * y
+        alpha[b] = part
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_sector_bits(stab_counts, order, chis, keep, stab):
+    """In the graded order: bit ``s`` of ``keep[g]`` set when sector ``s`` (characters
+    ``chis[s]``, int64 ``(S, 2P)``) keeps the representative, and ``stab[g] = |Stab|``."""
+    for g in nb.prange(order.shape[0]):
+        b = order[g]
+        size = 0
+        for c in range(stab_counts.shape[1]):
+            size += np.int64(stab_counts[b, c])
+        m = 0
+        for s in range(chis.shape[0]):
+            proj = 0
+            for c in range(stab_counts.shape[1]):
+                proj += np.int64(stab_counts[b, c]) * chis[s, c]
+            if proj == size:
+                m |= 1 << s
+        keep[g] = m
+        stab[g] = size
+
+
+
+class LockstepOperator:
+    """``H`` in several zero-momentum sectors at once, for the lockstep sector search.
+
+    The operator applies the Hamiltonian of every sector of a list to the columns of one
+    interleaved float64 ``(R, K)`` array (``K`` slots, graded order) in a single pass over the
+    structure, fused with the Lanczos three-term update (:meth:`step`). A slot holds one sector
+    and can be given another (:meth:`assign`) when its sector is done, so ``K`` can be smaller
+    than the number of sectors. Columns of the vectors must vanish on the representatives their
+    sector excludes (:meth:`mask`).
+
+    Attributes:
+        structure: The :class:`~nqs_dilated.ed.operator.SymmetricStructure`.
+        sectors: The :class:`~nqs_dilated.symmetry.Sector` list; ``sectors[s]`` is bit ``s`` of
+            :attr:`keep`.
+        j1, j2: Couplings (Pauli convention).
+        keep: uint8/uint16/uint32/uint64 ``(R,)``: bit ``s`` set when sector ``s`` keeps the
+            representative (graded order).
+        stab: uint16 ``(R,)``: stabilizer order ``|Stab|`` of each representative (graded order).
+        dimensions: Number of kept representatives per sector.
+        slots: Index into :attr:`sectors` of the sector in each slot (``-1``: free).
+    """
+
+    def __init__(self, structure: "SymmetricStructure", sectors, j2: float, j1: float = 1.0, n_slots: int | None = None):
+        """Args:
+            structure: The structure.
+            sectors: Sector labels or :class:`~nqs_dilated.symmetry.Sector` objects (at most 64).
+            j2, j1: Couplings (Pauli convention).
+            n_slots: Columns of the vectors (default: one per sector).
+
+        Raises:
+            ValueError: no sectors, more than 64, or ``n_slots`` outside ``[1, len(sectors)]``.
+            SymmetryError: a bad sector label.
+        """
+        basis = structure.basis
+        self.structure = structure
+        self.sectors = [basis.group.parse_sector(sec) for sec in sectors]
+        S = len(self.sectors)
+        if not 1 <= S <= 64:
+            raise ValueError(f"a lockstep operator takes 1 to 64 sectors, got {S}")
+        self.n_slots = S if n_slots is None else int(n_slots)
+        if not 1 <= self.n_slots <= S:
+            raise ValueError(f"n_slots={self.n_slots} must lie in [1, {S}] (the number of sectors)")
+        self.j1, self.j2 = check_couplings(j1, j2)
+        chis = np.stack([basis.class_characters(sec) for sec in self.sectors]).astype(np.int64)
+        self._chi = chis.astype(np.float64)
+        dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= S)
+        R = structure.order.shape[0]
+        self.keep = np.empty(R, dtype=dtype)
+        self.stab = np.empty(R, dtype=np.uint16)
+        _lockstep_sector_bits(basis.stab_counts, structure.order, chis, self.keep, self.stab)
+        self.dimensions = [int(np.count_nonzero((self.keep >> np.asarray(s, dtype=dtype)) & 1)) for s in range(S)]
+        # sqrt(|Stab|) by table: the same float64 as SectorOperator.w (numpy's sqrt of the integer)
+        self._w_tab = np.sqrt(np.arange(int(self.stab.max()) + 1, dtype=np.float64))
+        self._w_tab[0] = 1.0  # never a stabilizer order; keeps 1 / w finite
+        self.slots = np.full(self.n_slots, -1, dtype=np.int64)
+        self._us = None  # the scaled input of the one-sector step
+        self._coef = np.zeros((1 << structure.code_bits, self.n_slots), dtype=np.float64)
+        self._bits = np.zeros(self.n_slots, dtype=np.int64)
+        self.n_steps = 0
+
+    @property
+    def size(self) -> int:
+        """Number of representatives ``R`` (rows of the vectors)."""
+        return int(self.stab.shape[0])
+
+    def mask(self, s: int) -> np.ndarray:
+        """bool ``(R,)``: the representatives sector ``s`` keeps (graded order)."""
+        return ((self.keep >> self.keep.dtype.type(s)) & 1).astype(bool)
+
+    def assign(self, slot: int, s: int) -> None:
+        """Put sector ``s`` (index into :attr:`sectors`) in column ``slot``."""
+        twoP = self._chi.shape[1]
+        J = (self.j1, self.j2)
+        self._coef[:, slot] = 0.0  # the null code keeps 0
+        for fam in range(2):
+            self._coef[fam * twoP : (fam + 1) * twoP, slot] = 2.0 * J[fam] * self._chi[s]
+        self._bits[slot] = s
+        self.slots[slot] = s
+
+    def compact(self, keep_slots) -> None:
+        """Restrict the operator to the columns ``keep_slots`` (ascending), in that order; the
+        caller compacts its vectors the same way
+        (:func:`compact_columns`)."""
+        keep_slots = np.asarray(keep_slots, dtype=np.int64)
+        self._coef = np.ascontiguousarray(self._coef[:, keep_slots])
+        self._bits = self._bits[keep_slots]
+        self.slots = self.slots[keep_slots]
+        self.n_slots = len(keep_slots)
+
+    def step(self, v: np.ndarray, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """``u[:, k] = H_k v[:, k] - beta[k] u[:, k]`` in place for every slot ``k``; returns
+        ``<v[:, k], u[:, k]>``, float64 ``(K,)`` (summed over row blocks in a fixed order, so
+        the result does not depend on the number of threads).
+
+        Args:
+            v, u: float64 C-contiguous ``(R, K)`` in the graded order.
+            beta: float64 ``(K,)``.
+        """
+        s = self.structure
+        K = self.n_slots
+        if v.shape != (self.size, K) or u.shape != v.shape or not (v.flags.c_contiguous and u.flags.c_contiguous):
+            raise ValueError(f"lockstep vectors must be C-contiguous float64 ({self.size}, {K}), got {v.shape}, {u.shape}")
+        alpha = np.empty((s.blk_ptr.shape[0] - 1, K), dtype=np.float64)
+        if K == 1:  # one sector left: the one-sector kernel on a scaled copy (one more R-vector)
+            if self._us is None:
+                self._us = np.empty(self.size)
+            v1, u1 = v.reshape(-1), u.reshape(-1)
+            _scale_by_stab(self.stab, self._w_tab, v1, self._us)
+            _lockstep_step1(
+                s.blk_ptr, s.entries, s.block_bits, s.code_bits, np.ascontiguousarray(self._coef[:, 0]), s.d1, s.d2,
+                self.j1, self.j2, self.stab, self._w_tab, self.keep, self._bits[0], float(beta[0]), self._us, v1, u1,
+                alpha[:, 0],
+            )
+            self.n_steps += 1
+            return alpha.sum(axis=0)
+        _lockstep_step(
+            s.blk_ptr, s.entries, s.block_bits, s.code_bits, self._coef, s.d1, s.d2, self.j1, self.j2,
+            self.stab, self._w_tab, self.keep, self._bits, np.asarray(beta, dtype=np.float64), v, u, alpha,
+        )
+        self.n_steps += 1
+        return alpha.sum(axis=0)
+
+
+#: Rows per partial sum of the lockstep vector passes (fixed, so that the sums do not depend on
+#: the number of threads).
+_LOCKSTEP_CHUNK = 1 << 16
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_update(u, v, alpha, vw, ww):
+    """``u[:, k] -= alpha[k] v[:, k]`` and per chunk of rows the parts of ``<v, u>`` and
+    ``<u, u>`` of the result (``vw``, ``ww``: ``(n_chunks, K)``)."""
+    R, K = u.shape
+    for ch in nb.prange(vw.shape[0]):
+        a0 = ch * _LOCKSTEP_CHUNK
+        a1 = min(R, a0 + _LOCKSTEP_CHUNK)
+        for k in range(K):
+            vw[ch, k] = 0.0
+            ww[ch, k] = 0.0
+        for a in range(a0, a1):
+            for k in range(K):
+                x = u[a, k] - alpha[k] * v[a, k]
+                u[a, k] = x
+                vw[ch, k] += v[a, k] * x
+                ww[ch, k] += x * x
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _lockstep_next(u, v, a2, inv_beta, go):
+    """``u[:, k] = (u[:, k] - a2[k] v[:, k]) * inv_beta[k]`` for the columns with ``go[k]``."""
+    R, K = u.shape
+    for ch in nb.prange((R + _LOCKSTEP_CHUNK - 1) // _LOCKSTEP_CHUNK):
+        a0 = ch * _LOCKSTEP_CHUNK
+        a1 = min(R, a0 + _LOCKSTEP_CHUNK)
+        for a in range(a0, a1):
+            for k in range(K):
+                if go[k]:
+                    u[a, k] = (u[a, k] - a2[k] * v[a, k]) * inv_beta[k]
+
+
+@nb.njit(cache=True, nogil=True)
+def _compact(flat, R, K, cols):
+    """Rows of ``flat`` (``(R, K)`` row-major) to ``(R, len(cols))`` in place, ascending."""
+    Kn = cols.shape[0]
+    for a in range(R):
+        for j in range(Kn):
+            flat[a * Kn + j] = flat[a * K + cols[j]]
+
+
+def compact_columns(x: np.ndarray, cols) -> np.ndarray:
+    """The columns ``cols`` (ascending) of a C-contiguous ``(R, K)`` array, moved in place to the
+    front of its buffer: returns the ``(R, len(cols))`` view (no new memory)."""
+    cols = np.asarray(cols, dtype=np.int64)
+    R, K = x.shape
+    if len(cols) and (np.any(np.diff(cols) <= 0) or cols[0] < 0 or cols[-1] >= K):
+        raise ValueError(f"columns must be ascending indices in [0, {K}), got {cols.tolist()}")
+    flat = x.reshape(-1)
+    _compact(flat, R, K, cols)
+    return flat[: R * len(cols)].reshape(R, len(cols))
+
+
+def lanczos_lockstep(
+    op,
+    order: list[int],
+    *,
+    seed: int = 0,
+    tol: float = 1e-4,
+    max_iter: int = 2000,
+    accept: Callable[[int], bool] | None = None,
+    on_result: Callable[[int, LanczosResult], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[int, LanczosResult]:
+    """Lowest eigenvalues of several sectors, their energy-only Lanczos runs advanced together.
+
+    Each sector's run is the energy-only run of :func:`lanczos_ground_state` (``want_vector=
+    False``): the same seeded start vector restricted to the sector, the same three-term
+    recurrence with local re-orthogonalisation, the same stopping rule on the Ritz residual
+    estimate; only the floating-point summation order differs. The runs share the passes over the
+    structure: one :meth:`~nqs_dilated.ed.operator.LockstepOperator.step` applies ``H`` to one
+    vector of every running sector. A slot whose sector has stopped takes the next sector of
+    ``order``; without one, the stopped columns are dropped from the vectors (in place) so the
+    following passes carry only the running sectors. Memory: two float64 ``(R, K)`` arrays
+    (``K = op.n_slots``) and one ``(R,)`` start vector; nothing is written to disk.
+
+    Args:
+        op: A :class:`~nqs_dilated.ed.operator.LockstepOperator` (its sectors non-empty).
+        order: Indices into ``op.sectors`` of the sectors to run, in the order they take a slot.
+        seed: Seed of the start vector (as in :func:`lanczos_ground_state`).
+        tol: Stop a sector when its Ritz residual estimate is below ``STOP_FRACTION * tol``.
+        max_iter: Most iterations per sector.
+        accept: Optional ``accept(s) -> bool`` asked when sector ``s`` is about to take a slot;
+            ``False`` leaves it out (e.g. a bound shows it above an energy already found).
+        on_result: Optional ``callback(s, result)`` when sector ``s`` stops.
+        progress: Optional ``callback(step, running)`` after every lockstep step.
+
+    Returns:
+        ``{s: LanczosResult}`` (no vectors) for every sector run; left-out sectors are absent.
+
+    Raises:
+        ValueError: an empty sector (zero start vector).
+    """
+    R = op.size
+    K = op.n_slots
+    g = np.random.default_rng(seed).standard_normal(R)  # the start vector of lanczos_ground_state
+    v = np.zeros((R, K))
+    u = np.zeros((R, K))
+    pending = list(order)
+    results: dict[int, LanczosResult] = {}
+    runs: list[dict | None] = [None] * K  # per slot: sector, tridiagonal, beta_prev
+
+    def start(slot: int) -> bool:
+        """Give ``slot`` the next accepted pending sector (start vector in ``u``, zero in
+        ``v``: the columns swap after the step); False when none is left."""
+        while pending:
+            s = pending.pop(0)
+            if accept is not None and not accept(s):
+                continue
+            op.assign(slot, s)
+            col = np.where(op.mask(s), g, 0.0)
+            nrm = np.sqrt(_dot(col, col))
+            if nrm == 0.0:
+                raise ValueError(f"the Lanczos start vector of sector {op.sectors[s]} is zero (empty sector?)")
+            col /= nrm
+            u[:, slot] = col
+            v[:, slot] = 0.0
+            runs[slot] = {"s": s, "alphas": [], "betas": [], "beta_prev": 0.0}
+            return True
+        runs[slot] = None
+        return False
+
+    for slot in range(K):
+        start(slot)
+    u, v = v, u  # start vectors into v, zeros (the previous vectors) into u
+    step = 0
+    n_chunks = (R + _LOCKSTEP_CHUNK - 1) // _LOCKSTEP_CHUNK
+    while any(r is not None for r in runs):
+        live = [k for k, r in enumerate(runs) if r is not None]
+        if len(live) < len(runs):  # drop the idle columns
+            v = compact_columns(v, live)
+            u = compact_columns(u, live)
+            op.compact(live)
+            runs = [runs[k] for k in live]
+        K = len(runs)
+        beta_prev = np.array([r["beta_prev"] for r in runs])
+        alpha = op.step(v, u, beta_prev)  # u = H v - beta_prev u
+        vw = np.empty((n_chunks, K))
+        ww = np.empty((n_chunks, K))
+        _lockstep_update(u, v, alpha, vw, ww)
+        a2 = vw.sum(axis=0)
+        ww = ww.sum(axis=0)
+        step += 1
+        go = np.zeros(K, dtype=np.bool_)
+        inv_beta = np.zeros(K)
+        restart = []
+        for k, r in enumerate(runs):
+            beta = float(np.sqrt(max(ww[k] - a2[k] * a2[k], 0.0)))
+            r["alphas"].append(float(alpha[k] + a2[k]))
+            r["betas"].append(beta)
+            vals, vecs = _lowest(r["alphas"], r["betas"])
+            theta = float(vals[0])
+            est = abs(beta * vecs[-1, 0])
+            m = len(r["alphas"])
+            if est < STOP_FRACTION * tol or beta < 1e-13 * max(1.0, abs(theta)) or m >= max_iter:
+                res = LanczosResult(theta, None, est, m, m, 0, float(vals[1]) if len(vals) > 1 else None, est <= tol)
+                results[r["s"]] = res
+                if on_result is not None:
+                    on_result(r["s"], res)
+                restart.append(k)
+            else:
+                go[k] = True
+                inv_beta[k] = 1.0 / beta
+                r["beta_prev"] = beta
+        _lockstep_next(u, v, a2, inv_beta, go)
+        for k in restart:
+            start(k)
+        u, v = v, u
+        if progress is not None:
+            progress(step, sum(r is not None for r in runs))
+    return results
