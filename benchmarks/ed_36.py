@@ -45,8 +45,15 @@ from nqs_dilated.cli.common import peak_rss_gib
 
 
 def bench_36(
-    j2: float, sector: str, tol: float, max_iter: int, sweep: str | None = None, scratch: str | None = None,
-    sweep_sector: str = "auto", skip_point: bool = False, searches_from: list[str] | None = None,
+    j2: float,
+    sector: str,
+    tol: float,
+    max_iter: int,
+    sweep: str | None = None,
+    scratch: str | None = None,
+    sweep_sector: str = "auto",
+    skip_point: bool = False,
+    searches_from: list[str] | None = None,
     search: str | None = None,
 ) -> None:
     from nqs_dilated.ed.basis import SymmetricBasis
@@ -67,17 +74,24 @@ def bench_36(
     cluster = load_lattice("triangular-6x6")
     group = space_group(cluster)
     est = estimate_memory(cluster, group)
-    print(f"[36] estimate: R~{est['representatives']:,}, entries~{est['entries']:,}, total~{est['total'] / 2**30:.2f} GiB", flush=True)
+    print(
+        f"[36] estimate: R~{est['representatives']:,}, entries~{est['entries']:,}, total~{est['total'] / 2**30:.2f} GiB",
+        flush=True,
+    )
     t = time.perf_counter()
     basis = SymmetricBasis(cluster, group)
     t_basis = time.perf_counter() - t
-    print(f"[36] basis: {basis.n_reps:,} representatives in {t_basis:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)", flush=True)
+    print(
+        f"[36] basis: {basis.n_reps:,} representatives in {t_basis:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)",
+        flush=True,
+    )
     t = time.perf_counter()
     structure = SymmetricStructure(basis)
     t_struct = time.perf_counter() - t
     print(
         f"[36] structure: {structure.nnz:,} entries ({structure.nbytes / 2**30:.2f} GiB) in {t_struct:.1f} s "
-        f"(" + ", ".join(f"{k} {v:.1f} s" for k, v in structure.phase_seconds.items())
+        f"("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in structure.phase_seconds.items())
         + f"; peak RSS {peak_rss_gib():.2f} GiB)",
         flush=True,
     )
@@ -98,11 +112,21 @@ def bench_36(
 
         def cb(it, theta, est_res):
             if it % 10 == 0:
-                print(f"[36]   it {it}: E={theta:.10f} res~{est_res:.2e} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"[36]   it {it}: E={theta:.10f} res~{est_res:.2e} ({time.perf_counter() - t:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         res = lanczos_ground_state(
-            op.graded_matvec, op.size, mask=op.mask, tol=tol, max_iter=max_iter, progress=cb,
-            memory_budget=LANCZOS_MEMORY_BUDGET, scratch_dir=scratch,
+            op.graded_matvec,
+            op.size,
+            mask=op.mask,
+            tol=tol,
+            max_iter=max_iter,
+            progress=cb,
+            memory_budget=LANCZOS_MEMORY_BUDGET,
+            scratch_dir=scratch,
         )
         t_lz = time.perf_counter() - t
         print(
@@ -154,8 +178,16 @@ def bench_36(
         uppers = sector_upper_bounds(j2_, searches) if searches else None
         its: dict[str, list[int]] = {}  # iterations of each Lanczos pass per sector
         gs = symmetric_ground_state(
-            cluster, j2_, sector=sweep_sector, structure_cache=cache, initial=prev, scratch_dir=scratch,
-            lower_bounds=bounds, upper_bounds=uppers, progress=_sweep_progress(t, its), tol=tol,
+            cluster,
+            j2_,
+            sector=sweep_sector,
+            structure_cache=cache,
+            initial=prev,
+            scratch_dir=scratch,
+            lower_bounds=bounds,
+            upper_bounds=uppers,
+            progress=_sweep_progress(t, its),
+            tol=tol,
             max_iter=max_iter,
         )
         dt = time.perf_counter() - t
@@ -170,7 +202,9 @@ def bench_36(
         dev = np.max(np.abs(gs.local_energies(heisenberg(cluster, j2_), configs) - gs.energy))
         t_check += time.perf_counter() - t
         others = ", ".join(f"{k} {v:.8f}" for k, v in sorted(gs.info.sector_energies.items(), key=lambda kv: kv[1]))
-        skipped = ", ".join(f"{k} > {v:.4f}" for k, v in sorted(gs.info.sector_lower_bounds.items(), key=lambda kv: kv[1]))
+        skipped = ", ".join(
+            f"{k} > {v:.4f}" for k, v in sorted(gs.info.sector_lower_bounds.items(), key=lambda kv: kv[1])
+        )
         print(
             f"[36 sweep] J2={j2_:g}: E0 = {gs.energy:.12f}, E0/N = {gs.energy / N:.12f}, sector {gs.info.sector}, "
             f"residual {gs.residual:.1e}, {dt:.0f} s, Lanczos iterations {its}; "
@@ -267,8 +301,15 @@ def _bench_search(cluster, structure, j2, tol, max_iter, scratch, modes, t_build
         its: dict[str, list[int]] = {}
         with _Phase() as ph:
             gs = symmetric_ground_state(
-                cluster, j2, sector="auto", structure_cache=cache, scratch_dir=scratch, tol=tol, max_iter=max_iter,
-                lockstep={"one-by-one": False, "lockstep": True}[mode], progress=_sweep_progress(time.perf_counter(), its),
+                cluster,
+                j2,
+                sector="auto",
+                structure_cache=cache,
+                scratch_dir=scratch,
+                tol=tol,
+                max_iter=max_iter,
+                lockstep={"one-by-one": False, "lockstep": True}[mode],
+                progress=_sweep_progress(time.perf_counter(), its),
             )
         found[mode] = gs.info
         print(
@@ -299,7 +340,9 @@ def _sweep_progress(t0: float, its: dict[str, list[int]]):
                 passes.append(0)
             passes[-1] = int(value)
         if phase.startswith("lanczos") and int(value) % 10 == 0:
-            print(f"[36 sweep]   {phase} it {int(value)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"[36 sweep]   {phase} it {int(value)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True
+            )
 
     return cb
 
@@ -326,7 +369,10 @@ def bench_24(j2: float, skip_netket: bool) -> None:
     t = time.perf_counter()
     e = nk.exact.lanczos_ed(heisenberg(cluster, j2), k=1, compute_eigenvectors=True)[0][0]
     t_nk = time.perf_counter() - t
-    print(f"[24] netket lanczos_ed: E0 = {e:.12f} in {t_nk:.1f} s; |dE| = {abs(e - gs.energy):.1e}; ratio {t_nk / t_ours:.0f}x", flush=True)
+    print(
+        f"[24] netket lanczos_ed: E0 = {e:.12f} in {t_nk:.1f} s; |dE| = {abs(e - gs.energy):.1e}; ratio {t_nk / t_ours:.0f}x",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -338,20 +384,28 @@ def main() -> None:
     ap.add_argument("--sweep", default=None, help="36 sites: J2 list/range solved after the single point (auto sector)")
     ap.add_argument("--sweep-sector", default="auto", help="sector of the sweep points (default: the search)")
     ap.add_argument(
-        "--searches-from", nargs="+", default=None, metavar="JSON",
+        "--searches-from",
+        nargs="+",
+        default=None,
+        metavar="JSON",
         help="bound the sweep's sector searches by these search results (JSON of python -m nqs_dilated.ed "
         "--sector auto --json) instead of the stored searches",
     )
     ap.add_argument(
-        "--scratch", default=None,
+        "--scratch",
+        default=None,
         help="directory for the pass-1 Lanczos vectors (default: the ED store directory); 'none': recompute them",
     )
     ap.add_argument(
-        "--search", default=None, metavar="MODES",
+        "--search",
+        default=None,
+        metavar="MODES",
         help="36 sites: then the full sector search in these modes (one-by-one, lockstep; comma-separated)",
     )
     ap.add_argument("--skip-36", action="store_true")
-    ap.add_argument("--skip-point", action="store_true", help="36 sites: no single point (basis and structure, then the sweep)")
+    ap.add_argument(
+        "--skip-point", action="store_true", help="36 sites: no single point (basis and structure, then the sweep)"
+    )
     ap.add_argument("--skip-24", action="store_true")
     ap.add_argument("--skip-netket", action="store_true")
     args = ap.parse_args()
@@ -368,8 +422,16 @@ def main() -> None:
 
         scratch = None if args.scratch == "none" else (args.scratch or str(store_dir()))
         bench_36(
-            args.j2, args.sector, args.tol, args.max_iter, args.sweep, scratch, args.sweep_sector, args.skip_point,
-            args.searches_from, args.search,
+            args.j2,
+            args.sector,
+            args.tol,
+            args.max_iter,
+            args.sweep,
+            scratch,
+            args.sweep_sector,
+            args.skip_point,
+            args.searches_from,
+            args.search,
         )
 
 

@@ -50,8 +50,11 @@ def main() -> None:
     scratch = args.dir or str(store_dir())
     ballast = np.ones(int(args.ballast_gib * 2**30) // 8)  # touched: resident
     n = args.n
-    print(f"vectors: {args.count} x {8 * n / 1e6:.0f} MB = {args.count * 8 * n / 1e9:.1f} GB in {scratch}; "
-          f"ballast {ballast.nbytes / 2**30:.1f} GiB", flush=True)
+    print(
+        f"vectors: {args.count} x {8 * n / 1e6:.0f} MB = {args.count * 8 * n / 1e9:.1f} GB in {scratch}; "
+        f"ballast {ballast.nbytes / 2**30:.1f} GiB",
+        flush=True,
+    )
     vs = [lanczos._aligned_empty(n) for _ in range(2)]
     for v in vs:
         v[:] = np.random.default_rng(0).standard_normal(n)
@@ -59,8 +62,11 @@ def main() -> None:
     buf = lanczos._aligned_empty(n)
     s = np.full(args.count, 1.0 / args.count)
     for mode in args.modes.split(","):
-        kw = {"buffered": dict(direct=False, cache_budget=0), "direct": dict(direct=True, cache_budget=0),
-              "staged": dict(direct=True)}[mode]
+        kw = {
+            "buffered": dict(direct=False, cache_budget=0),
+            "direct": dict(direct=True, cache_budget=0),
+            "staged": dict(direct=True),
+        }[mode]
         kept = lanczos._KeptVectors(n, 0, scratch, **kw)
         c0, t0 = _cpu(), time.perf_counter()
         for j in range(args.count):
@@ -76,7 +82,8 @@ def main() -> None:
         ok = "" if expect is None else f", Ritz combination correct: {np.allclose(out, expect)}"
         print(
             f"{mode:>10}: write {t_w:6.1f} s wall ({t_w / args.count:.3f} s per vector), {c_w:6.1f} s CPU; "
-            f"read-back {t_r:6.1f} s wall, {c_r:6.1f} s CPU; page-cache/other file {counts}{ok}", flush=True,
+            f"read-back {t_r:6.1f} s wall, {c_r:6.1f} s CPU; page-cache/other file {counts}{ok}",
+            flush=True,
         )
 
 

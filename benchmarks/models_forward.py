@@ -39,8 +39,14 @@ class GridConvReference(nn.Module):
         site_of = np.asarray(self.site_of)
         h = jnp.asarray(x, self.param_dtype)[..., site_of][..., None]  # (..., L1, L2, 1)
         for i, (c, d) in enumerate(zip(self.channels, self.dilations)):
-            conv = nn.Conv(c, (self.kernel_size,) * 2, kernel_dilation=d, padding="CIRCULAR",
-                           param_dtype=self.param_dtype, name=f"CircularConv_{i}")
+            conv = nn.Conv(
+                c,
+                (self.kernel_size,) * 2,
+                kernel_dilation=d,
+                padding="CIRCULAR",
+                param_dtype=self.param_dtype,
+                name=f"CircularConv_{i}",
+            )
             h = nn.relu(conv(h))
         h = jnp.mean(h, axis=(-3, -2))
         return nn.Dense(2, param_dtype=self.param_dtype, name="Dense_0")(h)
@@ -67,14 +73,17 @@ def main():
     cluster = load_lattice(args.lattice)
     cfg = dict(channels=(32, 32, 32), kernel_size=3, dilations=(1, 2, 3))
     x = np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(args.batch, cluster.n_sites))
-    print(f"jax {jax.__version__}, backend {jax.default_backend()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"jax {jax.__version__}, backend {jax.default_backend()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{args.lattice}: batch {args.batch} x {cluster.n_sites} sites, config {cfg}")
     for dtype in (jnp.float32, jnp.float64):
         model = make_model("dilated", cluster, param_dtype=dtype, **cfg)
         params = model.init(jax.random.key(0), x[:1])
-        reference = GridConvReference(tuple(map(tuple, cluster.site_of)), cfg["channels"],
-                                      cfg["kernel_size"], cfg["dilations"], dtype)
+        reference = GridConvReference(
+            tuple(map(tuple, cluster.site_of)), cfg["channels"], cfg["kernel_size"], cfg["dilations"], dtype
+        )
         p = dict(params["params"])
         ref_params = {"params": {**p, "Dense_0": p.pop("Readout_0")["Dense_0"]}}
         gather = jax.jit(model.apply)
@@ -82,15 +91,22 @@ def main():
         diff = np.max(np.abs(np.asarray(gather(params, x[:256])) - np.asarray(grid(ref_params, x[:256]))))
         chunk = args.chunk
         chunked = jax.jit(
-            lambda q, x: jax.lax.map(lambda xc: model.apply(q, xc), x.reshape(-1, chunk, x.shape[-1])).reshape(-1, 2)
+            lambda q, x, model=model, chunk=chunk: jax.lax.map(
+                lambda xc: model.apply(q, xc), x.reshape(-1, chunk, x.shape[-1])
+            ).reshape(-1, 2)
         )
-        runs = (("gather-conv", gather, params), (f"gather, chunks {chunk}", chunked, params),
-                ("nn.Conv CIRCULAR", grid, ref_params))
+        runs = (
+            ("gather-conv", gather, params),
+            (f"gather, chunks {chunk}", chunked, params),
+            ("nn.Conv CIRCULAR", grid, ref_params),
+        )
         for label, fn, q in runs:
             best, med = timed(fn, q, x, repeat=args.repeat)
-            print(f"{jnp.dtype(dtype).name:8s} {label:20s} {n_params(params)} params: best {best:.3f} s, "
-                  f"median {med:.3f} s, {args.batch / best / 1e3:.1f} k configs/s "
-                  f"(max |gather - nn.Conv| = {diff:.1e})")
+            print(
+                f"{jnp.dtype(dtype).name:8s} {label:20s} {n_params(params)} params: best {best:.3f} s, "
+                f"median {med:.3f} s, {args.batch / best / 1e3:.1f} k configs/s "
+                f"(max |gather - nn.Conv| = {diff:.1e})"
+            )
 
 
 if __name__ == "__main__":

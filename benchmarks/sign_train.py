@@ -37,7 +37,6 @@ Usage: python benchmarks/sign_train.py [--batch 1024 8192] [--repeats 5] [--samp
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import resource
@@ -49,7 +48,6 @@ import time
 # ours or torch's (measured: ours 10,000 instead of 14,300 samples/s at batch 1024 on 2 cores).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import flax.linen as nn  # noqa: E402
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -225,9 +223,19 @@ def bench_batch(batch, args, cluster, model, params, torch, flops):
         wall = [t for t, _ in times[r.label]]
         cpu = [c for _, c in times[r.label]]
         rate = n / statistics.median(wall)
-        rows.append(dict(batch=batch, label=r.label, device=r.device, rate=rate,
-                         lo=n / max(wall), hi=n / min(wall), cpu_rate=n / statistics.median(cpu),
-                         gflops=rate * flops["train"] / 1e9, steps=n // batch))
+        rows.append(
+            dict(
+                batch=batch,
+                label=r.label,
+                device=r.device,
+                rate=rate,
+                lo=n / max(wall),
+                hi=n / min(wall),
+                cpu_rate=n / statistics.median(cpu),
+                gflops=rate * flops["train"] / 1e9,
+                steps=n // batch,
+            )
+        )
     torch_rate = max((row["rate"] for row in rows if row["label"].startswith("torch")), default=None)
     for row in rows:
         row["ratio"] = row["rate"] / torch_rate if torch_rate else None
@@ -238,8 +246,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, nargs="+", default=None, help="batch sizes (default 1024 8192)")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per row (default 5)")
-    parser.add_argument("--samples", type=int, default=None,
-                        help="training samples per timed call, rounded down to whole batches (default 16384)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="training samples per timed call, rounded down to whole batches (default 16384)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: batch 256, 2 steps, 1 repeat, no GEMM")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     parser.add_argument("--gemm", type=int, default=None, help="side of the reference GEMM (default 1024; 0: none)")
@@ -259,21 +271,29 @@ def main(argv=None):
     params = model.init(jax.random.key(0), x0[:1])
     flops = flops_per_sample(cluster.n_sites, CONFIG["channels"], CONFIG["kernel_size"])
 
-    print(f"sign-network training speed, {LATTICE} ({cluster.n_sites} sites), float32, Adam lr {LR}, "
-          f"softmax cross-entropy")
+    print(
+        f"sign-network training speed, {LATTICE} ({cluster.n_sites} sites), float32, Adam lr {LR}, "
+        f"softmax cross-entropy"
+    )
     v = package_versions()
-    print(f"nqs_dilated {v['nqs_dilated']} ({git_revision()}), jax {v['jax']}, flax {v['flax']}, optax {v['optax']}, backend {jax.default_backend()}, "
-          f"devices {jax.devices()}")
+    print(
+        f"nqs_dilated {v['nqs_dilated']} ({git_revision()}), jax {v['jax']}, flax {v['flax']}, optax {v['optax']}, backend {jax.default_backend()}, "
+        f"devices {jax.devices()}"
+    )
     if torch is None:
         print("torch: absent (not importable: pip install '.[bench]'; or --no-torch)")
     else:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"cores this process may use: {len(os.sched_getaffinity(0))} (os.sched_getaffinity) of "
-          f"{os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; {platform.processor() or platform.machine()}; "
-          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
-    print(f"model: channels {CONFIG['channels']}, {CONFIG['kernel_size']}x{CONFIG['kernel_size']} kernel on the "
-          f"(L1, L2) = {tuple(cluster.extent)} grid (9 taps: the 6 nearest neighbours of the triangular lattice, "
-          f"+-(a1 + a2), and the site itself, x dilation), dilations {CONFIG['dilations']}, ReLU, mean pool, Dense(2)")
+    print(
+        f"cores this process may use: {len(os.sched_getaffinity(0))} (os.sched_getaffinity) of "
+        f"{os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; {platform.processor() or platform.machine()}; "
+        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+    )
+    print(
+        f"model: channels {CONFIG['channels']}, {CONFIG['kernel_size']}x{CONFIG['kernel_size']} kernel on the "
+        f"(L1, L2) = {tuple(cluster.extent)} grid (9 taps: the 6 nearest neighbours of the triangular lattice, "
+        f"+-(a1 + a2), and the site itself, x dilation), dilations {CONFIG['dilations']}, ReLU, mean pool, Dense(2)"
+    )
     print(f"parameters: ours {n_params(params)}", end="")
     xg0 = x0[:, cluster.site_of.reshape(-1)].reshape(-1, 1, *cluster.extent)
     if torch is not None:
@@ -283,13 +303,20 @@ def main(argv=None):
         del ref
     else:
         print()
-    print(f"FLOPs per sample: forward {flops['forward'] / 1e6:.3f} M (conv {flops['conv_macs']} + head "
-          f"{flops['head_macs']} multiply-adds), training step 3 x forward = {flops['train'] / 1e6:.3f} M")
-    print(f"timing: {args.repeats} interleaved repeats per row, each a jitted call of ~{args.samples} samples; "
-          f"median samples/s (min-max), samples per CPU-second of this process")
+    print(
+        f"FLOPs per sample: forward {flops['forward'] / 1e6:.3f} M (conv {flops['conv_macs']} + head "
+        f"{flops['head_macs']} multiply-adds), training step 3 x forward = {flops['train'] / 1e6:.3f} M"
+    )
+    print(
+        f"timing: {args.repeats} interleaved repeats per row, each a jitted call of ~{args.samples} samples; "
+        f"median samples/s (min-max), samples per CPU-second of this process"
+    )
     micro = supervised.default_micro_batch()
-    print(f"ours: the driver's steps, gradient accumulated over micro-batches of {micro} samples"
-          if micro else "ours: the driver's steps, whole batches (no micro-batches off the CPU)")
+    print(
+        f"ours: the driver's steps, gradient accumulated over micro-batches of {micro} samples"
+        if micro
+        else "ours: the driver's steps, whole batches (no micro-batches off the CPU)"
+    )
     print()
 
     gemm = GemmRunner(args.gemm) if args.gemm else None
@@ -311,16 +338,20 @@ def main(argv=None):
     for r in all_rows:
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "n/a"
         spread = f"({r['lo']:.0f}-{r['hi']:.0f})"
-        print(f"{r['batch']:>6} {r['label']:20} {r['device'][:10]:10} {r['rate']:10.0f} "
-              f"{spread:>15} {r['cpu_rate']:8.0f} {ratio:>8} {r['gflops']:8.1f}")
+        print(
+            f"{r['batch']:>6} {r['label']:20} {r['device'][:10]:10} {r['rate']:10.0f} "
+            f"{spread:>15} {r['cpu_rate']:8.0f} {ratio:>8} {r['gflops']:8.1f}"
+        )
     if torch is None:
         print(f"{'':>6} {'torch reference':20} absent (torch not importable or --no-torch)")
     else:
         print("vs torch: samples/s over the faster of the torch rows at the same batch (median wall time)")
     print()
     if gemm_rates:
-        print(f"attainable: XLA float32 GEMM {args.gemm}^3 on {gemm.device}: median {statistics.median(gemm_rates):.1f} "
-              f"GFLOP/s (measured after each batch size: {', '.join(f'{g:.1f}' for g in gemm_rates)})")
+        print(
+            f"attainable: XLA float32 GEMM {args.gemm}^3 on {gemm.device}: median {statistics.median(gemm_rates):.1f} "
+            f"GFLOP/s (measured after each batch size: {', '.join(f'{g:.1f}' for g in gemm_rates)})"
+        )
     print(f"training path timed: {', '.join(sorted(paths))}")
     print(f"peak RSS {peak_rss_gib():.2f} GiB")
     return all_rows

@@ -45,8 +45,8 @@ import optax
 from nqs_dilated.drivers.minsr import GRAM_BLOCKS, VMC_MinSR
 from nqs_dilated.drivers.vmc import device_info, make_state, make_wavefunction
 from nqs_dilated.hamiltonian import heisenberg
-from nqs_dilated.lattice import load_lattice
 from nqs_dilated.hamiltonian.bonds import DEFAULT_CHUNK, heisenberg_bonds
+from nqs_dilated.lattice import load_lattice
 
 #: Set-ups: (parameter dtype, operator, MCState chunk size, driver).
 SETUPS = {
@@ -61,8 +61,14 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def time_vmc(name, ham, cluster, model, chunk_size, driver_name, args) -> dict:
     vs = make_state(
-        ham, cluster, model, n_samples=args.n_samples, n_chains=args.n_chains,
-        chunk_size=chunk_size, seed=0, readout_scale=1.0 if name == "dilated" else None,
+        ham,
+        cluster,
+        model,
+        n_samples=args.n_samples,
+        n_chains=args.n_chains,
+        chunk_size=chunk_size,
+        seed=0,
+        readout_scale=1.0 if name == "dilated" else None,
     )
     if driver_name == "VMC_MinSR":
         driver = VMC_MinSR(ham, optax.sgd(0.01), diag_shift=0.01, variational_state=vs, on_the_fly=False)
@@ -78,8 +84,11 @@ def time_vmc(name, ham, cluster, model, chunk_size, driver_name, args) -> dict:
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return {
-        "n_params": vs.n_parameters, "ntk": bool(getattr(driver, "use_ntk", False)),
-        "median_s": statistics.median(wall), "best_s": min(wall), "cpu_s": statistics.median(cpu),
+        "n_params": vs.n_parameters,
+        "ntk": bool(getattr(driver, "use_ntk", False)),
+        "median_s": statistics.median(wall),
+        "best_s": min(wall),
+        "cpu_s": statistics.median(cpu),
         "energy": float(driver._loss_stats.mean.real),
     }
 
@@ -142,8 +151,11 @@ def main() -> None:
             else:
                 label = f"NetKet GCNN {','.join(map(str, args.gcnn_features))}"
                 model = nk.models.GCNN(
-                    symmetries=cluster.graph, layers=len(args.gcnn_features), features=args.gcnn_features,
-                    param_dtype=dtype, complex_output=True,
+                    symmetries=cluster.graph,
+                    layers=len(args.gcnn_features),
+                    features=args.gcnn_features,
+                    param_dtype=dtype,
+                    complex_output=True,
                 )
             r = time_vmc(name, operators[op], cluster, model, chunk, driver_name, args)
             print(

@@ -55,7 +55,7 @@ def _simple_tables(text: str) -> str:
             continue
         spans = [(m.start(), m.end()) for m in re.finditer(r"=+", lines[i])]
 
-        def cells(line: str) -> list[str]:
+        def cells(line: str, spans=spans) -> list[str]:
             bounds = [start for start, _ in spans[1:]] + [None]
             return [line[start:stop].strip() for (start, _), stop in zip(spans, bounds)]
 
@@ -101,7 +101,5 @@ class SphinxRoles(griffe.Extension):
         short = target.startswith("~")
         name = target.lstrip("~")
         title = name.rsplit(".", 1)[-1] if short else name.lstrip(".")
-        identifier = next(
-            (found for path in _candidates(obj, name) if (found := _lookup(pkg, path))), name.lstrip(".")
-        )
+        identifier = next((found for path in _candidates(obj, name) if (found := _lookup(pkg, path))), name.lstrip("."))
         return f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'

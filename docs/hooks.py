@@ -34,8 +34,8 @@ _log = logging.getLogger("mkdocs.plugins.nqs_dilated")
 
 def on_files(files, config):
     """Warn about a module of the package that no API page renders (``::: module``)."""
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     root = Path(config["config_file_path"]).parent
     rendered = set()

@@ -33,7 +33,7 @@ import dataclasses
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +83,54 @@ TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
 #: FitConfig keys of a config file's top level, shared by every task (``task`` says which task a
 #: sweep runs).
 COMMON_KEYS = (
-    "task", "lattice", "j1", "j2", "model", "channels", "kernel_size", "dilations", "residual", "hidden",
-    "seed", "ed_method", "sector", "out",
+    "task",
+    "lattice",
+    "j1",
+    "j2",
+    "model",
+    "channels",
+    "kernel_size",
+    "dilations",
+    "residual",
+    "hidden",
+    "seed",
+    "ed_method",
+    "sector",
+    "out",
 )
 #: FitConfig keys of the ``[sign]`` table (the supervised sign fit).
-SIGN_KEYS = ("eps", "eps_relative_to", "split", "steps", "epochs", "patience", "eval_every", "batch_size", "lr", "n_test")
+SIGN_KEYS = (
+    "eps",
+    "eps_relative_to",
+    "split",
+    "steps",
+    "epochs",
+    "patience",
+    "eval_every",
+    "batch_size",
+    "lr",
+    "n_test",
+)
 #: FitConfig keys of the ``[vmc]`` table (``lr`` is in both, with its own default in each).
 VMC_KEYS = (
-    "mode", "sign_source", "sign_prior", "n_iter", "n_samples", "n_chains", "chunk_size", "diag_shift",
-    "diag_shift_final", "lr_final", "exact", "checkpoint_every", "timeout", "readout_scale", "dtype", "lr", "symmetrize", "sign_lr",
+    "mode",
+    "sign_source",
+    "sign_prior",
+    "n_iter",
+    "n_samples",
+    "n_chains",
+    "chunk_size",
+    "diag_shift",
+    "diag_shift_final",
+    "lr_final",
+    "exact",
+    "checkpoint_every",
+    "timeout",
+    "readout_scale",
+    "dtype",
+    "lr",
+    "symmetrize",
+    "sign_lr",
 )
 #: FitConfig keys that a VMC run uses only for its chained sign fit (``[sign]``; its ``lr`` is ``sign_lr``).
 CHAIN_FIT_KEYS = (*(k for k in SIGN_KEYS if k != "lr"), "sign_lr")
@@ -232,7 +271,8 @@ class FitConfig:
     def chains_sign_fit(self) -> bool:
         """Whether this VMC run first runs a sign fit (``sign_source`` or ``sign_prior`` ``"fit"``)."""
         return self.task == "vmc" and (
-            (self.mode == "fixed-sign" and self.sign_source == "fit") or (self.mode == "full" and self.sign_prior == "fit")
+            (self.mode == "fixed-sign" and self.sign_source == "fit")
+            or (self.mode == "full" and self.sign_prior == "fit")
         )
 
     def to_dict(self, all_keys: bool = False) -> dict[str, Any]:
@@ -313,8 +353,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                 f"{path}: key {key!r} belongs in the {where} table (config files keep the common keys at "
                 f"the top level and the others in [sign], [vmc] and [sweep]); move it there"
             )
-        raise ConfigError(f"{path}: unknown key {key!r}; known top-level keys: {list(COMMON_KEYS)} and the "
-                          f"tables {[f'[{t}]' for t in tables]}")
+        raise ConfigError(
+            f"{path}: unknown key {key!r}; known top-level keys: {list(COMMON_KEYS)} and the "
+            f"tables {[f'[{t}]' for t in tables]}"
+        )
     for table, keys in TASK_KEYS.items():
         for key in data.get(table, {}):
             if key not in keys:
@@ -350,8 +392,10 @@ def config_values(data: dict[str, Any], task: str, sweep: bool = False) -> tuple
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; use one of {TASKS}")
     if data.get("task", task) != task:
-        raise ConfigError(f"this config file is for task {data['task']!r} (task = {data['task']!r}); "
-                          f"run it with `nqs-dilated {data['task']}` or drop the key")
+        raise ConfigError(
+            f"this config file is for task {data['task']!r} (task = {data['task']!r}); "
+            f"run it with `nqs-dilated {data['task']}` or drop the key"
+        )
     values = {k: v for k, v in data.items() if k in COMMON_KEYS}
     if task == "vmc":  # the sign fit of a chain (sign_source or sign_prior "fit") reads [sign]
         sign_table = dict(data.get("sign", {}))
@@ -368,8 +412,10 @@ def config_values(data: dict[str, Any], task: str, sweep: bool = False) -> tuple
     if not sweep:
         for key in SWEEP_AXES:
             if _axis(values, key) is not None:
-                raise ConfigError(f"{key} = {values[key]!r} holds several values, a sweep: run this file with "
-                                  "`nqs-dilated sweep` (sweep axes go in the [sweep] table)")
+                raise ConfigError(
+                    f"{key} = {values[key]!r} holds several values, a sweep: run this file with "
+                    "`nqs-dilated sweep` (sweep axes go in the [sweep] table)"
+                )
     return values, sweep_values
 
 
@@ -415,6 +461,7 @@ def _typed(key: str, value: Any, default: Any) -> Any:
     """``value`` as the type of the field's ``default``; a value of another kind (a string where a
     number or a boolean belongs, a fraction where an integer belongs) raises ConfigError naming
     the key."""
+
     def number(v, kind):
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise ConfigError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
@@ -476,9 +523,7 @@ def _validate(cfg: FitConfig) -> None:
     if not (0.0 < cfg.eps <= 1.0) or not math.isfinite(cfg.eps):
         raise ConfigError(f"eps must lie in (0, 1], got {cfg.eps}")
     if cfg.eps_relative_to not in EPS_CONVENTIONS:
-        raise ConfigError(
-            f"unknown eps_relative_to {cfg.eps_relative_to!r}; use one of {EPS_CONVENTIONS}"
-        )
+        raise ConfigError(f"unknown eps_relative_to {cfg.eps_relative_to!r}; use one of {EPS_CONVENTIONS}")
     if cfg.split not in SPLITS:
         raise ConfigError(f"unknown split {cfg.split!r}; use one of {SPLITS}")
     if not (cfg.epochs >= 0 and math.isfinite(cfg.epochs)):
@@ -550,7 +595,9 @@ def _validate_vmc(cfg: FitConfig) -> None:
         if getattr(cfg, key) < 0:
             raise ConfigError(f"{key} must be >= 0, got {getattr(cfg, key)}")
     if not (cfg.diag_shift > 0 and math.isfinite(cfg.diag_shift)) or cfg.diag_shift_final < 0:
-        raise ConfigError(f"diag_shift must be positive and diag_shift_final >= 0, got {cfg.diag_shift}, {cfg.diag_shift_final}")
+        raise ConfigError(
+            f"diag_shift must be positive and diag_shift_final >= 0, got {cfg.diag_shift}, {cfg.diag_shift_final}"
+        )
     if not (cfg.lr_final >= 0 and math.isfinite(cfg.lr_final)):
         raise ConfigError(f"lr_final must be >= 0 (0: a constant step lr), got {cfg.lr_final}")
     if cfg.timeout < 0 or cfg.readout_scale < 0:
@@ -701,7 +748,9 @@ def j2_values(value: Any) -> float | tuple[float, ...]:
             try:
                 return float(text)
             except ValueError:
-                raise ConfigError(f"j2 must be a number, a list a,b,c or a range start:stop:step, got {value!r}") from None
+                raise ConfigError(
+                    f"j2 must be a number, a list a,b,c or a range start:stop:step, got {value!r}"
+                ) from None
         items = [p for p in text.split(",") if p.strip()]
     else:
         raise ConfigError(f"j2 must be a number, a list or a range start:stop:step, got {value!r}")
@@ -836,20 +885,26 @@ def _validate_sweep(sweep: SweepConfig, values: dict[str, Any]) -> None:
     if sweep.executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {sweep.executor!r}; use one of {EXECUTORS}")
     if sweep.workers < 0 or sweep.memory_gib < 0:
-        raise ConfigError(f"workers and memory per run must be >= 0 (0 = automatic), got {sweep.workers}, {sweep.memory_gib}")
+        raise ConfigError(
+            f"workers and memory per run must be >= 0 (0 = automatic), got {sweep.workers}, {sweep.memory_gib}"
+        )
     if sweep.slurm_nodes < 1 or sweep.slurm_tasks_per_node < 1 or sweep.slurm_gpus_per_node < 0:
         raise ConfigError("slurm nodes and tasks per node must be >= 1, gpus per node >= 0")
     if sweep.slurm_nodes * sweep.slurm_tasks_per_node > 1 and (
         sweep.executor == "local" or values.get("task", "sign") != "vmc"
     ):
-        raise ConfigError("several tasks per run (slurm_nodes, slurm_tasks_per_node) need --task vmc and a submitit executor")
+        raise ConfigError(
+            "several tasks per run (slurm_nodes, slurm_tasks_per_node) need --task vmc and a submitit executor"
+        )
     if sweep.slurm_time_min <= 0 or sweep.slurm_cpus <= 0 or not sweep.slurm_mem_gib > 0:
         raise ConfigError("slurm time, cpus and memory must be positive")
     if sweep.search:
         if sweep.search not in SEARCHES:
             raise ConfigError(f"unknown search {sweep.search!r}; use one of {SEARCHES}")
         if len(sweep.j2) != 1 or len(sweep.eps) != 1:
-            raise ConfigError(f"a search runs at one J2 and one eps value, got {len(sweep.j2)} and {len(sweep.eps)}: give --j2 VALUE --eps VALUE")
+            raise ConfigError(
+                f"a search runs at one J2 and one eps value, got {len(sweep.j2)} and {len(sweep.eps)}: give --j2 VALUE --eps VALUE"
+            )
         if values.get("task", "sign") != "sign":
             raise ConfigError("the dilation search optimises the sign task; drop --task vmc")
         if sweep.models != ("dilated",):

@@ -166,7 +166,7 @@ class SignDataset:
         return configs_to_codes(self.configs)
 
     @classmethod
-    def from_amplitudes(cls, configs, amplitudes, name="", sampling="psi2") -> "SignDataset":
+    def from_amplitudes(cls, configs, amplitudes, name="", sampling="psi2") -> SignDataset:
         """Build a set from configurations and their (non-zero) exact amplitudes."""
         configs = np.ascontiguousarray(configs, dtype=np.int8)
         amplitudes = np.asarray(amplitudes, dtype=np.float64)
@@ -227,7 +227,9 @@ def move_configs(configs: np.ndarray, perms: np.ndarray, elements: np.ndarray, f
     return np.where(np.asarray(flips, dtype=bool)[:, None], -new, new).astype(configs.dtype)
 
 
-def orbit_representatives(configs: np.ndarray, perms: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+def orbit_representatives(
+    configs: np.ndarray, perms: np.ndarray, chunk: int = 1 << 20
+) -> tuple[np.ndarray, np.ndarray]:
     """One configuration per orbit of a set under a group of site permutations, and the map back.
 
     Two configurations of ``configs`` are in one orbit when a permutation of ``perms`` (element
@@ -517,10 +519,12 @@ def make_datasets(
         sizes = len(sets["test"])
     else:
         if by_orbit:
+
             def uniform_draw(k):
                 configs, _ = uniform_orbit_configs(k, state.cluster, group, rng)
                 return configs, state.amplitude(configs)
         else:
+
             def uniform_draw(k):
                 configs = uniform_sz0_configs(k, state.n_sites, rng)
                 return configs, state.amplitude(configs)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["NotWritableError", "atomic_path", "check_writable_dir", "write_atomic"]
 
@@ -41,7 +41,6 @@ def check_writable_dir(path: str | os.PathLike, what: str, fix: str) -> None:
         tempfile.TemporaryDirectory(prefix=".nqs-write-probe-", dir=existing).cleanup()
     except OSError as err:
         raise NotWritableError(f"{what} {path}: cannot write in {existing} ({err.strerror or err}); {fix}") from None
-
 
 
 def _umask() -> int:

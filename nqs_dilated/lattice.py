@@ -211,9 +211,7 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
             raise LatticeError(f"{path}: bond {k} has unknown keys {unknown}; known keys: {list(BOND_KEYS)}")
         vec = np.array(_as_pair(bond["vector"], f"bond {k} vector", path))
         if bond["coupling"] not in COUPLINGS:
-            raise LatticeError(
-                f"{path}: bond {k} has coupling {bond['coupling']!r}; use one of {COUPLINGS}"
-            )
+            raise LatticeError(f"{path}: bond {k} has coupling {bond['coupling']!r}; use one of {COUPLINGS}")
         coords = np.linalg.solve(A.T, vec)
         rounded = np.rint(coords)
         if np.max(np.abs(coords - rounded)) > _INTEGER_ATOL or not np.any(rounded):
@@ -222,9 +220,7 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
                 f"(it is {coords.tolist()} in units of the basis vectors); use an integer "
                 "combination of the basis vectors"
             )
-        families.append(
-            BondFamily(tuple(vec.tolist()), tuple(int(c) for c in rounded), bond["coupling"])
-        )
+        families.append(BondFamily(tuple(vec.tolist()), tuple(int(c) for c in rounded), bond["coupling"]))
 
     # Each bond family must give N distinct bonds that do not close on themselves on the torus.
     L = np.array(extent)
@@ -233,8 +229,7 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
         d = np.mod(np.array(f.coords), L)
         if not d.any():
             raise LatticeError(
-                f"{path}: bond {f.vector} connects a site to itself on the {extent} torus; "
-                "use a larger extent"
+                f"{path}: bond {f.vector} connects a site to itself on the {extent} torus; use a larger extent"
             )
         for key in (tuple(d), tuple(np.mod(-d, L))):
             if key in reduced:
@@ -247,9 +242,7 @@ def load_lattice(name_or_path: str | os.PathLike) -> Cluster:
         raise LatticeError(f"{path}: at least one bond family must carry J1")
 
     custom_edges = [(0, 0, np.array(f.vector), f.color) for f in families]
-    graph = nk.graph.Lattice(
-        basis_vectors=A, extent=list(extent), pbc=True, custom_edges=custom_edges
-    )
+    graph = nk.graph.Lattice(basis_vectors=A, extent=list(extent), pbc=True, custom_edges=custom_edges)
     expected = {c: sum(f.coupling == c for f in families) * graph.n_nodes for c in COUPLINGS}
     for c, n in expected.items():
         got = len(graph.edges(filter_color=COUPLINGS.index(c)))

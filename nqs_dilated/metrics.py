@@ -20,7 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "METRICS", "accuracy", "overlap", "psi2_sample_estimates", "sign_metric_errors", "sign_metrics",
+    "METRICS",
+    "accuracy",
+    "overlap",
+    "psi2_sample_estimates",
+    "sign_metric_errors",
+    "sign_metrics",
     "weighted_accuracy",
 ]
 
@@ -99,7 +104,9 @@ def psi2_sample_estimates(metrics: dict[str, float]) -> dict[str, float]:
     return {**metrics, "weighted_accuracy": acc, "overlap": 2 * acc - 1}
 
 
-def sign_metric_errors(predicted: np.ndarray, exact: np.ndarray, weights: np.ndarray, sampling: str) -> dict[str, float]:
+def sign_metric_errors(
+    predicted: np.ndarray, exact: np.ndarray, weights: np.ndarray, sampling: str
+) -> dict[str, float]:
     """Standard errors of the figures of a set, from the sample itself.
 
     * ``sampling == "all"`` (every configuration of a population once, the exhaustive test set):

@@ -49,9 +49,7 @@ class RunDir:
             entries = [p for p in self.path.iterdir() if not p.name.startswith(".")]
             cfg = self.path / "config.json"
             if entries and not cfg.exists():
-                raise RunDirError(
-                    f"output directory {self.path} is not empty and holds no run; choose another --out"
-                )
+                raise RunDirError(f"output directory {self.path} is not empty and holds no run; choose another --out")
             if cfg.exists() and json.loads(cfg.read_text()) != json.loads(json.dumps(config)):
                 raise RunDirError(
                     f"output directory {self.path} holds another run (different config.json); "

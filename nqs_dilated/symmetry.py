@@ -29,8 +29,8 @@ is ``chi_irrep(p) * parity**z``.
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
@@ -198,7 +198,6 @@ class SymmetryGroup:
         chi = np.tile(chi_p, self.n_translations)
         return np.stack([chi, sector.spin_parity * chi])
 
-
     # ---------------------------------------------------------------------------------------
     # non-zero momenta
 
@@ -278,7 +277,7 @@ class SymmetryGroup:
         m = self._check_momentum(momentum)
         return [MomentumSector(m, name, parity) for name in self.little_irreps(m) for parity in (1, -1)]
 
-    def parse_momentum_sector(self, label: "str | MomentumSector") -> MomentumSector:
+    def parse_momentum_sector(self, label: str | MomentumSector) -> MomentumSector:
         """Turn ``"k=m1,m2:IRREP+"`` into a :class:`MomentumSector`.
 
         Raises:
@@ -311,7 +310,7 @@ class SymmetryGroup:
             )
         return MomentumSector(m, sector.irrep, sector.spin_parity)
 
-    def subgroup(self, point_indices) -> "SymmetryGroup":
+    def subgroup(self, point_indices) -> SymmetryGroup:
         """Translations times the point elements ``point_indices`` (the identity first), e.g. the
         little group of a momentum; same layout ``g = t * P' + p'``."""
         idx = [int(p) for p in point_indices]
@@ -395,6 +394,7 @@ def space_group(cluster: Cluster) -> SymmetryGroup:
 
     named = {k: np.array(v) for k, v in _NAMED_MATRICES.items()}
     names, mats, pperms = [], [], []
+
     def rank(M):  # named elements first, in the order E, C2, sigma, sigma'
         for k, v in enumerate(named.values()):
             if np.array_equal(v, M):
@@ -410,7 +410,11 @@ def space_group(cluster: Cluster) -> SymmetryGroup:
     pperms = np.array(pperms)
 
     translations = np.array(
-        [_site_permutation(cluster, np.eye(2, dtype=np.int64), np.array([d1, d2])) for d1 in range(L1) for d2 in range(L2)]
+        [
+            _site_permutation(cluster, np.eye(2, dtype=np.int64), np.array([d1, d2]))
+            for d1 in range(L1)
+            for d2 in range(L2)
+        ]
     )
     perms = np.array([t[p] for t in translations for p in pperms])
     for perm in perms:

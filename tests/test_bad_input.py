@@ -33,10 +33,10 @@ CASES = [
     (["sign", *S4, "--j2", "0:1:0.5"], "nqs-dilated sweep"),
     (["sign", *S4, "--kernel-size", "0"], "kernel_size must be positive"),
     (["sign", *S4, "--batch-size", "-1"], "batch_size must be >= 0"),
-    (["sign", "{bad:[sign]\nsteps = \"many\"}"], "steps must be an integer"),
-    (["sign", "{bad:residual = \"no\"}"], "residual must be true or false"),
+    (["sign", '{bad:[sign]\nsteps = "many"}'], "steps must be an integer"),
+    (["sign", '{bad:residual = "no"}'], "residual must be true or false"),
     (["sign", "{bad:foo = 1}"], "foo"),
-    (["sign", "{bad:[sign]\nlr = \"fast\"}"], "lr must be a number"),
+    (["sign", '{bad:[sign]\nlr = "fast"}'], "lr must be a number"),
     (["vmc", *S4, "--n-samples", "100"], "n_chains"),
     (["vmc", *S4, "--mode", "foo"], "mode"),
     (["vmc", *S4, "--mode", "fixed-sign", "--sign-source", "{tmp}/nothing"], "unknown sign source"),
@@ -103,7 +103,10 @@ def test_a_negative_range_after_an_option_needs_no_equals_sign():
     from nqs_dilated.config import resolve_sweep
 
     assert attach_negative_values(["--j2", "-0.5:0:0.25", "--quiet", "--seed", "-1"]) == [
-        "--j2=-0.5:0:0.25", "--quiet", "--seed=-1"]
+        "--j2=-0.5:0:0.25",
+        "--quiet",
+        "--seed=-1",
+    ]
     args = fit_cli.build_parser("sweep").parse_args(attach_negative_values(["--j2", "-0.5:0:0.25", *S4]))
     values, sweep_values = fit_cli.values_from_args(args, "sweep")
     _, sweep = resolve_sweep(values, sweep_values)

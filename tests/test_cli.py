@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from nqs_dilated.cli import ed as ed_cli
@@ -22,7 +21,13 @@ def test_ed_defaults_are_the_fit_defaults_and_help_shows_them(capsys):
     """``ed`` used 4x4 / J2 = 0.5 while ``fit`` used 4x6 / 1.0, and ``ed --help`` showed neither."""
     d = FitConfig()
     args = ed_cli.build_parser().parse_args([])
-    assert (args.lattice, float(args.j2), args.j1, args.method, args.sector) == (d.lattice, d.j2, d.j1, d.ed_method, d.sector)
+    assert (args.lattice, float(args.j2), args.j1, args.method, args.sector) == (
+        d.lattice,
+        d.j2,
+        d.j1,
+        d.ed_method,
+        d.sector,
+    )
     with pytest.raises(SystemExit):
         ed_cli.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
@@ -86,8 +91,8 @@ def test_one_line_warnings_only_inside_the_cli(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         with one_line_warnings():
-            warnings.warn("first line\nsecond line", StoreWarning)
-            warnings.warn("numpy says", RuntimeWarning)
+            warnings.warn("first line\nsecond line", StoreWarning, stacklevel=1)
+            warnings.warn("numpy says", RuntimeWarning, stacklevel=1)
     assert warnings.showwarning is before
     assert capsys.readouterr().err.splitlines() == [
         "warning: first line; second line",
@@ -102,11 +107,31 @@ import tomllib  # noqa: E402
 from nqs_dilated.cli import fit as fit_cli  # noqa: E402
 from nqs_dilated.cli import main as main_cli  # noqa: E402
 from nqs_dilated.config import (  # noqa: E402
-    COMMON_KEYS, SIGN_KEYS, VMC_KEYS, ConfigError, config_values, load_toml, resolve, resolve_sweep, task_defaults,
+    COMMON_KEYS,
+    SIGN_KEYS,
+    VMC_KEYS,
+    ConfigError,
+    config_values,
+    load_toml,
+    resolve,
+    resolve_sweep,
+    task_defaults,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_SIGN = ["--lattice", "triangular-4x4", "--j2", "0.5", "--model", "dense", "--hidden", "4", "--steps", "20", "--quiet"]
+TINY_SIGN = [
+    "--lattice",
+    "triangular-4x4",
+    "--j2",
+    "0.5",
+    "--model",
+    "dense",
+    "--hidden",
+    "4",
+    "--steps",
+    "20",
+    "--quiet",
+]
 
 
 def test_console_script_and_every_field_in_one_section():
@@ -117,8 +142,9 @@ def test_console_script_and_every_field_in_one_section():
     assert not set(COMMON_KEYS) & (set(SIGN_KEYS) | set(VMC_KEYS)) and set(SIGN_KEYS) & set(VMC_KEYS) == {"lr"}
 
 
-@pytest.mark.parametrize("command,lr_help", [("sign", "Adam learning rate (default 0.001)"),
-                                             ("vmc", "SGD step of SR (default 0.02)")])
+@pytest.mark.parametrize(
+    "command,lr_help", [("sign", "Adam learning rate (default 0.001)"), ("vmc", "SGD step of SR (default 0.02)")]
+)
 def test_help_shows_the_defaults_of_each_command(command, lr_help, capsys):
     """Every option of ``sign`` and ``vmc`` names its default, and ``--lr`` the right one per task."""
     parser = fit_cli.build_parser(command)
@@ -198,18 +224,27 @@ def test_config_file_keys_outside_their_table(tmp_path, text, match):
 
 def test_a_list_in_a_config_file_is_a_sweep_only_for_sweep(tmp_path):
     path = _write(tmp_path, 'lattice = "triangular-4x4"\nj2 = [0.0, 1.0]\n[sign]\neps = [0.05, 0.1]\n')
-    with pytest.raises(ConfigError, match="j2 = \\[0.0, 1.0\\] holds several values, a sweep: run this file with `nqs-dilated sweep`"):
+    with pytest.raises(
+        ConfigError, match="j2 = \\[0.0, 1.0\\] holds several values, a sweep: run this file with `nqs-dilated sweep`"
+    ):
         config_values(load_toml(path), "sign")
     base, sweep = resolve_sweep(*config_values(load_toml(path), "sign", sweep=True))
     assert sweep.j2 == (0.0, 1.0) and sweep.eps == (0.05, 0.1)
 
 
 def test_config_file_tables_give_each_task_its_values(tmp_path):
-    path = _write(tmp_path, 'lattice = "triangular-4x4"\nj2 = 0.5\n[sign]\nlr = 0.005\neps = 0.1\n'
-                            '[vmc]\nlr = 0.05\nn_iter = 7\n[sweep]\nj2 = "0:1:0.5"\nseeds = 2\n')
+    path = _write(
+        tmp_path,
+        'lattice = "triangular-4x4"\nj2 = 0.5\n[sign]\nlr = 0.005\neps = 0.1\n'
+        '[vmc]\nlr = 0.05\nn_iter = 7\n[sweep]\nj2 = "0:1:0.5"\nseeds = 2\n',
+    )
     sign = fit_cli.config_from_args(fit_cli.build_parser("sign").parse_args([str(path)]), "sign")
-    vmc = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args(
-        [str(path), "--n-iter", "9", "--mode", "fixed-sign", "--sign-source", "fit"]), "vmc")
+    vmc = fit_cli.config_from_args(
+        fit_cli.build_parser("vmc").parse_args(
+            [str(path), "--n-iter", "9", "--mode", "fixed-sign", "--sign-source", "fit"]
+        ),
+        "vmc",
+    )
     assert (sign.task, sign.lr, sign.eps, sign.j2, sign.n_iter) == ("sign", 0.005, 0.1, 0.5, FitConfig().n_iter)
     # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its sign_lr
     assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps, vmc.sign_lr) == ("vmc", 0.05, 9, 0.5, 0.1, 0.005)
@@ -217,9 +252,14 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
     plain = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path)]), "vmc")
     no_sign = tmp_path / "no-sign.toml"
     no_sign.write_text('lattice = "triangular-4x4"\nj2 = 0.5\n[vmc]\nlr = 0.05\nn_iter = 7\n')
-    assert plain.to_dict() == fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
+    assert (
+        plain.to_dict()
+        == fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
+    )
     assert (plain.eps, plain.sign_lr) == (FitConfig().eps, FitConfig().sign_lr)
-    base, sweep = resolve_sweep(*fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep"))
+    base, sweep = resolve_sweep(
+        *fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep")
+    )
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
     # without tables each task has its own learning rate
     bare = _write(tmp_path, 'lattice = "triangular-4x4"\n')
@@ -254,8 +294,24 @@ def test_subcommands_and_the_fit_alias(tmp_path, capsys):
     capsys.readouterr()
     assert fit_cli.main(["--task", "vmc", "--lattice", "triangular-4x4", "--n-samples", "100"]) == 2
     assert "not a multiple of n_chains" in capsys.readouterr().err  # validated as a VMC run
-    assert main_cli.main(["ed", "--lattice", "triangular-4x4", "--j2", "0", "--method", "netket", "--json",
-                          "--quiet", "--store", str(tmp_path)]) == 0
+    assert (
+        main_cli.main(
+            [
+                "ed",
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "0",
+                "--method",
+                "netket",
+                "--json",
+                "--quiet",
+                "--store",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["energy"] == pytest.approx(-44.9139328337, abs=1e-8)
 
 
@@ -271,9 +327,29 @@ def test_energy_text_shows_the_real_part():
 def test_vmc_prints_netket_choices_on_stderr_and_real_energies(tmp_path, capsys):
     """NetKet's 'Automatic SR implementation choice' went to stdout, and the fixed-sign progress bar
     showed complex energies (-44.849-0.000j)."""
-    args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", "marshall",
-            "--channels", "4,4", "--dilations", "1,2", "--n-iter", "3", "--n-samples", "128", "--n-chains", "8",
-            "--out", str(tmp_path / "vmc")]
+    args = [
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        "marshall",
+        "--channels",
+        "4,4",
+        "--dilations",
+        "1,2",
+        "--n-iter",
+        "3",
+        "--n-samples",
+        "128",
+        "--n-chains",
+        "8",
+        "--out",
+        str(tmp_path / "vmc"),
+    ]
     assert main_cli.main(args) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("VMC: triangular-4x4")
@@ -319,7 +395,7 @@ def test_a_damaged_store_file_is_recomputed_and_replaced(region, tmp_path, capsy
     elif region == "metadata":
         at = raw.find(b'"lattice"')
         assert at > 0
-        raw[at + 1:at + 4] = bytes([0xFF, 0xFE, 0xC3])  # not UTF-8 any more
+        raw[at + 1 : at + 4] = bytes([0xFF, 0xFE, 0xC3])  # not UTF-8 any more
     elif region == "checksum":
         import h5py
 

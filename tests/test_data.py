@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nqs_dilated.data import (
-    default_n_val,
     SignDataset,
     class_to_sign,
+    default_n_val,
     make_datasets,
     move_configs,
     sign_to_class,
@@ -50,7 +50,11 @@ def test_sizes_and_exact_signs(state, group_4x4):
     ds = make_datasets(state, group_4x4, eps=0.02, seed=3)
     n_train = round(0.02 * state.dimension)
     assert len(ds.train) == n_train == ds.info["n_train"]
-    assert len(ds.val) == max(n_train // 4, min(1000, ds.info["reference_dimension"] // 10)) == default_n_val(n_train, state.dimension)
+    assert (
+        len(ds.val)
+        == max(n_train // 4, min(1000, ds.info["reference_dimension"] // 10))
+        == default_n_val(n_train, state.dimension)
+    )
     for split in ds.splits().values():
         _check_exact(state, split)
 
@@ -182,8 +186,9 @@ def test_sampling_reproduces_psi2(state_j0, group_4x4):
 def test_sampled_test_sets(state_j0, group_4x4):
     # n_val small: on 16 sites the default 1000 validation configurations would take most of the
     # high-|psi|^2 configurations out of the weighted test set this test compares with the uniform one
-    ds = make_datasets(state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2, n_val=64,
-                       split="configurations")
+    ds = make_datasets(
+        state_j0, group_4x4, eps=0.02, n_test=3000, exhaustive=False, seed=2, n_val=64, split="configurations"
+    )
     assert ds.test is None and len(ds.val) == 64
     used = _codes_set(ds.train) | _codes_set(ds.val)
     for split in (ds.test_uniform, ds.test_weighted):
@@ -266,9 +271,18 @@ def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_
     """A |psi|^2-sampled test set's ``sign_metrics`` estimates the exact |psi|^2-weighted overlap on
     the rest of the space (an exhaustive sum over the unseen configurations or orbits), within 5
     sigma and within its own standard error; weighting again by |psi|^2 would not."""
-    ds = make_datasets(state_j0, group_4x4, eps=0.02 if split == "configurations" else 0.005, n_test=20_000,
-                       exhaustive=False, seed=4, n_val=64, split=split)
+    ds = make_datasets(
+        state_j0,
+        group_4x4,
+        eps=0.02 if split == "configurations" else 0.005,
+        n_test=20_000,
+        exhaustive=False,
+        seed=4,
+        n_val=64,
+        split=split,
+    )
     codes, amps = state_j0.enumerate_codes()
+
     # a deliberately imperfect sign: exact except on a fixed half of the spin-up-at-site-0 configurations
     def predict(configs):
         exact = np.sign(state_j0.amplitude(configs))
@@ -297,4 +311,5 @@ def test_set_metrics_estimate_the_weighted_figures_of_the_state(state_j0, group_
     uniform = ds.test_uniform.sign_metrics(predict(ds.test_uniform.configs))
     w_u = ds.test_uniform.weights
     assert uniform["overlap"] == pytest.approx(
-        float(np.sum(w_u * predict(ds.test_uniform.configs) * ds.test_uniform.signs) / np.sum(w_u)))
+        float(np.sum(w_u * predict(ds.test_uniform.configs) * ds.test_uniform.signs) / np.sum(w_u))
+    )

@@ -19,10 +19,12 @@ from nqs_dilated.symmetry import space_group
 def _bond_operator(cluster, coupling):
     """NetKet's sum of sigma.sigma over one bond family on the full Sz = 0 space."""
     hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
-    terms = [nk.operator.spin.sigmax(hi, i) @ nk.operator.spin.sigmax(hi, j)
-             + nk.operator.spin.sigmay(hi, i) @ nk.operator.spin.sigmay(hi, j)
-             + nk.operator.spin.sigmaz(hi, i) @ nk.operator.spin.sigmaz(hi, j)
-             for i, j in cluster.bonds(coupling)]
+    terms = [
+        nk.operator.spin.sigmax(hi, i) @ nk.operator.spin.sigmax(hi, j)
+        + nk.operator.spin.sigmay(hi, i) @ nk.operator.spin.sigmay(hi, j)
+        + nk.operator.spin.sigmaz(hi, i) @ nk.operator.spin.sigmaz(hi, j)
+        for i, j in cluster.bonds(coupling)
+    ]
     return sum(terms[1:], terms[0])
 
 
@@ -103,7 +105,9 @@ def test_bounded_search_equals_full_search(j2, sides):
         if phase.startswith("lanczos ") and value == 1:
             runs.append(phase.split()[1])
 
-    fast = symmetric_ground_state(cluster, j2, sector="auto", structure_cache=cache, lower_bounds=bounds, progress=progress)
+    fast = symmetric_ground_state(
+        cluster, j2, sector="auto", structure_cache=cache, lower_bounds=bounds, progress=progress
+    )
     assert fast.info.sector == full.info.sector and abs(fast.energy - full.energy) < 1e-10
     skipped = fast.info.sector_lower_bounds
     assert skipped and not set(skipped) & set(fast.info.sector_energies)
@@ -193,7 +197,7 @@ def test_bound_skips_only_beyond_the_margin():
     cluster = load_lattice("triangular-4x6")
     cache: dict = {}
     full = symmetric_ground_state(cluster, 0.5, sector="auto", structure_cache=cache)
-    margin = SEARCH_TOL ** 0.5
+    margin = SEARCH_TOL**0.5
     others = [k for k in full.info.sector_energies if k != full.info.sector]
     for offset, skip in ((0.5 * margin, False), (2.0 * margin, True)):
         bounds = {k: full.energy + offset for k in others} | {full.info.sector: full.energy - 1.0}

@@ -7,9 +7,8 @@ import time
 import netket as nk
 import numpy as np
 import pytest
-
 from conftest import marshall_sign
-from nqs_dilated.ed.bits import configs_to_codes
+
 from nqs_dilated.ed.full import netket_ground_state
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.ed.store import StoreWarning
@@ -70,7 +69,7 @@ def _check_characters(gs):
         moved = np.empty_like(configs)
         moved[:, perm] = configs
         for flip in (1, -1):
-            chi = (gs.amplitude(flip * moved) @ psi)
+            chi = gs.amplitude(flip * moved) @ psi
             assert abs(abs(chi) - 1) < 1e-8, f"|chi| = {abs(chi)} (gap {gs.info.gap})"
             assert np.allclose(gs.amplitude(flip * moved), chi * psi, atol=1e-9)
 
@@ -194,7 +193,10 @@ def test_store_roundtrip_and_corruption(cluster_4x4, tmp_path):
 def test_cli_json(cluster_4x4, tmp_path, capsys):
     from nqs_dilated.cli.ed import main
 
-    assert main(["--lattice", "triangular-4x4", "--j2", "0", "--method", "netket", "--json", "--store", str(tmp_path)]) == 0
+    assert (
+        main(["--lattice", "triangular-4x4", "--j2", "0", "--method", "netket", "--json", "--store", str(tmp_path)])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     for key in ("lattice", "n_sites", "j1", "j2", "energy", "energy_per_site", "residual", "seconds", "store_path"):
         assert key in out
@@ -223,6 +225,7 @@ def test_sector_search_starts_from_stored_sector(cluster_4x4, tmp_path):
     """A sector search starts Lanczos in an already stored sector from the stored vector: that
     sector needs a few iterations instead of dozens, and the result equals a search without
     the store to 1e-10 (energies of every sector, same ground-state sector)."""
+
     def iteration_counter():
         counts: dict[str, float] = {}
 

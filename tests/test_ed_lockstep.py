@@ -27,7 +27,9 @@ def _structure(name: str) -> SymmetricStructure:
 
 
 @pytest.mark.parametrize("one", [False, True])
-@pytest.mark.parametrize("name, j1, j2", [("triangular-4x4", 1.0, 0.7), ("triangular-4x6", 1.0, 1.3), ("triangular-4x6", 0.6, -0.4)])
+@pytest.mark.parametrize(
+    "name, j1, j2", [("triangular-4x4", 1.0, 0.7), ("triangular-4x6", 1.0, 1.3), ("triangular-4x6", 0.6, -0.4)]
+)
 def test_lockstep_step_equals_sector_matvecs(name, j1, j2, one):
     """Column k of a lockstep step is H_k v_k - beta_k u_k of that sector's own operator, and the
     returned alpha its <v_k, .>; columns vanish on the representatives a sector excludes. With one

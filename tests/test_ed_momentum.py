@@ -5,11 +5,12 @@ zero-momentum engine, and NetKet's full-space ground state."""
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import netket as nk
 import numpy as np
 import pytest
+from conftest import brute_images
 
 from nqs_dilated.ed.bits import configs_to_codes
 from nqs_dilated.ed.momentum import MomentumStructure, estimate_momentum_memory, momentum_sector_energy
@@ -18,10 +19,8 @@ from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.symmetry import MomentumSector, SymmetryError, space_group
 
-from conftest import brute_images
 
-
-@lru_cache(maxsize=None)
+@cache
 def _netket_setup(name, j2):
     cluster = load_lattice(name)
     group = space_group(cluster)
@@ -146,7 +145,9 @@ def test_cli_momenta_all_and_momentum_sector(capsys):
 
     cluster = load_lattice("triangular-4x4")
     group = space_group(cluster)
-    assert main(["--lattice", "triangular-4x4", "--j2", "1.3", "--momenta", "all", "--json", "--quiet", "--no-store"]) == 0
+    assert (
+        main(["--lattice", "triangular-4x4", "--j2", "1.3", "--momenta", "all", "--json", "--quiet", "--no-store"]) == 0
+    )
     r = json.loads(capsys.readouterr().out)
     expected = sum(len(group.momentum_sectors(k)) for k in group.momentum_stars() if k != (0, 0))
     assert len(r["momentum_sector_energies"]) == expected

@@ -7,28 +7,25 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import os
-from functools import lru_cache
+from functools import cache
 
 import netket as nk
 import numpy as np
 import pytest
 import scipy.sparse.linalg as sla
+from conftest import brute_images
 
 from nqs_dilated.ed.basis import SymmetricBasis
 from nqs_dilated.ed.bits import configs_to_codes
 from nqs_dilated.ed.lanczos import lanczos_ground_state
 from nqs_dilated.ed.operator import SymmetricStructure
-from nqs_dilated.ed.symmetric import SymmetricGroundState, estimate_memory, symmetric_ground_state
+from nqs_dilated.ed.symmetric import estimate_memory, symmetric_ground_state
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.lattice import load_lattice
-from nqs_dilated.symmetry import SymmetryError, SymmetryGroup, space_group
-
-from conftest import brute_images
+from nqs_dilated.symmetry import space_group
 
 
-@lru_cache(maxsize=None)
+@cache
 def _setup(name):
     cluster = load_lattice(name)
     group = space_group(cluster)
@@ -37,7 +34,7 @@ def _setup(name):
     return cluster, group, basis, structure
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cache(name):
     _, _, _, structure = _setup(name)
     return {("symmetric-structure", structure.basis.cluster.content_hash): structure}
@@ -89,7 +86,9 @@ def test_bit_group_action_matches_perms(name):
     basis.T = make_tables(cluster.n_sites, cluster.extent, np.asarray(group.point_perms))
     rng = np.random.default_rng(1)
     N = cluster.n_sites
-    codes = np.array([int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(50)], dtype=np.uint64)
+    codes = np.array(
+        [int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(50)], dtype=np.uint64
+    )
     images = brute_images(codes, group)
     L1, L2 = cluster.extent
     P = group.n_point
@@ -107,8 +106,14 @@ def test_find_rep_flipped_matches_brute_force(name):
     minimum over all group images by permutation, and the same (p, z) as ``find_rep``."""
     import numba as nb
 
-    from nqs_dilated.ed._bitops import bond_images, find_rep, find_rep_flipped, image_width, make_tables
-    from nqs_dilated.ed._bitops import point_translation_images
+    from nqs_dilated.ed._bitops import (
+        bond_images,
+        find_rep,
+        find_rep_flipped,
+        image_width,
+        make_tables,
+        point_translation_images,
+    )
     from nqs_dilated.ed.operator import bond_endpoints
 
     @nb.njit
@@ -136,7 +141,9 @@ def test_find_rep_flipped_matches_brute_force(name):
     assert bimg.shape == (len(bi), group.n_point, image_width(T)) and image_width(T) % 8 == 0
     rng = np.random.default_rng(7)
     N = cluster.n_sites
-    codes = np.array([int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(40)], dtype=np.uint64)
+    codes = np.array(
+        [int(sum(1 << int(i) for i in rng.choice(N, N // 2, replace=False))) for _ in range(40)], dtype=np.uint64
+    )
     got, ref = search(codes, bi, bj, T, bimg, image_width(T))
     np.testing.assert_array_equal(got, ref)  # same representative and the same (p, z) as find_rep
     flipped = (codes[:, None] ^ ((np.uint64(1) << bi) | (np.uint64(1) << bj))[None, :]).ravel()
@@ -192,7 +199,9 @@ def test_lanczos_vs_eigsh():
     op = structure.sector_operator("A+", 0.7)
     res = lanczos_ground_state(op.graded_matvec, op.size, mask=op.mask, tol=1e-9)
     keep = op.mask
-    M = sla.LinearOperator((op.size, op.size), matvec=lambda x: op.graded_matvec(np.asarray(x, dtype=np.float64).ravel()), dtype=np.float64)
+    M = sla.LinearOperator(
+        (op.size, op.size), matvec=lambda x: op.graded_matvec(np.asarray(x, dtype=np.float64).ravel()), dtype=np.float64
+    )
     ev = sla.eigsh(M, k=1, which="SA", v0=keep.astype(float), tol=1e-12)[0][0]
     assert abs(res.energy - ev) < 1e-10
     assert res.residual < 1e-9 and res.converged
@@ -302,8 +311,10 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch, 
         avail = lz.psutil.virtual_memory().available
         monkeypatch.setattr(lz, "CACHE_MARGIN", avail + (1 << 40) if stage == "direct" else 0)
         if stage == "both":
+
             class VM:
                 available = 3 * (-(-8 * 600 // 4096) * 4096)
+
             monkeypatch.setattr(lz.psutil, "virtual_memory", lambda: VM)
     singles = []
     real_single = lz._to_single
@@ -383,8 +394,9 @@ def test_lanczos_disk_full_falls_back_to_pass2(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lz, "DISK_MARGIN", 1 << 62)
     A = np.diag(np.arange(300.0)) + 0.1
-    res = lz.lanczos_ground_state(lambda x, out: np.matmul(A, x, out=out), 300, tol=1e-9,
-                                  memory_budget=0, scratch_dir=tmp_path)
+    res = lz.lanczos_ground_state(
+        lambda x, out: np.matmul(A, x, out=out), 300, tol=1e-9, memory_budget=0, scratch_dir=tmp_path
+    )
     assert res.ritz_from == "pass 2" and res.converged
     assert abs(res.energy - np.linalg.eigvalsh(A)[0]) < 1e-9
 
@@ -420,7 +432,6 @@ def _projected_sector_energies(cluster, group, j2):
     """Lowest eigenvalue of NetKet's H restricted to the range of the character projector
     P_chi = |G'|^-1 sum_g chi(g) g, built from group.perms (independent of the engine): the
     projector's range is spanned by P_chi e_b for one configuration b per orbit."""
-    import scipy.sparse as sp
 
     H = heisenberg(cluster, j2).to_sparse().tocsr()
     hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)

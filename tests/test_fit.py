@@ -11,8 +11,17 @@ from nqs_dilated.cli.main import fit_main as main
 FAST = ["--lattice", "triangular-4x4", "--quiet"]
 RUN_FILES = {"config.json", "provenance.json", "metrics.jsonl", "summary.json", "params.msgpack"}
 SUMMARY_KEYS = {
-    "lattice", "j2", "model", "n_params", "eps", "n_train", "test_accuracy",
-    "test_weighted_accuracy", "test_overlap", "ed_energy", "seconds",
+    "lattice",
+    "j2",
+    "model",
+    "n_params",
+    "eps",
+    "n_train",
+    "test_accuracy",
+    "test_weighted_accuracy",
+    "test_overlap",
+    "ed_energy",
+    "seconds",
 }
 
 
@@ -166,8 +175,24 @@ def test_eps_relative_to_representatives(tmp_path):
     smallest = (images << np.arange(16)).sum(axis=2).min(axis=1)
     orbits = np.unique(smallest)
     out = tmp_path / "reps"
-    args = FAST + ["--j2", "0.5", "--model", "dense", "--hidden", "8", "--epochs", "1", "--eps", "0.5",
-                   "--eps-relative-to", "representatives", "--sector", "A1+", "--out", str(out)]
+    args = FAST + [
+        "--j2",
+        "0.5",
+        "--model",
+        "dense",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--eps",
+        "0.5",
+        "--eps-relative-to",
+        "representatives",
+        "--sector",
+        "A1+",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["eps_relative_to"] == "representatives"

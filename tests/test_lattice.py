@@ -95,7 +95,9 @@ def test_shipped_clusters_are_package_data(monkeypatch):
     root = Path(nqs_dilated.__file__).parent
     assert lattice_dir() in (root.parent / "lattices", root / "lattices")
     assert sorted(p.name for p in lattice_dir().glob("*.toml")) == [
-        "triangular-4x4.toml", "triangular-4x6.toml", "triangular-6x6.toml",
+        "triangular-4x4.toml",
+        "triangular-4x6.toml",
+        "triangular-6x6.toml",
     ]
     pyproject = root.parent / "pyproject.toml"
     if pyproject.exists():  # a source checkout

@@ -13,9 +13,17 @@ ROOT = Path(nqs_dilated.__file__).parent
 #: (:data:`ENTRY_POINTS`) only forward to ``cli`` and are not checked for layers;
 #: :func:`test_entry_points_only_forward_to_cli` checks that they do nothing else.
 LAYERS = {
-    "lattice": 0, "provenance": 0, "metrics": 0, "files": 0, "lazy": 0,
-    "symmetry": 1, "hamiltonian": 1, "config": 1,  # config reads the lattice (default dilations)
-    "ed": 2, "rundir": 2, "models": 2,
+    "lattice": 0,
+    "provenance": 0,
+    "metrics": 0,
+    "files": 0,
+    "lazy": 0,
+    "symmetry": 1,
+    "hamiltonian": 1,
+    "config": 1,  # config reads the lattice (default dilations)
+    "ed": 2,
+    "rundir": 2,
+    "models": 2,
     "data": 3,
     "drivers": 4,
     "cli": 5,
@@ -77,9 +85,14 @@ def test_entry_points_only_forward_to_cli():
         body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
         imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
         rest = [n for n in body if n not in imports]
-        assert all(isinstance(n, ast.Import) and [a.name for a in n.names] == ["sys"] or
-                   isinstance(n, ast.ImportFrom) and _imported_tops_of(n, rel) == {"cli"} and [a.name for a in n.names] in (["main"], ["fit_main"])
-                   for n in imports), f"{rel}: imports other than sys and cli.*.main"
+        assert all(
+            isinstance(n, ast.Import)
+            and [a.name for a in n.names] == ["sys"]
+            or isinstance(n, ast.ImportFrom)
+            and _imported_tops_of(n, rel) == {"cli"}
+            and [a.name for a in n.names] in (["main"], ["fit_main"])
+            for n in imports
+        ), f"{rel}: imports other than sys and cli.*.main"
         assert len(rest) == 1 and isinstance(rest[0], ast.If) and "__main__" in ast.unparse(rest[0].test), (
             f"{rel}: everything but the imports must sit under if __name__ == '__main__'"
         )
@@ -130,7 +143,7 @@ def test_no_import_cycles():
         state[m] = 1
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                cycles.append(path[path.index(n):] + [n])
+                cycles.append(path[path.index(n) :] + [n])
             elif n not in state:
                 visit(n, path + [n])
         state[m] = 2

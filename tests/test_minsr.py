@@ -56,8 +56,15 @@ def test_fixed_sign_real_mode_is_exact(cluster_4x4):
     assert jacobian_mode_of(make_wavefunction(cluster_4x4, "fixed-sign", sign, **SMALL)) == "real"
     assert jacobian_mode_of(make_wavefunction(cluster_4x4, "full", **SMALL)) == "complex"
     vs, _, real = _drivers(cluster_4x4, "fixed-sign", "real")
-    cplx = VMC_MinSR(heisenberg_bonds(cluster_4x4, 0.5), optax.sgd(0.01), diag_shift=0.01,
-                     variational_state=vs, use_ntk=True, on_the_fly=False, mode="complex")
+    cplx = VMC_MinSR(
+        heisenberg_bonds(cluster_4x4, 0.5),
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        use_ntk=True,
+        on_the_fly=False,
+        mode="complex",
+    )
     _, d_real = real.compute_loss_and_update()
     _, d_cplx = cplx.compute_loss_and_update()
     assert _max_rel(d_cplx, d_real) < 1e-8
@@ -65,8 +72,14 @@ def test_fixed_sign_real_mode_is_exact(cluster_4x4):
 
 def test_falls_back_to_netket_on_the_fly(cluster_4x4):
     vs, ref, _ = _drivers(cluster_4x4, "full", "complex")
-    otf = VMC_MinSR(heisenberg_bonds(cluster_4x4, 0.5), optax.sgd(0.01), diag_shift=0.01,
-                    variational_state=vs, use_ntk=True, on_the_fly=True)
+    otf = VMC_MinSR(
+        heisenberg_bonds(cluster_4x4, 0.5),
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        use_ntk=True,
+        on_the_fly=True,
+    )
     _, d_ref = ref.compute_loss_and_update()
     _, d = otf.compute_loss_and_update()
     assert _max_rel(d_ref, d) < 1e-6

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import flax.linen as nn
 import jax
@@ -14,8 +14,6 @@ import pytest
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.models import (
     CircularConv,
-    DenseSign,
-    InvariantCNN,
     InvariantDilatedCNN,
     grid_of,
     make_model,
@@ -27,12 +25,12 @@ from nqs_dilated.symmetry import space_group
 SMALL = ("triangular-4x4", "triangular-4x6")
 
 
-@lru_cache(maxsize=None)
+@cache
 def cluster(name):
     return load_lattice(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def group(name):
     return space_group(cluster(name))
 
@@ -122,7 +120,10 @@ def test_gather_conv_equals_flax_circular_conv(name, kernel_size, dilation):
     params = jax.jit(ours.init)(jax.random.key(5), x)
     params = jax.tree_util.tree_map(lambda p: p + 0.1, params)  # non-zero bias
     reference = nn.Conv(
-        c_out, (kernel_size, kernel_size), kernel_dilation=dilation, padding="CIRCULAR",
+        c_out,
+        (kernel_size, kernel_size),
+        kernel_dilation=dilation,
+        padding="CIRCULAR",
         param_dtype=jnp.float64,
     )
     # Site order -> grid with the cluster's own map, and back.

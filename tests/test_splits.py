@@ -49,8 +49,11 @@ def test_orbit_split_shares_no_orbit(name, exhaustive, request):
     assert ds.info["split"] == "orbits"
 
     def labels(split):
-        return set(_brute_labels(split.codes, group).tolist()) if len(split) < 50_000 else set(
-            orbit_labels(state.cluster, split.codes, group).tolist())
+        return (
+            set(_brute_labels(split.codes, group).tolist())
+            if len(split) < 50_000
+            else set(orbit_labels(state.cluster, split.codes, group).tolist())
+        )
 
     train, val = labels(ds.train), labels(ds.val)
     assert train and val and not train & val
@@ -77,7 +80,8 @@ def test_configuration_split_leaks_and_orbit_split_does_not(state_4x6):
     codes, amps = state_4x6.enumerate_codes()
     nonzero = np.abs(amps) >= 1e-12 * np.abs(amps).max()
     assert len(old.train.codes) and len(old.test) == np.count_nonzero(
-        nonzero & ~np.isin(codes, np.union1d(old.train.codes, old.val.codes)))
+        nonzero & ~np.isin(codes, np.union1d(old.train.codes, old.val.codes))
+    )
 
 
 def test_exhaustive_overlap_is_the_sum_over_the_unseen_orbits(state_4x4, cluster_4x4):

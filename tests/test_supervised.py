@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import marshall_sign
 
 from nqs_dilated.data import make_datasets, sign_to_class
 from nqs_dilated.drivers import supervised
@@ -22,7 +23,6 @@ from nqs_dilated.drivers.supervised import (
     training_budget,
 )
 from nqs_dilated.ed.ground import ground_state
-from conftest import marshall_sign
 
 
 class MLP(nn.Module):
@@ -185,8 +185,13 @@ def test_resume_from_checkpoint_ends_as_uninterrupted(datasets):
     kw = dict(lr=3e-3, steps=120, eval_every=20, batch_size=64, patience=60, seed=3, progress=False)
     full = train_sign(MLP(hidden=8), datasets, **kw)
     saved = []
-    train_sign(MLP(hidden=8), datasets, **kw, on_checkpoint=lambda ck: saved.append(ck.to_bytes()),
-               callback=lambda record, params: len(saved) == 3)
+    train_sign(
+        MLP(hidden=8),
+        datasets,
+        **kw,
+        on_checkpoint=lambda ck: saved.append(ck.to_bytes()),
+        callback=lambda record, params: len(saved) == 3,
+    )
     resumed = train_sign(MLP(hidden=8), datasets, **kw, resume=saved[-1])
     assert resumed.resumed_from == 60
     for a, b in zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)):

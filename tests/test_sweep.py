@@ -28,8 +28,24 @@ from nqs_dilated.drivers.plots import frustrated_region
 
 REPO = Path(nqs_dilated.__file__).resolve().parent.parent
 # 3 J2 x 2 models x 2 seeds on 4x4, tiny networks: about a second per run
-SWEEP = ["--lattice", "triangular-4x4", "--j2", "0,0.5,1", "--model", "dilated,cnn", "--dilations", "1,2,1",
-         "--channels", "4,4,4", "--epochs", "3", "--seeds", "2", "--workers", "1"]
+SWEEP = [
+    "--lattice",
+    "triangular-4x4",
+    "--j2",
+    "0,0.5,1",
+    "--model",
+    "dilated,cnn",
+    "--dilations",
+    "1,2,1",
+    "--channels",
+    "4,4,4",
+    "--epochs",
+    "3",
+    "--seeds",
+    "2",
+    "--workers",
+    "1",
+]
 N_RUNS = 12
 PLOTS = {f"{name}.{ext}" for name in ("overlap_vs_j2", "accuracy_vs_j2", "ed_energy_vs_j2") for ext in ("png", "pdf")}
 
@@ -37,8 +53,15 @@ PLOTS = {f"{name}.{ext}" for name in ("overlap_vs_j2", "accuracy_vs_j2", "ed_ene
 def _fit(args: list[str], **kw) -> subprocess.Popen:
     """``python -m nqs_dilated.fit ARGS`` (the alias of ``nqs-dilated``) in a subprocess, importing this checkout."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "nqs_dilated.fit", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "nqs_dilated.fit", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _finished(directory: Path) -> int:
@@ -103,15 +126,25 @@ def test_resolve_sweep_rejects(values, sweep, match):
 
 
 def test_resolve_sweep_axes_and_toml(tmp_path):
-    base, sweep = resolve_sweep({"j2": "0:1:0.5", "model": "dilated,cnn", "dilations": [[1, 1], [1, 2]],
-                                 "channels": [4, 4], "lattice": "triangular-4x4"}, {"seeds": 2, "workers": 1})
+    base, sweep = resolve_sweep(
+        {
+            "j2": "0:1:0.5",
+            "model": "dilated,cnn",
+            "dilations": [[1, 1], [1, 2]],
+            "channels": [4, 4],
+            "lattice": "triangular-4x4",
+        },
+        {"seeds": 2, "workers": 1},
+    )
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.models == ("dilated", "cnn")
     assert sweep.dilations == ((1, 1), (1, 2)) and sweep.n_seeds == 2 and "j2" not in base
     assert SweepConfig(search="dilations").n_seeds == 3
     # a config file with the axes in its [sweep] table; flags override it
     cfg = tmp_path / "sweep.toml"
-    cfg.write_text('lattice = "triangular-4x4"\nmodel = "dense"\nhidden = [4]\n[sign]\nepochs = 1\n'
-                   '[sweep]\nj2 = [0.0, 1.0]\nseeds = 2\nworkers = 1\nexecutor = "slurm"\nslurm_partition = "short"\n')
+    cfg.write_text(
+        'lattice = "triangular-4x4"\nmodel = "dense"\nhidden = [4]\n[sign]\nepochs = 1\n'
+        '[sweep]\nj2 = [0.0, 1.0]\nseeds = 2\nworkers = 1\nexecutor = "slurm"\nslurm_partition = "short"\n'
+    )
     values, sweep_values = values_from_args(build_parser("sweep").parse_args([str(cfg), "--seeds", "3"]), "sweep")
     assert is_sweep(values, sweep_values)
     base, sweep = resolve_sweep(values, sweep_values)
@@ -144,8 +177,26 @@ def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, capsys, args, matc
 
 def test_scalar_j2_is_still_one_run(tmp_path):
     out = tmp_path / "one"
-    assert main(["--lattice", "triangular-4x4", "--j2", "0.5", "--model", "dense", "--hidden", "4", "--epochs", "1",
-                 "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "0.5",
+                "--model",
+                "dense",
+                "--hidden",
+                "4",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (out / "summary.json").exists() and not (out / "sweep.json").exists()
 
 
@@ -158,9 +209,17 @@ def test_summary_frame_mean_and_sample_std():
     for j2 in (0.0, 0.5):
         for variant in ("dilated-1-2-1", "cnn"):
             for seed in range(3 if variant == "cnn" else 1):
-                rows.append({"j2": j2, "variant": variant, "seed": seed, "test_accuracy": rng.random(),
-                             "test_weighted_accuracy": rng.random(), "test_overlap": rng.random(),
-                             "ed_energy_per_site": -2.0 - j2})
+                rows.append(
+                    {
+                        "j2": j2,
+                        "variant": variant,
+                        "seed": seed,
+                        "test_accuracy": rng.random(),
+                        "test_weighted_accuracy": rng.random(),
+                        "test_overlap": rng.random(),
+                        "ed_energy_per_site": -2.0 - j2,
+                    }
+                )
     results = pd.DataFrame(rows)
     table = tables.summary_frame(results, "sign")
     assert list(table["variant"]) == ["dilated-1-2-1", "cnn"] * 2  # sweep order kept
@@ -171,7 +230,9 @@ def test_summary_frame_mean_and_sample_std():
     assert row["test_overlap std"] == pytest.approx(cnn.std(ddof=1))
     single = table[(table.j2 == 0.0) & (table.variant == "dilated-1-2-1")].iloc[0]
     assert math.isnan(single["test_overlap std"])  # one seed: no spread, rendered empty
-    ed = pd.DataFrame({"j2": [0.0, 0.5], "energy": [-32.0, -40.0], "energy_per_site": [-2.0, -2.5], "sector": ["A1+"] * 2})
+    ed = pd.DataFrame(
+        {"j2": [0.0, 0.5], "energy": [-32.0, -40.0], "energy_per_site": [-2.0, -2.5], "sector": ["A1+"] * 2}
+    )
     text = tables.render_summary(results, ed, task="sign", header={"lattice": "x"}, n_planned=8)
     assert "runs finished: 8 of 8" in text and "nan" not in text
     one_seed = results[results.seed == 0]  # every std missing: empty cells, not "nan"
@@ -202,7 +263,9 @@ def test_sweep_writes_tables_references_and_plots(full_sweep, capsys):
     assert np.array_equal(merged["ed_energy"].to_numpy(), merged["energy"].to_numpy())
     assert ed.loc[ed.j2 == 0.0, "marshall_overlap"].item() == pytest.approx(1.0)  # Marshall exact at J2 = 0
     summary = (full_sweep / "summary.md").read_text()
-    assert "runs finished: 12 of 12" in summary and summary.count("| dilated-1-2-1 ") == 3 + 3  # per-J2 rows + the two mean ± std tables + the per-seed table
+    assert (
+        "runs finished: 12 of 12" in summary and summary.count("| dilated-1-2-1 ") == 3 + 3
+    )  # per-J2 rows + the two mean ± std tables + the per-seed table
     assert {p.name for p in (full_sweep / "plots").iterdir()} == PLOTS
     assert all((full_sweep / "plots" / name).stat().st_size > 5000 for name in PLOTS)
     for name in (tables.RESULTS_FILE, tables.SUMMARY_FILE, tables.ED_FILE, "sweep.json"):
@@ -245,7 +308,9 @@ def test_killed_sweep_resumes_to_the_same_files(full_sweep, tmp_path):
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr
     assert f"{N_RUNS - done} in this invocation" in stdout
-    pd.testing.assert_frame_equal(_comparable(out / "results.csv"), _comparable(full_sweep / "results.csv"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        _comparable(out / "results.csv"), _comparable(full_sweep / "results.csv"), check_exact=True
+    )
     assert (out / "summary.md").read_text() == (full_sweep / "summary.md").read_text()
     assert {p.name for p in (out / "plots").iterdir()} == PLOTS
     log = [json.loads(line) for line in (out / "sweep.jsonl").read_text().splitlines()]
@@ -302,8 +367,25 @@ def test_submitit_local_executor_collects_the_same_results(full_sweep, tmp_path,
 @pytest.mark.skipif(shutil.which("sbatch") is not None, reason="SLURM is installed here")
 def test_slurm_without_a_cluster_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "slurm"
-    assert main(["sweep", "--lattice", "triangular-4x4", "--j2", "0,1", "--model", "dense", "--executor", "slurm",
-                 "--quiet", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "0,1",
+                "--model",
+                "dense",
+                "--executor",
+                "slurm",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "needs a SLURM cluster" in capsys.readouterr().err and not out.exists()
 
 
@@ -318,10 +400,18 @@ def test_slurm_jobs_get_the_configured_resources(tmp_path, monkeypatch):
 
     from nqs_dilated.drivers.executors import SubmititPool
 
-    sweep = SweepConfig(executor="slurm", slurm_partition="short", slurm_account="proj", slurm_time_min=30,
-                        slurm_cpus=2, slurm_mem_gib=6)
+    sweep = SweepConfig(
+        executor="slurm",
+        slurm_partition="short",
+        slurm_account="proj",
+        slurm_time_min=30,
+        slurm_cpus=2,
+        slurm_mem_gib=6,
+    )
     pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
-    script = _make_sbatch_string(command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters)
+    script = _make_sbatch_string(
+        command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters
+    )
     for line in ("--partition=short", "--account=proj", "--time=30", "--cpus-per-task=2", "--mem=6GB"):
         assert line in script, script
 
@@ -331,9 +421,30 @@ def test_slurm_jobs_get_the_configured_resources(tmp_path, monkeypatch):
 
 def test_dilation_search_resumes_and_compares(tmp_path, capsys):
     out = tmp_path / "search"
-    args = ["search", "--lattice", "triangular-4x4", "--j2", "0.5", "--channels", "4,4,4",
-            "--dilations", "1,1,1", "--epochs", "2", "--search-channels", "4", "--search-depth", "2,3",
-            "--seeds", "1", "--workers", "1", "--quiet", "--out", str(out)]
+    args = [
+        "search",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0.5",
+        "--channels",
+        "4,4,4",
+        "--dilations",
+        "1,1,1",
+        "--epochs",
+        "2",
+        "--search-channels",
+        "4",
+        "--search-depth",
+        "2,3",
+        "--seeds",
+        "1",
+        "--workers",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args + ["--trials", "2"]) == 0
     import optuna
 
@@ -356,17 +467,48 @@ def test_dilation_search_resumes_and_compares(tmp_path, capsys):
 @pytest.mark.slow
 def test_vmc_sweep_writes_relative_errors_and_their_plot(tmp_path):
     out = tmp_path / "vmc"
-    assert main(["sweep", "--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--model", "dilated,cnn",
-                 "--dilations", "1,2", "--channels", "4,4", "--n-iter", "10", "--n-samples", "256",
-                 "--mode", "fixed-sign", "--seeds", "2", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--task",
+                "vmc",
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "0,0.5",
+                "--model",
+                "dilated,cnn",
+                "--dilations",
+                "1,2",
+                "--channels",
+                "4,4",
+                "--n-iter",
+                "10",
+                "--n-samples",
+                "256",
+                "--mode",
+                "fixed-sign",
+                "--seeds",
+                "2",
+                "--workers",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 8 and (results["relative_error"] > 0).all()
     table = tables.summary_frame(results, "vmc")
     ed = pd.read_csv(out / "ed.csv")
     assert np.allclose(table.groupby("j2")["ed_energy_per_site"].first().to_numpy(), ed["energy_per_site"])
     assert "relative energy error mean" in (out / "summary.md").read_text()
-    assert {p.name for p in (out / "plots").iterdir()} == {f"{n}.{e}" for n in ("vmc_error_vs_j2", "ed_energy_vs_j2")
-                                                           for e in ("png", "pdf")}
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        f"{n}.{e}" for n in ("vmc_error_vs_j2", "ed_energy_vs_j2") for e in ("png", "pdf")
+    }
 
 
 @pytest.mark.slow
@@ -374,9 +516,36 @@ def test_killed_vmc_sweep_resumes_to_the_same_files(tmp_path):
     """SIGKILL a sweep of VMC runs while a run holds a checkpoint but no summary, restart it: its
     results (every energy, error and fidelity) equal those of the uninterrupted sweep, because a
     checkpoint holds the Markov chains, the sampler's key and the step guard (wall times aside)."""
-    args = ["sweep", "--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0.5", "--model", "dilated",
-            "--dilations", "1,2", "--channels", "4,4", "--n-iter", "40", "--n-samples", "128", "--n-chains", "8",
-            "--checkpoint-every", "5", "--mode", "full", "--seeds", "2", "--workers", "1", "--quiet"]
+    args = [
+        "sweep",
+        "--task",
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0.5",
+        "--model",
+        "dilated",
+        "--dilations",
+        "1,2",
+        "--channels",
+        "4,4",
+        "--n-iter",
+        "40",
+        "--n-samples",
+        "128",
+        "--n-chains",
+        "8",
+        "--checkpoint-every",
+        "5",
+        "--mode",
+        "full",
+        "--seeds",
+        "2",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     whole = tmp_path / "whole"
     proc = _fit(args + ["--out", str(whole)])
     assert proc.wait(timeout=900) == 0, proc.communicate()[1]
@@ -386,8 +555,14 @@ def test_killed_vmc_sweep_resumes_to_the_same_files(tmp_path):
     workers: list[psutil.Process] = []
 
     def mid_run() -> bool:
-        return any((d / "checkpoint.msgpack").exists() and not (d / "summary.json").exists()
-                   for d in (out / "runs").glob("*")) if (out / "runs").exists() else False
+        return (
+            any(
+                (d / "checkpoint.msgpack").exists() and not (d / "summary.json").exists()
+                for d in (out / "runs").glob("*")
+            )
+            if (out / "runs").exists()
+            else False
+        )
 
     while not mid_run() and proc.poll() is None and time.monotonic() < deadline:
         workers = [c for c in psutil.Process(proc.pid).children(recursive=True)] or workers
@@ -411,15 +586,36 @@ def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):
     """Several eps values are a sweep axis: run names carry eps, the summary groups by (J2, eps,
     model) and adds the mean ± std tables with the Marshall sign column, one overlap panel per eps."""
     out = tmp_path / "eps"
-    args = ["sweep", "--lattice", "triangular-4x4", "--j2", "0,0.5", "--eps", "0.05,0.1", "--model", "dense,cnn",
-            "--channels", "4,4", "--hidden", "4", "--steps", "20", "--seeds", "2", "--workers", "1", "--quiet",
-            "--out", str(out)]
+    args = [
+        "sweep",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0,0.5",
+        "--eps",
+        "0.05,0.1",
+        "--model",
+        "dense,cnn",
+        "--channels",
+        "4,4",
+        "--hidden",
+        "4",
+        "--steps",
+        "20",
+        "--seeds",
+        "2",
+        "--workers",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     names = sorted(p.name for p in (out / "runs").iterdir())
     assert len(names) == 2 * 2 * 2 * 2 and "j2=0.5_eps=0.1_cnn_seed=1" in names
     results = pd.read_csv(out / "results.csv")
     assert sorted(results["eps"].unique()) == [0.05, 0.1]
-    assert (results["n_train"][results["eps"] == 0.1].min() > results["n_train"][results["eps"] == 0.05].max())
+    assert results["n_train"][results["eps"] == 0.1].min() > results["n_train"][results["eps"] == 0.05].max()
     summary = tables.summary_frame(results, "sign")
     assert list(summary.columns[:4]) == ["j2", "eps", "variant", "seeds"] and len(summary) == 8
     assert (summary["seeds"] == 2).all()
@@ -434,9 +630,12 @@ def test_eps_axis_sweep_tables_and_panels(tmp_path, capsys):
     assert "Test overlap, mean ± std over seeds" in text and "eps: 0.05, 0.1" in text
     assert "split: orbits" in text and (results["split"] == "orbits").all()
     seeds = tables.per_seed_table(results, "test_overlap")
-    by_seed = results[(results["j2"] == 0.5) & (results["eps"] == 0.05) & (results["variant"] == "cnn")].sort_values("seed")
+    by_seed = results[(results["j2"] == 0.5) & (results["eps"] == 0.05) & (results["variant"] == "cnn")].sort_values(
+        "seed"
+    )
     assert seeds[(seeds["j2"] == 0.5) & (seeds["eps"] == 0.05)]["cnn"].iloc[0] == " / ".join(
-        f"{v:.3f}" for v in by_seed["test_overlap"])
+        f"{v:.3f}" for v in by_seed["test_overlap"]
+    )
     assert "Test overlap per seed" in text
     assert (out / "plots" / "overlap_vs_j2.png").exists()
     with pytest.raises(ConfigError, match="one J2 and one eps"):

@@ -5,9 +5,7 @@ from nqs_dilated.lattice import load_lattice
 from nqs_dilated.symmetry import SymmetryError, is_automorphism, space_group
 
 
-@pytest.mark.parametrize(
-    "name,n_point", [("triangular-4x4", 4), ("triangular-4x6", 2), ("triangular-6x6", 4)]
-)
+@pytest.mark.parametrize("name,n_point", [("triangular-4x4", 4), ("triangular-4x6", 2), ("triangular-6x6", 4)])
 def test_group_equals_netket_automorphisms(name, n_point):
     c = load_lattice(name)
     g = space_group(c)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import marshall_sign
 
 from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.config import ConfigError, resolve
@@ -30,8 +31,6 @@ from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes
 from nqs_dilated.symmetry import space_group
-
-from conftest import marshall_sign
 
 SMALL = dict(channels=(4, 4), dilations=(1, 2))
 
@@ -99,8 +98,14 @@ def test_energy_decreases_from_start(cluster_4x4, gs0, ham0, mode):
 
 
 def test_gcnn_amplitude_is_invariant_and_runs(cluster_4x4, gs0, ham0):
-    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0), model="gcnn",
-                              features=(4, 4), param_dtype=jnp.float32)
+    model = make_wavefunction(
+        cluster_4x4,
+        "fixed-sign",
+        make_sign("exact", cluster_4x4, gs0),
+        model="gcnn",
+        features=(4, 4),
+        param_dtype=jnp.float32,
+    )
     vs = make_state(ham0, cluster_4x4, model, n_samples=256, n_chains=16, seed=1, readout_scale=None)
     x = np.asarray(vs.hilbert.all_states()[::97])
     amp = lambda c: np.asarray(model.amplitude.apply({"params": vs.parameters["amplitude"]}, c))  # noqa: E731
@@ -110,8 +115,14 @@ def test_gcnn_amplitude_is_invariant_and_runs(cluster_4x4, gs0, ham0):
     assert res.steps == 3 and np.isfinite(energy_report(vs, ham0, gs0)["relative_error"])
     for bad in ({"mode": "full"}, {"mode": "fixed-sign", "symmetrize": True}):
         with pytest.raises(ValueError, match="G-CNN"):
-            make_wavefunction(cluster_4x4, bad["mode"], make_sign("exact", cluster_4x4, gs0), model="gcnn",
-                              symmetrize=bad.get("symmetrize", False), sector="A1+")
+            make_wavefunction(
+                cluster_4x4,
+                bad["mode"],
+                make_sign("exact", cluster_4x4, gs0),
+                model="gcnn",
+                symmetrize=bad.get("symmetrize", False),
+                sector="A1+",
+            )
     with pytest.raises(ConfigError, match="G-CNN"):
         resolve({"task": "vmc", "model": "gcnn", "mode": "full"})
 
@@ -165,13 +176,52 @@ def _killed_before_summary(monkeypatch, args):
 
 def test_cli_writes_run_dir_and_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
-            "--sign-source", "marshall", "--channels", "4,4", "--dilations", "1,2", "--n-iter", "3",
-            "--n-samples", "128", "--n-chains", "8", "--checkpoint-every", "1", "--quiet", "--out", str(out)]
+    args = [
+        "--task",
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        "marshall",
+        "--channels",
+        "4,4",
+        "--dilations",
+        "1,2",
+        "--n-iter",
+        "3",
+        "--n-samples",
+        "128",
+        "--n-chains",
+        "8",
+        "--checkpoint-every",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("lattice", "j2", "model", "mode", "n_params", "n_samples", "n_iter", "energy", "energy_error",
-                "variance", "ed_energy", "relative_error", "seconds", "fidelity", "r_hat"):
+    for key in (
+        "lattice",
+        "j2",
+        "model",
+        "mode",
+        "n_params",
+        "n_samples",
+        "n_iter",
+        "energy",
+        "energy_error",
+        "variance",
+        "ed_energy",
+        "relative_error",
+        "seconds",
+        "fidelity",
+        "r_hat",
+    ):
         assert key in summary, key
     assert summary["steps_done"] == 3 and summary["convention"] == "pauli"
     assert summary["devices"] == jax.device_count() and summary["sharding"] == (jax.device_count() > 1)
@@ -204,14 +254,17 @@ def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
     import time
 
     t0 = time.perf_counter()
-    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0),
-                              channels=(16, 16), dilations=(1, 2))
+    model = make_wavefunction(
+        cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs0), channels=(16, 16), dilations=(1, 2)
+    )
     vs = make_state(ham0, cluster_4x4, model, n_samples=1024, n_chains=16, seed=0)
     res = optimise(ham0, vs, n_iter=300, lr=0.01, diag_shift=0.01, diag_shift_final=0.01)
     rep = energy_report(vs, ham0, gs0)
-    print(f"\nfixed exact sign, J2 = 0, 300 iterations: E = {rep['energy']:.5f} +- {rep['energy_error']:.5f} "
-          f"(variance {rep['variance']:.3g}, E_ED = {rep['ed_energy']:.5f}), relative error {rep['relative_error']:.3e}, "
-          f"fidelity {rep['fidelity']:.6f}, {res.seconds_per_iter:.3f} s/it, {time.perf_counter() - t0:.0f} s")
+    print(
+        f"\nfixed exact sign, J2 = 0, 300 iterations: E = {rep['energy']:.5f} +- {rep['energy_error']:.5f} "
+        f"(variance {rep['variance']:.3g}, E_ED = {rep['ed_energy']:.5f}), relative error {rep['relative_error']:.3e}, "
+        f"fidelity {rep['fidelity']:.6f}, {res.seconds_per_iter:.3f} s/it, {time.perf_counter() - t0:.0f} s"
+    )
     assert rep["relative_error"] < 1e-3, rep
 
 
@@ -219,8 +272,23 @@ def test_fixed_exact_sign_reaches_1e3_at_j2_0(cluster_4x4, gs0, ham0):
 def sign_run(tmp_path_factory):
     """A small finished sign fit on 4x4, J2 = 0 (dilated CNN 8,8; 1500 Adam steps at the default batch)."""
     out = tmp_path_factory.mktemp("sign") / "run"
-    args = ["--lattice", "triangular-4x4", "--j2", "0", "--channels", "8,8", "--dilations", "1,2",
-            "--eps", "0.05", "--steps", "1500", "--quiet", "--out", str(out)]
+    args = [
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--channels",
+        "8,8",
+        "--dilations",
+        "1,2",
+        "--eps",
+        "0.05",
+        "--steps",
+        "1500",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     return out
 
@@ -250,47 +318,107 @@ def test_sign_network_from_run_dir(sign_run, cluster_4x4, gs0, tmp_path, capsys)
     np.testing.assert_array_equal(np.asarray(sign.apply({}, jnp.asarray(configs))), pred)
 
     out = tmp_path / "vmc"
-    args = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
-            "--sign-source", str(sign_run), "--channels", "4,4", "--dilations", "1,2", "--n-iter", "4",
-            "--n-samples", "128", "--n-chains", "8", "--quiet", "--force-sign", "--out", str(out)]
+    args = [
+        "--task",
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        str(sign_run),
+        "--channels",
+        "4,4",
+        "--dilations",
+        "1,2",
+        "--n-iter",
+        "4",
+        "--n-samples",
+        "128",
+        "--n-chains",
+        "8",
+        "--quiet",
+        "--force-sign",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sign_source"] == str(sign_run) and summary["steps_done"] == 4
     assert np.isfinite(summary["energy"]) and 0 <= summary["fidelity"] <= 1 + 1e-9
     # the trained wave function: its phase is pi exactly where the network predicts sign -1
-    model = make_wavefunction(cluster_4x4, "fixed-sign", make_sign(str(sign_run), cluster_4x4, force=True),
-                              channels=(4, 4), dilations=(1, 2), param_dtype=jnp.float64)
+    model = make_wavefunction(
+        cluster_4x4,
+        "fixed-sign",
+        make_sign(str(sign_run), cluster_4x4, force=True),
+        channels=(4, 4),
+        dilations=(1, 2),
+        param_dtype=jnp.float64,
+    )
     variables = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
     logpsi = np.asarray(model.apply(variables, jnp.asarray(configs)))
     np.testing.assert_allclose(np.cos(logpsi.imag), pred, atol=1e-12)
     assert np.all(np.isfinite(logpsi.real)) and np.ptp(logpsi.real) > 0
 
 
-@pytest.mark.parametrize("overlap,marshall,refused", [
-    (0.90, 0.95, "the Marshall sign rule's 0.950"),  # worse than the rule on the same test set
-    (0.945, 0.95, None),                              # within the margin
-    (0.40, -0.01, "the minimum 0.5"),                 # the rule fails, but the fit is poor too
-    (-0.02, 0.54, "the Marshall sign rule's 0.540"),
-])
-def test_a_poor_learned_sign_is_refused_unless_forced(sign_run, cluster_4x4, tmp_path, capsys,
-                                                      overlap, marshall, refused):
+@pytest.mark.parametrize(
+    "overlap,marshall,refused",
+    [
+        (0.90, 0.95, "the Marshall sign rule's 0.950"),  # worse than the rule on the same test set
+        (0.945, 0.95, None),  # within the margin
+        (0.40, -0.01, "the minimum 0.5"),  # the rule fails, but the fit is poor too
+        (-0.02, 0.54, "the Marshall sign rule's 0.540"),
+    ],
+)
+def test_a_poor_learned_sign_is_refused_unless_forced(
+    sign_run, cluster_4x4, tmp_path, capsys, overlap, marshall, refused
+):
     import shutil
 
     fit = tmp_path / "fit"
     shutil.copytree(sign_run, fit)
     summary = json.loads((fit / "summary.json").read_text())
-    (fit / "summary.json").write_text(json.dumps({**summary, "test_overlap": overlap, "marshall_test_overlap": marshall}))
+    (fit / "summary.json").write_text(
+        json.dumps({**summary, "test_overlap": overlap, "marshall_test_overlap": marshall})
+    )
     if refused is None:
-        assert check_sign_fit(fit) == {"test_overlap": overlap, "marshall_test_overlap": marshall,
-                                       "split": summary["split"], "forced": False}
+        assert check_sign_fit(fit) == {
+            "test_overlap": overlap,
+            "marshall_test_overlap": marshall,
+            "split": summary["split"],
+            "forced": False,
+        }
         return
     with pytest.raises(SignQualityError, match="below " + re.escape(refused)):
         make_sign(str(fit), cluster_4x4)
     assert check_sign_fit(fit, force=True)["forced"] is True
     out = tmp_path / "vmc"
-    args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", str(fit),
-            "--channels", "4,4", "--dilations", "1,2", "--n-iter", "2", "--n-samples", "64", "--n-chains", "8",
-            "--quiet", "--out", str(out)]
+    args = [
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        str(fit),
+        "--channels",
+        "4,4",
+        "--dilations",
+        "1,2",
+        "--n-iter",
+        "2",
+        "--n-samples",
+        "64",
+        "--n-chains",
+        "8",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     capsys.readouterr()
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -330,9 +458,27 @@ def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):
 
 
 def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys, monkeypatch):
-    base = ["--task", "vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign",
-            "--sign-source", "marshall", "--dilations", "1,2", "--n-iter", "1", "--n-samples", "64",
-            "--n-chains", "8", "--quiet"]
+    base = [
+        "--task",
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        "marshall",
+        "--dilations",
+        "1,2",
+        "--n-iter",
+        "1",
+        "--n-samples",
+        "64",
+        "--n-chains",
+        "8",
+        "--quiet",
+    ]
     a, b = tmp_path / "a", tmp_path / "b"
     _killed_before_summary(monkeypatch, base + ["--channels", "4,4", "--out", str(a)])
     _killed_before_summary(monkeypatch, base + ["--channels", "6,4", "--out", str(b)])
@@ -348,6 +494,7 @@ def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys, monkeypatch):
 
 
 # ---------------------------------------------------------------- step control (issue 5: J2 = 1 NaN / freeze)
+
 
 @pytest.fixture(scope="module")
 def gs1(cluster_4x4):
@@ -450,6 +597,7 @@ def test_step_guard_undoes_a_blow_up_and_retries_smaller(cluster_4x4, gs1, monke
 
 # ---------------------------------------------------------------- resume after a crash, plots (issues 19, 20)
 
+
 def _vmc_iters(run_dir):
     return json.loads((run_dir / "vmc.log").read_text())["Energy"]["iters"]
 
@@ -461,9 +609,22 @@ def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
     from nqs_dilated.drivers.vmc_run import run_vmc
 
     out = tmp_path / "run"
-    cfg = resolve({"task": "vmc", "lattice": "triangular-4x4", "j2": 0.0, "mode": "fixed-sign",
-                   "sign_source": "marshall", "channels": [4, 4], "dilations": [1, 2], "n_iter": 6,
-                   "n_samples": 128, "n_chains": 8, "checkpoint_every": 2, "out": str(out)})
+    cfg = resolve(
+        {
+            "task": "vmc",
+            "lattice": "triangular-4x4",
+            "j2": 0.0,
+            "mode": "fixed-sign",
+            "sign_source": "marshall",
+            "channels": [4, 4],
+            "dilations": [1, 2],
+            "n_iter": 6,
+            "n_samples": 128,
+            "n_chains": 8,
+            "checkpoint_every": 2,
+            "out": str(out),
+        }
+    )
     original = VMC_MinSR.compute_loss_and_update
 
     def crash_at_step_3(self):
@@ -499,9 +660,23 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
     from nqs_dilated.drivers.vmc_run import run_vmc
 
     def config(out):
-        return resolve({"task": "vmc", "lattice": "triangular-4x4", "j2": 0.5, "mode": "full",
-                        "channels": [4, 4], "dilations": [1, 2], "n_iter": 8, "lr": 0.02, "lr_final": 0.01,
-                        "n_samples": 128, "n_chains": 8, "checkpoint_every": 4, "out": str(out)})
+        return resolve(
+            {
+                "task": "vmc",
+                "lattice": "triangular-4x4",
+                "j2": 0.5,
+                "mode": "full",
+                "channels": [4, 4],
+                "dilations": [1, 2],
+                "n_iter": 8,
+                "lr": 0.02,
+                "lr_final": 0.01,
+                "n_samples": 128,
+                "n_chains": 8,
+                "checkpoint_every": 4,
+                "out": str(out),
+            }
+        )
 
     whole = run_vmc(config(tmp_path / "whole"), progress=False)
     original = VMC_MinSR.compute_loss_and_update
@@ -522,7 +697,9 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
     assert "4/8" in bar and "8/8" in bar and "0/4" not in bar  # the bar continues at the resumed step
 
     def params(name):
-        return jax.tree_util.tree_leaves(flax.serialization.msgpack_restore((tmp_path / name / "params.msgpack").read_bytes()))
+        return jax.tree_util.tree_leaves(
+            flax.serialization.msgpack_restore((tmp_path / name / "params.msgpack").read_bytes())
+        )
 
     for a, b in zip(params("whole"), params("cut"), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
@@ -534,9 +711,15 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
 def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):
     from nqs_dilated.drivers.vmc import truncate_json_log
 
-    log = {"Energy": {"iters": [0, 1, 2, 3, 2, 3], "Mean": {"real": [5, 4, 3, 2, 3, 2], "imag": [0] * 6},
-                      "Sigma": [1] * 6},
-           "info": {"solver_fallback": {"iters": [0, 1, 2, 3, 2, 3], "value": [False] * 6}}, "note": [9, 9]}
+    log = {
+        "Energy": {
+            "iters": [0, 1, 2, 3, 2, 3],
+            "Mean": {"real": [5, 4, 3, 2, 3, 2], "imag": [0] * 6},
+            "Sigma": [1] * 6,
+        },
+        "info": {"solver_fallback": {"iters": [0, 1, 2, 3, 2, 3], "value": [False] * 6}},
+        "note": [9, 9],
+    }
     path = tmp_path / "vmc.log"
     path.write_text(json.dumps(log))
     assert truncate_json_log(path, 2) == 8
@@ -555,8 +738,13 @@ def test_energy_plot_data_and_file(tmp_path):
     from nqs_dilated.drivers.plots import energy_figure, plot_vmc_run, vmc_energy_series
 
     n, ed = 7, -44.9
-    log = {"Energy": {"iters": list(range(n)), "Mean": {"real": [-40.0 - k for k in range(n)], "imag": [0.0] * n},
-                      "Sigma": [0.1 * (k + 1) for k in range(n)]}}
+    log = {
+        "Energy": {
+            "iters": list(range(n)),
+            "Mean": {"real": [-40.0 - k for k in range(n)], "imag": [0.0] * n},
+            "Sigma": [0.1 * (k + 1) for k in range(n)],
+        }
+    }
     series = vmc_energy_series(log)
     np.testing.assert_array_equal(series["iters"], np.arange(n))
     fig = energy_figure(series, ed)
@@ -587,8 +775,16 @@ def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
     for mode, sign in (("full", None), ("fixed-sign", "marshall"), ("fixed-sign", "/runs/sign_fit")):
         for j2 in (0.0, 0.5, 1.0):
             for seed in range(2):
-                rows.append({"variant": "dilated-1-2", "mode": mode, "sign_source": sign, "j2": j2, "seed": seed,
-                             "relative_error": 1e-3 * (1 + seed) * (1 + j2) * (3 if mode == "full" else 1)})
+                rows.append(
+                    {
+                        "variant": "dilated-1-2",
+                        "mode": mode,
+                        "sign_source": sign,
+                        "j2": j2,
+                        "seed": seed,
+                        "relative_error": 1e-3 * (1 + seed) * (1 + j2) * (3 if mode == "full" else 1),
+                    }
+                )
     fig = vmc_error_figure(pd.DataFrame(rows))
     (ax,) = fig.axes
     assert len(ax.containers) == 3
@@ -600,7 +796,9 @@ def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
     np.testing.assert_allclose(full, [4.5e-3, 6.75e-3, 9e-3])  # mean of seeds 1x and 2x
     # error bars: sample standard deviation over the two seeds
     segments = ax.containers[0].lines[2][0].get_segments()
-    np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], 2 * np.std([3e-3, 6e-3], ddof=1) * np.array([1, 1.5, 2]))
+    np.testing.assert_allclose(
+        [s[1][1] - s[0][1] for s in segments], 2 * np.std([3e-3, 6e-3], ddof=1) * np.array([1, 1.5, 2])
+    )
 
 
 def test_lr_schedule_decays_the_step_and_continues_on_resume(cluster_4x4, gs1):

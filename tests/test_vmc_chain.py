@@ -20,8 +20,24 @@ VMC = ["--n-iter", "3", "--n-samples", "128", "--n-chains", "8", "--quiet"]
 
 def test_fit_then_fixed_sign_vmc_in_one_command(tmp_path, cluster_4x4, capsys):
     out = tmp_path / "chain"
-    args = ["vmc", "--lattice", "triangular-4x4", "--j2", "0", "--mode", "fixed-sign", "--sign-source", "fit",
-            "--eps", "0.05", "--steps", "1500", *VMC, "--out", str(out)]
+    args = [
+        "vmc",
+        "--lattice",
+        "triangular-4x4",
+        "--j2",
+        "0",
+        "--mode",
+        "fixed-sign",
+        "--sign-source",
+        "fit",
+        "--eps",
+        "0.05",
+        "--steps",
+        "1500",
+        *VMC,
+        "--out",
+        str(out),
+    ]
     # at J2 = 0 the Marshall rule is exact; the fit on the unseen orbits (0.854) is below it: refused
     # after the fit, with one line; rerun in the same directory with --force-sign, the fit is reused
     assert main(args) == 2

@@ -48,11 +48,14 @@ def _worker(part: str, out: Path) -> None:
     model = make_wavefunction(cluster, "full", channels=(4, 4), dilations=(1, 2))
     n = cluster.n_sites
     if part == "kernel":  # no MCState: the model's parameters, fixed samples split over the mesh "S"
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+        from jax.sharding import Mesh, NamedSharding
+        from jax.sharding import PartitionSpec as P
 
         from nqs_dilated.hamiltonian.bonds import local_energy_kernel
 
-        x = jax.device_put(jnp.asarray(_fixed_samples(n).reshape(-1, n)), NamedSharding(Mesh(jax.devices(), ("S",)), P("S")))
+        x = jax.device_put(
+            jnp.asarray(_fixed_samples(n).reshape(-1, n)), NamedSharding(Mesh(jax.devices(), ("S",)), P("S"))
+        )
         variables = model.init(jax.random.key(0), x[:1])
         eloc = jax.jit(local_energy_kernel, static_argnums=(0,))(model.apply, variables, x, ham)
         update, _ = minsr_update(model.apply, variables["params"], {}, x, eloc, 1e-2, mode="complex")
@@ -73,8 +76,13 @@ def _worker(part: str, out: Path) -> None:
         res = optimise(ham, vs, n_iter=N_ITER, lr=0.05, diag_shift=1e-2)
         vs.n_samples = N_REPORT
         report = energy_report(vs, ham)
-        info.update(sr_mode=res.sr_mode, energy=report["energy"], energy_error=report["energy_error"],
-                    seconds_per_iter=res.seconds_per_iter, seconds=time.perf_counter() - t0)
+        info.update(
+            sr_mode=res.sr_mode,
+            energy=report["energy"],
+            energy_error=report["energy_error"],
+            seconds_per_iter=res.seconds_per_iter,
+            seconds=time.perf_counter() - t0,
+        )
         out.with_suffix(".json").write_text(json.dumps(info))
         return
     x = jax.device_put(jnp.asarray(_fixed_samples(n).reshape(N_CHAINS, N_SAMPLES // N_CHAINS, n)), sharding)
@@ -82,11 +90,15 @@ def _worker(part: str, out: Path) -> None:
     local = vs.local_estimators(ham)
     eloc = local.data
     stats = nk.stats.statistics(local)  # what vs.expect(ham) returns, without compiling it again
-    update, _ = minsr_update(vs._apply_fun, vs.parameters, vs.model_state, x.reshape(-1, n), eloc, 1e-2,
-                             mode="complex")
+    update, _ = minsr_update(vs._apply_fun, vs.parameters, vs.model_state, x.reshape(-1, n), eloc, 1e-2, mode="complex")
     info.update(eloc_devices=len(eloc.sharding.device_set), seconds=time.perf_counter() - t0)
-    np.savez(out.with_suffix(".npz"), eloc=np.asarray(eloc), mean=np.asarray(stats.mean),
-             error=np.asarray(stats.error_of_mean), update=np.asarray(ravel_pytree(update)[0]))
+    np.savez(
+        out.with_suffix(".npz"),
+        eloc=np.asarray(eloc),
+        mean=np.asarray(stats.mean),
+        error=np.asarray(stats.error_of_mean),
+        update=np.asarray(ravel_pytree(update)[0]),
+    )
     out.with_suffix(".json").write_text(json.dumps(info))
 
 
@@ -97,11 +109,16 @@ def _fixed_samples(n: int) -> np.ndarray:
 
 
 def _start(part: str, out: Path, devices: int) -> subprocess.Popen:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-           "NETKET_SHARDING": "1"}
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "NETKET_SHARDING": "1",
+    }
     env.pop("NETKET_EXPERIMENTAL_SHARDING_CPU", None)
-    return subprocess.Popen([sys.executable, __file__, part, str(out)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, __file__, part, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _run_both(part: str, d: Path, here: bool = False) -> dict:
@@ -175,9 +192,11 @@ def test_short_optimisation_agrees_within_statistical_error(tmp_path):
     for info in (one, two):
         assert np.isfinite(info["energy"]) and info["energy_error"] > 0
     z = abs(one["energy"] - two["energy"]) / np.hypot(one["energy_error"], two["energy_error"])
-    print(f"\n1 device: E = {one['energy']:.6f} +- {one['energy_error']:.6f}, {one['seconds_per_iter']:.3f} s/it, "
-          f"{one['seconds']:.1f} s; 2 devices: E = {two['energy']:.6f} +- {two['energy_error']:.6f}, "
-          f"{two['seconds_per_iter']:.3f} s/it, {two['seconds']:.1f} s; z = {z:.2f}")
+    print(
+        f"\n1 device: E = {one['energy']:.6f} +- {one['energy_error']:.6f}, {one['seconds_per_iter']:.3f} s/it, "
+        f"{one['seconds']:.1f} s; 2 devices: E = {two['energy']:.6f} +- {two['energy_error']:.6f}, "
+        f"{two['seconds_per_iter']:.3f} s/it, {two['seconds']:.1f} s; z = {z:.2f}"
+    )
     assert z < 4, (one, two)
 
 
@@ -227,7 +246,9 @@ def test_slurm_job_of_several_tasks(tmp_path, monkeypatch):
 
     sweep = SweepConfig(executor="slurm", slurm_cpus=4, slurm_nodes=2, slurm_tasks_per_node=4, slurm_gpus_per_node=4)
     pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
-    script = _make_sbatch_string(command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters)
+    script = _make_sbatch_string(
+        command="python -m x", folder=str(tmp_path / "jobs"), **pool.executor._executor.parameters
+    )
     for line in ("--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--cpus-per-task=4", "srun"):
         assert line in script, script
     submitted = []
@@ -262,13 +283,26 @@ def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
     from nqs_dilated.config import SweepConfig, resolve
     from nqs_dilated.drivers.executors import SubmititPool, execute_run
 
-    values = {"task": "vmc", "lattice": "triangular-4x4", "j2": 0.0, "mode": "fixed-sign", "sign_source": "marshall",
-              "channels": [4, 4], "dilations": [1, 2], "n_iter": 4, "n_samples": 128, "n_chains": 8,
-              "checkpoint_every": 2}
+    values = {
+        "task": "vmc",
+        "lattice": "triangular-4x4",
+        "j2": 0.0,
+        "mode": "fixed-sign",
+        "sign_source": "marshall",
+        "channels": [4, 4],
+        "dilations": [1, 2],
+        "n_iter": 4,
+        "n_samples": 128,
+        "n_chains": 8,
+        "checkpoint_every": 2,
+    }
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     monkeypatch.delenv("XLA_FLAGS", raising=False)
-    pool = SubmititPool("submitit-local", tmp_path / "jobs",
-                        SweepConfig(executor="submitit-local", slurm_tasks_per_node=2, slurm_time_min=10))
+    pool = SubmititPool(
+        "submitit-local",
+        tmp_path / "jobs",
+        SweepConfig(executor="submitit-local", slurm_tasks_per_node=2, slurm_time_min=10),
+    )
     two = pool.submit(resolve({**values, "out": str(tmp_path / "two")}).to_dict()).result()
     assert two["processes"] == 2 and two["devices"] == 2 and two["sharding"] and two["steps_done"] == 4
     written = json.loads((tmp_path / "two" / "summary.json").read_text())
@@ -277,6 +311,8 @@ def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
     one = execute_run(resolve({**values, "out": str(tmp_path / "one")}).to_dict())
     assert one["processes"] == 1
     z = abs(one["energy"] - two["energy"]) / np.hypot(one["energy_error"], two["energy_error"])
-    print(f"\n1 process: E = {one['energy']:.6f} +- {one['energy_error']:.6f}; 2 processes: "
-          f"E = {two['energy']:.6f} +- {two['energy_error']:.6f} ({two['seconds']:.1f} s)")
+    print(
+        f"\n1 process: E = {one['energy']:.6f} +- {one['energy_error']:.6f}; 2 processes: "
+        f"E = {two['energy']:.6f} +- {two['energy_error']:.6f} ({two['seconds']:.1f} s)"
+    )
     assert z < 4

@@ -30,11 +30,11 @@ import time
 
 from tqdm.auto import tqdm
 
+from ..config import FitConfig, j2_values
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError, space_group
-from ..config import FitConfig, j2_values
 from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib
 
 
@@ -82,28 +82,43 @@ def build_parser(prog: str = "nqs-dilated ed") -> argparse.ArgumentParser:
 def add_arguments(p: argparse.ArgumentParser, d: FitConfig | None = None) -> None:
     """The options of ``nqs-dilated ed`` on ``p`` (defaults from :class:`FitConfig`, shown in ``--help``)."""
     d = d or FitConfig()
-    p.add_argument("--lattice", default=d.lattice,
-                   help=f"cluster name (shipped: triangular-4x4, triangular-4x6, triangular-6x6) or a TOML path (default {d.lattice})")
     p.add_argument(
-        "--j2", default=f"{d.j2:g}",
+        "--lattice",
+        default=d.lattice,
+        help=f"cluster name (shipped: triangular-4x4, triangular-4x6, triangular-6x6) or a TOML path (default {d.lattice})",
+    )
+    p.add_argument(
+        "--j2",
+        default=f"{d.j2:g}",
         help=f"J2 coupling (default {d.j2:g}; J1 = {d.j1:g} unless --j1): a value, a list 0,0.5,1.0 or a range start:stop:step",
     )
     p.add_argument("--j1", type=float, default=d.j1, help=f"J1 coupling (default {d.j1:g})")
-    p.add_argument("--method", choices=METHODS, default=d.ed_method,
-                   help=f"ED route: auto (= symmetric), netket (full Sz = 0 space, <= 24 sites) or symmetric (default {d.ed_method})")
     p.add_argument(
-        "--sector", default=d.sector,
+        "--method",
+        choices=METHODS,
+        default=d.ed_method,
+        help=f"ED route: auto (= symmetric), netket (full Sz = 0 space, <= 24 sites) or symmetric (default {d.ed_method})",
+    )
+    p.add_argument(
+        "--sector",
+        default=d.sector,
         help="'auto' (search all zero-momentum sectors), e.g. 'A1+', or a non-zero-momentum sector "
         f"'k=m1,m2:IRREP+' (energy only) (default {d.sector})",
     )
     p.add_argument(
-        "--momenta", choices=("zero", "all"), default="zero",
+        "--momenta",
+        choices=("zero", "all"),
+        default="zero",
         help="with --sector auto: 'all' also computes every sector at non-zero momentum (one momentum "
         "per star; up to about 30 sites) and reports whether the ground state has zero momentum",
     )
-    p.add_argument("--store", default=None, help="store directory (default $NQS_DILATED_STORE or ~/.cache/nqs_dilated/ed)")
+    p.add_argument(
+        "--store", default=None, help="store directory (default $NQS_DILATED_STORE or ~/.cache/nqs_dilated/ed)"
+    )
     p.add_argument("--no-store", action="store_true", help="neither read nor write the store")
-    p.add_argument("--json", action="store_true", help="print one JSON object per J2 value (the header lines go to stderr)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object per J2 value (the header lines go to stderr)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -206,15 +221,27 @@ def _momentum_sector(cluster, values, args) -> int:
             return fail(str(err))
         n = cluster.n_sites
         result = {
-            "lattice": cluster.name, "n_sites": n, "j1": args.j1, "j2": j2, "convention": "pauli",
-            "sector": str(res.sector), "energy": res.energy, "energy_per_site": res.energy / n,
-            "energy_ss": res.energy / 4, "energy_per_site_ss": res.energy / 4 / n, "residual": res.residual,
-            "dimension": res.dimension, "seconds": time.perf_counter() - t0, "peak_rss_gib": peak_rss_gib(),
+            "lattice": cluster.name,
+            "n_sites": n,
+            "j1": args.j1,
+            "j2": j2,
+            "convention": "pauli",
+            "sector": str(res.sector),
+            "energy": res.energy,
+            "energy_per_site": res.energy / n,
+            "energy_ss": res.energy / 4,
+            "energy_per_site_ss": res.energy / 4 / n,
+            "residual": res.residual,
+            "dimension": res.dimension,
+            "seconds": time.perf_counter() - t0,
+            "peak_rss_gib": peak_rss_gib(),
         }
         if args.json:
             print(json.dumps(result), flush=True)
         else:
-            print(f"{cluster.name}  N = {n}  J1 = {args.j1:g}  J2 = {j2:g}  (sector {res.sector}, dim {res.dimension:,})")
+            print(
+                f"{cluster.name}  N = {n}  J1 = {args.j1:g}  J2 = {j2:g}  (sector {res.sector}, dim {res.dimension:,})"
+            )
             print(f"  E_min  = {res.energy:.12f}   E_min/N = {res.energy / n:.12f}   (Pauli, sigma.sigma)")
             print(f"  residual ||H psi - E psi|| = {res.residual:.3e}; wall time {result['seconds']:.2f} s")
     return 0
@@ -265,13 +292,17 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
     if as_json:
         print(json.dumps(result), flush=True)
         return
-    print(f"{cluster.name}  N = {n}  J1 = {info.j1:g}  J2 = {info.j2:g}  ({info.method}, sector {info.sector}, dim {info.dimension:,})")
+    print(
+        f"{cluster.name}  N = {n}  J1 = {info.j1:g}  J2 = {info.j2:g}  ({info.method}, sector {info.sector}, dim {info.dimension:,})"
+    )
     print(f"  E0     = {info.energy:.12f}   E0/N = {info.energy / n:.12f}   (Pauli, sigma.sigma)")
     print(f"  E0     = {info.energy / 4:.12f}   E0/N = {info.energy / 4 / n:.12f}   (S.S = Pauli / 4)")
     if info.gap is not None:
         print(f"  gap within {result['gap_within']}: {info.gap:.6g} (Pauli)")
     if result["lowest_other_sector"] is not None:
-        print(f"  gap to the lowest other sector ({result['lowest_other_sector']}): {result['gap_to_other_sector']:.6g} (Pauli)")
+        print(
+            f"  gap to the lowest other sector ({result['lowest_other_sector']}): {result['gap_to_other_sector']:.6g} (Pauli)"
+        )
     for label, e in sorted(info.sector_energies.items(), key=lambda kv: kv[1]):
         print(f"  sector {label:>5}: {e:.12f}")
     for label, e in sorted(info.sector_lower_bounds.items(), key=lambda kv: kv[1]):

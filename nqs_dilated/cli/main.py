@@ -78,10 +78,10 @@ def fit_main(argv: list[str] | None = None) -> int:
     command = "sign"
     for k, arg in enumerate(argv):  # the old --task flag picks the command
         if arg == "--task" and k + 1 < len(argv):
-            command, argv = argv[k + 1], argv[:k] + argv[k + 2:]
+            command, argv = argv[k + 1], argv[:k] + argv[k + 2 :]
             break
         if arg.startswith("--task="):
-            command, argv = arg.split("=", 1)[1], argv[:k] + argv[k + 1:]
+            command, argv = arg.split("=", 1)[1], argv[:k] + argv[k + 1 :]
             break
     if command not in ("sign", "vmc"):
         return fail(f"unknown task {command!r}; use sign or vmc")

@@ -48,8 +48,15 @@ class SweepProgress:
             if self.bars:
                 from tqdm import tqdm
 
-                self.overall = tqdm(total=event.total, initial=event.finished, desc="sweep", unit="run",
-                                    position=0, file=self.stream, dynamic_ncols=True)
+                self.overall = tqdm(
+                    total=event.total,
+                    initial=event.finished,
+                    desc="sweep",
+                    unit="run",
+                    position=0,
+                    file=self.stream,
+                    dynamic_ncols=True,
+                )
         elif event.kind in ("tick", "finished", "failed"):
             if self.bars:
                 self._bars(event)
@@ -72,8 +79,9 @@ class SweepProgress:
             if name not in self.runs:
                 used = {pos for _, pos in self.runs.values()}
                 pos = next(i for i in range(1, len(self.runs) + 2) if i not in used)
-                bar = tqdm(total=steps, desc=name, unit="step", position=pos, leave=False,
-                           file=self.stream, dynamic_ncols=True)
+                bar = tqdm(
+                    total=steps, desc=name, unit="step", position=pos, leave=False, file=self.stream, dynamic_ncols=True
+                )
                 self.runs[name] = (bar, pos)
             bar = self.runs[name][0]
             if bar.n != step:
@@ -88,10 +96,19 @@ class SweepProgress:
             print(f"{done} FAILED {event.run}: {event.error}", file=self.stream, flush=True)
             return
         s = event.summary or {}
-        metric = (f"test overlap {s['test_overlap']:.4f}" if "test_overlap" in s
-                  else f"relative error {s['relative_error']:.3e}" if "relative_error" in s else "")
-        print(f"{done} {event.run}: {metric}, {s.get('seconds', 0):.0f} s | elapsed {_interval(event.elapsed)}, "
-              f"ETA {_interval(event.eta)}", file=self.stream, flush=True)
+        metric = (
+            f"test overlap {s['test_overlap']:.4f}"
+            if "test_overlap" in s
+            else f"relative error {s['relative_error']:.3e}"
+            if "relative_error" in s
+            else ""
+        )
+        print(
+            f"{done} {event.run}: {metric}, {s.get('seconds', 0):.0f} s | elapsed {_interval(event.elapsed)}, "
+            f"ETA {_interval(event.eta)}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         for bar, _ in self.runs.values():
@@ -103,9 +120,14 @@ class SweepProgress:
 def _report(result, tables: bool = True) -> int:
     if tables:
         print(result.summary_text)
-    print(f"{result.finished} of {result.total} runs finished ({result.ran} in this invocation); wall time "
-          f"{_interval(result.seconds)} this invocation, {_interval(result.total_seconds)} in all invocations")
-    print(f"-> {result.directory}/results.csv, summary.md" + (f", plots/ ({len(result.plots)} files)" if result.plots else ""))
+    print(
+        f"{result.finished} of {result.total} runs finished ({result.ran} in this invocation); wall time "
+        f"{_interval(result.seconds)} this invocation, {_interval(result.total_seconds)} in all invocations"
+    )
+    print(
+        f"-> {result.directory}/results.csv, summary.md"
+        + (f", plots/ ({len(result.plots)} files)" if result.plots else "")
+    )
     for name, error in result.failures.items():
         print(f"failed: {name}: {error}", file=sys.stderr)
     if result.failures:
@@ -149,10 +171,13 @@ def search_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
 
     def on_trial(info: dict) -> None:
         if not quiet:
-            print(f"trial {info['number']}: {info['label']} ({info['n_params']:,} parameters) validation overlap "
-                  f"{info['value']:.4f}, {info['seconds']:.0f} s | best {info['best_value']:.4f} ({info['best_label']}) | "
-                  f"{info['complete']} trials done, elapsed {_interval(time.perf_counter() - t0)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"trial {info['number']}: {info['label']} ({info['n_params']:,} parameters) validation overlap "
+                f"{info['value']:.4f}, {info['seconds']:.0f} s | best {info['best_value']:.4f} ({info['best_label']}) | "
+                f"{info['complete']} trials done, elapsed {_interval(time.perf_counter() - t0)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     try:
         result = run_search(plan, on_trial=on_trial, progress=progress)

@@ -315,8 +315,12 @@ class SubmititPool:
         self.kind = kind
         self.executor = submitit.AutoExecutor(folder=str(folder), cluster=clusters[kind])
         params: dict[str, Any] = dict(
-            name="nqs_dilated", timeout_min=sweep.slurm_time_min, cpus_per_task=sweep.slurm_cpus,
-            mem_gb=sweep.slurm_mem_gib, nodes=sweep.slurm_nodes, tasks_per_node=sweep.slurm_tasks_per_node,
+            name="nqs_dilated",
+            timeout_min=sweep.slurm_time_min,
+            cpus_per_task=sweep.slurm_cpus,
+            mem_gb=sweep.slurm_mem_gib,
+            nodes=sweep.slurm_nodes,
+            tasks_per_node=sweep.slurm_tasks_per_node,
         )
         if sweep.slurm_gpus_per_node:
             params["gpus_per_node"] = sweep.slurm_gpus_per_node
@@ -382,8 +386,14 @@ def make_pool(sweep: SweepConfig, directory: Path, n_pending: int, memory_gib: f
         available = psutil.virtual_memory().available / 2**30
         by_memory = max(1, int(MEMORY_FRACTION * available // max(memory_gib, 1e-3)))
         workers = max(1, min(sweep.workers or len(cores), len(cores), max(n_pending, 1), by_memory))
-        info = dict(executor="local", workers=workers, cores=cores, cores_per_worker=len(cores) // workers,
-                    memory_per_run_gib=memory_gib, available_gib=available)
+        info = dict(
+            executor="local",
+            workers=workers,
+            cores=cores,
+            cores_per_worker=len(cores) // workers,
+            memory_per_run_gib=memory_gib,
+            available_gib=available,
+        )
         return LocalPool(workers, cores), info
     pool = SubmititPool(sweep.executor, directory / "jobs", sweep)
     return pool, dict(executor=sweep.executor, in_flight=min(pool.capacity, max(n_pending, 1)))

@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 from jax.flatten_util import ravel_pytree
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from netket import jax as nkjax
 from netket import stats as nkstats
 from netket.jax.sharding import pad_axis_for_sharding
@@ -52,9 +53,7 @@ def symmetric_gram(O: jax.Array, n_blocks: int = GRAM_BLOCKS) -> jax.Array:
     b = m // n_blocks
     rows = [O[i * b : (i + 1) * b] for i in range(n_blocks)]
     upper = {(i, j): rows[i] @ rows[j].T for i in range(n_blocks) for j in range(i, n_blocks)}
-    return jnp.block(
-        [[upper[i, j] if j >= i else upper[j, i].T for j in range(n_blocks)] for i in range(n_blocks)]
-    )
+    return jnp.block([[upper[i, j] if j >= i else upper[j, i].T for j in range(n_blocks)] for i in range(n_blocks)])
 
 
 @partial(jax.jit, static_argnames=("apply_fun", "mode", "chunk_size", "solver_fn", "n_blocks"))
@@ -161,9 +160,15 @@ class VMC_MinSR(nk.driver.VMC_SR):
         diag_shift = self.diag_shift(self.step_count) if callable(self.diag_shift) else self.diag_shift
         samples = state.samples.reshape(-1, state.samples.shape[-1])
         self._dp, info = minsr_update(
-            state._apply_fun, state.parameters, state.model_state, samples,
+            state._apply_fun,
+            state.parameters,
+            state.model_state,
+            samples,
             jnp.asarray(local_energies.data if hasattr(local_energies, "data") else local_energies),
-            diag_shift, mode=self.mode, chunk_size=self.chunk_size_bwd, solver_fn=self._linear_solver,
+            diag_shift,
+            mode=self.mode,
+            chunk_size=self.chunk_size_bwd,
+            solver_fn=self._linear_solver,
         )
         self.info = info or None
         return self._loss_stats, self._dp

@@ -33,15 +33,27 @@ from ..files import atomic_path
 from .tables import read_ed, read_results
 
 __all__ = [
-    "MARSHALL_THRESHOLD", "energy_figure", "frustrated_region", "plot_sweep", "plot_vmc_run", "vmc_energy_series",
+    "MARSHALL_THRESHOLD",
+    "energy_figure",
+    "frustrated_region",
+    "plot_sweep",
+    "plot_vmc_run",
+    "vmc_energy_series",
     "vmc_error_figure",
 ]
 
 #: Marshall-sign overlap below which a J2 counts as frustrated (shaded in the plots).
 MARSHALL_THRESHOLD = 0.9
 _STYLE = {
-    "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
-    "ytick.labelsize": 7, "lines.linewidth": 1.2, "lines.markersize": 4, "savefig.dpi": 300,
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4,
+    "savefig.dpi": 300,
 }
 _J2_LABEL = r"$J_2/J_1$"
 
@@ -71,8 +83,13 @@ def frustrated_region(ed: pd.DataFrame, threshold: float = MARSHALL_THRESHOLD) -
 
 def _shade(ax, region, label: bool) -> None:
     if region is not None:
-        ax.axvspan(*region, color="0.88", zorder=0, lw=0,
-                   label=f"frustrated (Marshall overlap < {MARSHALL_THRESHOLD:g})" if label else None)
+        ax.axvspan(
+            *region,
+            color="0.88",
+            zorder=0,
+            lw=0,
+            label=f"frustrated (Marshall overlap < {MARSHALL_THRESHOLD:g})" if label else None,
+        )
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
@@ -99,7 +116,12 @@ def _by_variant(results: pd.DataFrame, metric: str):
     """``(variant, j2, mean, std)`` per variant in order of appearance (std 0 for one seed)."""
     for variant, group in results.groupby("variant", sort=False):
         stats = group.groupby("j2")[metric].agg(["mean", "std"]).sort_index()
-        yield variant, stats.index.to_numpy(float), stats["mean"].to_numpy(float), stats["std"].fillna(0).to_numpy(float)
+        yield (
+            variant,
+            stats.index.to_numpy(float),
+            stats["mean"].to_numpy(float),
+            stats["std"].fillna(0).to_numpy(float),
+        )
 
 
 _LEGEND_WIDTH = 1.9  # inches added to a sweep figure for the legend beside its panels
@@ -142,7 +164,11 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
     except FileNotFoundError:
         results = pd.DataFrame()
     record = json.loads((directory / "sweep.json").read_text()) if (directory / "sweep.json").exists() else {}
-    task = str(results["task"].iloc[0]) if "task" in results.columns and len(results) else record.get("base", {}).get("task", "sign")
+    task = (
+        str(results["task"].iloc[0])
+        if "task" in results.columns and len(results)
+        else record.get("base", {}).get("task", "sign")
+    )
     lattice = str(ed["lattice"].iloc[0]) if "lattice" in ed.columns and len(ed) else ""
     region = frustrated if frustrated is not None else frustrated_region(ed)
     out = directory / "plots"
@@ -155,17 +181,35 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
             marshall = ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None
             fig, axes = _figure(3.4 * len(eps_values) + _LEGEND_WIDTH, 2.6, len(eps_values))
             for k, (ax, sub, title) in enumerate(zip(axes, subsets, titles)):
-                _metric_axes(ax, sub, "test_overlap",
-                             r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$" if k == 0 else "", region,
-                             marshall=marshall, legend=k == 0)
+                _metric_axes(
+                    ax,
+                    sub,
+                    "test_overlap",
+                    r"test overlap $\sum|\psi|^2 s_{\rm pred} s / \sum|\psi|^2$" if k == 0 else "",
+                    region,
+                    marshall=marshall,
+                    legend=k == 0,
+                )
                 ax.set_title(title)
             written += _save(fig, out, "overlap_vs_j2")
             fig, axes = _figure(7.0 + _LEGEND_WIDTH, 2.6 * len(eps_values), 2, nrows=len(eps_values))
             for k, (sub, title) in enumerate(zip(subsets, titles)):
-                _metric_axes(axes[2 * k], sub, "test_accuracy", "test accuracy (fraction of configurations)", region,
-                             legend=k == 0)
-                _metric_axes(axes[2 * k + 1], sub, "test_weighted_accuracy", r"test accuracy, $|\psi|^2$-weighted",
-                             region, legend=False)
+                _metric_axes(
+                    axes[2 * k],
+                    sub,
+                    "test_accuracy",
+                    "test accuracy (fraction of configurations)",
+                    region,
+                    legend=k == 0,
+                )
+                _metric_axes(
+                    axes[2 * k + 1],
+                    sub,
+                    "test_weighted_accuracy",
+                    r"test accuracy, $|\psi|^2$-weighted",
+                    region,
+                    legend=False,
+                )
                 axes[2 * k].set_title(title, fontsize=8)
             written += _save(fig, out, "accuracy_vs_j2")
         if not results.empty and task == "vmc":
@@ -195,8 +239,13 @@ def _vmc_groups(results: pd.DataFrame):
         table[col] = table[col].fillna("").astype(str)
     for (variant, mode, sign), group in table.groupby(["variant", "mode", "sign_source"], sort=False):
         stats = group.groupby("j2")["relative_error"].agg(["mean", "std", "count"]).sort_index()
-        yield (_vmc_label(str(variant), mode, sign), stats.index.to_numpy(float), stats["mean"].to_numpy(float),
-               stats["std"].fillna(0).to_numpy(float), stats["count"].to_numpy(int))
+        yield (
+            _vmc_label(str(variant), mode, sign),
+            stats.index.to_numpy(float),
+            stats["mean"].to_numpy(float),
+            stats["std"].fillna(0).to_numpy(float),
+            stats["count"].to_numpy(int),
+        )
 
 
 def vmc_error_figure(results: pd.DataFrame, region=None, *, title: str = ""):
@@ -324,11 +373,17 @@ def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
             labels.setdefault(key, []).append(col.split(".", 1)[1])
     x_end = float(ed["j2"].max())
     for y, names in labels.items():
-        ax.annotate(", ".join(names), (x_end, y), fontsize=5.5, color="0.4", xytext=(2, 0),
-                    textcoords="offset points", va="center")
+        ax.annotate(
+            ", ".join(names),
+            (x_end, y),
+            fontsize=5.5,
+            color="0.4",
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="center",
+        )
     for k, (sector, group) in enumerate(ed.groupby("sector", sort=False)):
-        ax.plot(group["j2"], group["energy_per_site"], "osD^v<>"[k % 7], zorder=3,
-                label=f"ground state in {sector}")
+        ax.plot(group["j2"], group["energy_per_site"], "osD^v<>"[k % 7], zorder=3, label=f"ground state in {sector}")
     ax.plot(ed["j2"], ed["energy_per_site"], "k-", lw=0.8, zorder=2)
     ax.set_xlabel(_J2_LABEL)
     ax.set_ylabel(r"$E_0/N$ ($J_1$; Pauli $\sigma\cdot\sigma$ = 4 S$\cdot$S)")

@@ -43,8 +43,13 @@ class EnergyProgressBar(nk.callbacks.AbstractCallback, mutable=True):
     def on_run_start(self, step, driver):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.n_steps, initial=driver.step_count, file=sys.stderr, dynamic_ncols=True,
-                        disable=jax.process_index() != 0)
+        self.bar = tqdm(
+            total=self.n_steps,
+            initial=driver.step_count,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=jax.process_index() != 0,
+        )
 
     def before_parameter_update(self, step, log_data, driver):
         if self.bar is not None and driver._loss_stats is not None:

@@ -34,16 +34,17 @@ import dataclasses
 import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import FitConfig, SweepConfig, resolve
 from ..data import make_datasets
 from ..ed.ground import ground_state
+from ..files import write_atomic
 from ..lattice import load_lattice
 from ..models import make_model, n_params
-from ..files import write_atomic
 from ..symmetry import space_group
 from . import tables
 from .options import budget_options
@@ -146,8 +147,11 @@ def plan_search(base: dict[str, Any], sweep: SweepConfig) -> SearchPlan:
 
 
 def _stack_overrides(dilations, kernel: int, width: int) -> dict[str, Any]:
-    return {"dilations": tuple(int(d) for d in dilations), "kernel_size": int(kernel),
-            "channels": (int(width),) * len(dilations)}
+    return {
+        "dilations": tuple(int(d) for d in dilations),
+        "kernel_size": int(kernel),
+        "channels": (int(width),) * len(dilations),
+    }
 
 
 def _reference_variants(plan: SearchPlan) -> list[Variant]:
@@ -176,8 +180,15 @@ def _comparison_plan(plan: SearchPlan, best: dict[str, Any] | None, *, check: bo
         if all(ref.label != v.label for v in variants):
             variants.append(ref)
     sweep = dataclasses.replace(plan.sweep, j2=(plan.config.j2,), models=("dilated",))
-    return plan_runs(plan.base, sweep, variants, plan.directory / "comparison", kind="search-comparison",
-                     extend=True, check_directory=check)
+    return plan_runs(
+        plan.base,
+        sweep,
+        variants,
+        plan.directory / "comparison",
+        kind="search-comparison",
+        extend=True,
+        check_directory=check,
+    )
 
 
 def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: float):
@@ -185,34 +196,54 @@ def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: f
 
     cfg, space = plan.config, plan.space
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         kernel = trial.suggest_int("kernel", space["kernel"][0], space["kernel"][-1])
         depth = trial.suggest_int("depth", space["depth"][0], space["depth"][-1])
         dmax = space["max_dilation"][str(kernel)]
         dilations = tuple(trial.suggest_int(f"d{i}", 1, dmax) for i in range(depth))
         width = trial.suggest_categorical("channels", space["channels"])
-        model = make_model("dilated", cluster, channels=(width,) * depth, kernel_size=kernel,
-                           dilations=dilations, residual=cfg.residual)
+        model = make_model(
+            "dilated",
+            cluster,
+            channels=(width,) * depth,
+            kernel_size=kernel,
+            dilations=dilations,
+            residual=cfg.residual,
+        )
         t0 = time.perf_counter()
         result = train_sign(model, datasets, lr=cfg.lr, **budget_options(cfg), seed=cfg.seed, progress=False)
         val = result.metrics["val"]
-        attrs = {"dilations": list(dilations), "n_params": n_params(result.params), "best_step": result.best_step,
-                 "val_accuracy": val["accuracy"], "val_weighted_accuracy": val["weighted_accuracy"],
-                 "seconds": time.perf_counter() - t0,
-                 "label": variant_label("dilated", _stack_overrides(dilations, kernel, width))}
+        attrs = {
+            "dilations": list(dilations),
+            "n_params": n_params(result.params),
+            "best_step": result.best_step,
+            "val_accuracy": val["accuracy"],
+            "val_weighted_accuracy": val["weighted_accuracy"],
+            "seconds": time.perf_counter() - t0,
+            "label": variant_label("dilated", _stack_overrides(dilations, kernel, width)),
+        }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return float(val["overlap"])
 
-    def callback(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial is None or trial.value is None:
             return
         best = study.best_trial
         complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-        on_trial({"number": trial.number, "value": trial.value, "label": trial.user_attrs.get("label", ""),
-                  "n_params": trial.user_attrs.get("n_params", 0), "seconds": trial.user_attrs.get("seconds", 0.0),
-                  "best_value": best.value, "best_label": best.user_attrs.get("label", ""), "complete": complete,
-                  "elapsed": time.perf_counter() - started})
+        on_trial(
+            {
+                "number": trial.number,
+                "value": trial.value,
+                "label": trial.user_attrs.get("label", ""),
+                "n_params": trial.user_attrs.get("n_params", 0),
+                "seconds": trial.user_attrs.get("seconds", 0.0),
+                "best_value": best.value,
+                "best_label": best.user_attrs.get("label", ""),
+                "complete": complete,
+                "elapsed": time.perf_counter() - started,
+            }
+        )
 
     return objective, callback
 
@@ -225,20 +256,33 @@ def _study(plan: SearchPlan):
     with warnings.catch_warnings():  # heartbeats are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = RDBStorage(
-            f"sqlite:///{plan.directory / STUDY_FILE}", heartbeat_interval=30, grace_period=90,
+            f"sqlite:///{plan.directory / STUDY_FILE}",
+            heartbeat_interval=30,
+            grace_period=90,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
     sampler = optuna.samplers.TPESampler(seed=plan.config.seed)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
-                                sampler=sampler, load_if_exists=True)
+    study = optuna.create_study(
+        study_name=STUDY_NAME, storage=storage, direction="maximize", sampler=sampler, load_if_exists=True
+    )
     if not study.trials:  # a new study starts from the references
         cfg = plan.config
         width = int(cfg.channels[0])
         for stack in _valid_references(plan):
-            if (cfg.kernel_size in plan.space["kernel"] and len(stack) in plan.space["depth"]
-                    and width in plan.space["channels"] and max(stack) <= plan.space["max_dilation"][str(cfg.kernel_size)]):
-                study.enqueue_trial({"kernel": cfg.kernel_size, "depth": len(stack), "channels": width,
-                                     **{f"d{i}": d for i, d in enumerate(stack)}})
+            if (
+                cfg.kernel_size in plan.space["kernel"]
+                and len(stack) in plan.space["depth"]
+                and width in plan.space["channels"]
+                and max(stack) <= plan.space["max_dilation"][str(cfg.kernel_size)]
+            ):
+                study.enqueue_trial(
+                    {
+                        "kernel": cfg.kernel_size,
+                        "depth": len(stack),
+                        "channels": width,
+                        **{f"d{i}": d for i, d in enumerate(stack)},
+                    }
+                )
     return study
 
 
@@ -246,9 +290,15 @@ def _best(study) -> dict[str, Any]:
     trial = study.best_trial
     p = trial.params
     dilations = [p[f"d{i}"] for i in range(p["depth"])]
-    return {"number": trial.number, "value": trial.value, "dilations": dilations, "kernel_size": p["kernel"],
-            "channels": p["channels"], "n_params": trial.user_attrs.get("n_params"),
-            "label": variant_label("dilated", _stack_overrides(dilations, p["kernel"], p["channels"]))}
+    return {
+        "number": trial.number,
+        "value": trial.value,
+        "dilations": dilations,
+        "kernel_size": p["kernel"],
+        "channels": p["channels"],
+        "n_params": trial.user_attrs.get("n_params"),
+        "label": variant_label("dilated", _stack_overrides(dilations, p["kernel"], p["channels"])),
+    }
 
 
 def run_search(
@@ -287,13 +337,25 @@ def run_search(
         trials = plan.sweep.trials or (None if plan.sweep.minutes else DEFAULT_TRIALS)
         remaining = None if trials is None else max(0, trials - len(finished))
         if remaining is None or remaining > 0:
-            full = make_datasets(state, space_group(cluster), cfg.eps, seed=cfg.seed, n_test=cfg.n_test,
-                                 eps_relative_to=cfg.eps_relative_to, split=cfg.split)
+            full = make_datasets(
+                state,
+                space_group(cluster),
+                cfg.eps,
+                seed=cfg.seed,
+                n_test=cfg.n_test,
+                eps_relative_to=cfg.eps_relative_to,
+                split=cfg.split,
+            )
             datasets = dataclasses.replace(full, test=None, test_uniform=None, test_weighted=None)
             del full
             objective, callback = _objective_factory(plan, datasets, cluster, on_trial, started)
-            study.optimize(objective, n_trials=remaining, timeout=plan.sweep.minutes * 60 or None,
-                           callbacks=[callback], gc_after_trial=True)
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=plan.sweep.minutes * 60 or None,
+                callbacks=[callback],
+                gc_after_trial=True,
+            )
         del state
         frame = study.trials_dataframe()
         write_atomic(d / "trials.csv", frame.to_csv(index=False))
@@ -312,7 +374,11 @@ def _report(plan: SearchPlan, best: dict[str, Any], n_trials: int, comparison: S
     results = tables.read_results(comparison.directory)
     table = tables.summary_frame(results, "sign")
     if not table.empty and "n_params" in results.columns:
-        table.insert(2, "parameters", results.groupby("variant", sort=False)["n_params"].first().reindex(table["variant"]).to_numpy())
+        table.insert(
+            2,
+            "parameters",
+            results.groupby("variant", sort=False)["n_params"].first().reindex(table["variant"]).to_numpy(),
+        )
     lines = [
         f"# Dilation search: {Path(cfg.lattice).stem}, J2/J1 = {cfg.j2:g}, eps = {cfg.eps:g}",
         "",
@@ -320,8 +386,11 @@ def _report(plan: SearchPlan, best: dict[str, Any], n_trials: int, comparison: S
         f"- space: kernel {plan.space['kernel']}, depth {plan.space['depth']}, channels {plan.space['channels']}, "
         f"largest dilation per kernel {plan.space['max_dilation']}",
         f"- best: trial {best['number']}, {best['label']}, validation overlap {best['value']}",
-        *[f"- reference {stack} left out: it breaks the receptive-field rule with kernel {cfg.kernel_size} on this cluster"
-          for stack in REFERENCES if stack not in _valid_references(plan)],
+        *[
+            f"- reference {stack} left out: it breaks the receptive-field rule with kernel {cfg.kernel_size} on this cluster"
+            for stack in REFERENCES
+            if stack not in _valid_references(plan)
+        ],
         "",
         "## Test set: best stack against (1, 1, 1) and (1, 2, 3), mean and std over seeds",
         "",

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import flax.serialization
 import jax
@@ -54,8 +54,11 @@ def test_figures(metrics: dict[str, dict], suffix: str = "") -> tuple[float, flo
         t = metrics["test"]
         return t["accuracy" + suffix], t["weighted_accuracy" + suffix], t["overlap" + suffix]
     weighted = metrics["test_weighted"]
-    return (metrics["test_uniform"]["accuracy" + suffix], weighted["weighted_accuracy" + suffix],
-            weighted["overlap" + suffix])
+    return (
+        metrics["test_uniform"]["accuracy" + suffix],
+        weighted["weighted_accuracy" + suffix],
+        weighted["overlap" + suffix],
+    )
 
 
 def marshall_metrics(datasets: SignDatasets, cluster) -> dict[str, dict[str, float]]:
@@ -108,16 +111,25 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     t0 = time.perf_counter()
     say(f"exact ground state of {cluster.name} at J2/J1 = {cfg.j2:g} (sector {cfg.sector}, store or ED) ...")
     state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    say(f"E0 = {state.energy:.10f} (Pauli) in sector {state.info.sector}"
-        f" ({'loaded from the store' if getattr(state, 'loaded', False) else f'{time.perf_counter() - t0:.1f} s'})")
+    say(
+        f"E0 = {state.energy:.10f} (Pauli) in sector {state.info.sector}"
+        f" ({'loaded from the store' if getattr(state, 'loaded', False) else f'{time.perf_counter() - t0:.1f} s'})"
+    )
     group = space_group(cluster)
     datasets = make_datasets(
-        state, group, cfg.eps, seed=cfg.seed, n_test=cfg.n_test, eps_relative_to=cfg.eps_relative_to,
+        state,
+        group,
+        cfg.eps,
+        seed=cfg.seed,
+        n_test=cfg.n_test,
+        eps_relative_to=cfg.eps_relative_to,
         split=cfg.split,
     )
     coverage = datasets.info["coverage"]
-    say(f"split {cfg.split}: {coverage['n_train_orbits']:,} training orbits hold "
-        f"{coverage['train_orbit_weight']:.4f} of |psi|^2")
+    say(
+        f"split {cfg.split}: {coverage['n_train_orbits']:,} training orbits hold "
+        f"{coverage['train_orbit_weight']:.4f} of |psi|^2"
+    )
     resume = _read_checkpoint(run)
     if resume is None:
         run.start()
@@ -197,8 +209,12 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     }
     from .plots import plot_training
 
-    plot_training(result.history, out / "plots", marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
-                  title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}")
+    plot_training(
+        result.history,
+        out / "plots",
+        marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
+        title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}",
+    )
     run.write_json("summary.json", summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)
     return summary
@@ -233,8 +249,21 @@ def split_report(run_dir: str | Path) -> dict:
     cfg = resolve({k: v for k, v in values.items() if k != "out"})
     cluster = load_lattice(cfg.lattice)
     state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    datasets = make_datasets(state, space_group(cluster), cfg.eps, seed=cfg.seed, n_test=cfg.n_test,
-                             eps_relative_to=cfg.eps_relative_to, split=cfg.split)
+    datasets = make_datasets(
+        state,
+        space_group(cluster),
+        cfg.eps,
+        seed=cfg.seed,
+        n_test=cfg.n_test,
+        eps_relative_to=cfg.eps_relative_to,
+        split=cfg.split,
+    )
     sizes = {name: len(ds) for name, ds in datasets.splits().items() if name.startswith("test")}
-    return {"run": str(run_dir), "split": cfg.split, "n_train": len(datasets.train), "n_val": len(datasets.val),
-            "test_sizes": sizes, **datasets.info["coverage"]}
+    return {
+        "run": str(run_dir),
+        "split": cfg.split,
+        "n_train": len(datasets.train),
+        "n_val": len(datasets.val),
+        "test_sizes": sizes,
+        **datasets.info["coverage"],
+    }

@@ -42,8 +42,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import flax.serialization
 import jax
@@ -180,8 +181,12 @@ def training_budget(
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be >= 1 step or None, got {patience}")
     return Budget(
-        steps=steps, batch_size=batch, epochs=steps * batch / n_train, steps_per_epoch=n_train / batch,
-        eval_every=min(every, steps), patience=patience,
+        steps=steps,
+        batch_size=batch,
+        epochs=steps * batch / n_train,
+        steps_per_epoch=n_train / batch,
+        eval_every=min(every, steps),
+        patience=patience,
     )
 
 
@@ -253,14 +258,19 @@ class TrainCheckpoint:
     def to_bytes(self) -> bytes:
         """Serialize (Flax msgpack; the history as JSON text)."""
         tree = {
-            "step": self.step, "params": self.params, "opt_state": self.opt_state,
-            "best_params": self.best_params, "best_loss": self.best_loss, "best_step": self.best_step,
-            "history": json.dumps(self.history), "seconds": self.seconds,
+            "step": self.step,
+            "params": self.params,
+            "opt_state": self.opt_state,
+            "best_params": self.best_params,
+            "best_loss": self.best_loss,
+            "best_step": self.best_step,
+            "history": json.dumps(self.history),
+            "seconds": self.seconds,
         }
         return flax.serialization.to_bytes(jax.device_get(tree))
 
     @classmethod
-    def from_bytes(cls, data: bytes, params: Any, opt_state: Any) -> "TrainCheckpoint":
+    def from_bytes(cls, data: bytes, params: Any, opt_state: Any) -> TrainCheckpoint:
         """Restore from :meth:`to_bytes` output, with ``params`` and ``opt_state`` as templates
         (the structure of the model and optimizer of the run).
 
@@ -268,8 +278,14 @@ class TrainCheckpoint:
             ValueError: the data does not match the templates (another model or optimizer).
         """
         template = {
-            "step": 0, "params": params, "opt_state": opt_state, "best_params": params,
-            "best_loss": 0.0, "best_step": 0, "history": "", "seconds": 0.0,
+            "step": 0,
+            "params": params,
+            "opt_state": opt_state,
+            "best_params": params,
+            "best_loss": 0.0,
+            "best_step": 0,
+            "history": "",
+            "seconds": 0.0,
         }
         try:
             tree = flax.serialization.from_bytes(template, data)
@@ -279,9 +295,14 @@ class TrainCheckpoint:
         if shapes(tree["params"]) != shapes(params) or shapes(tree["opt_state"]) != shapes(opt_state):
             raise ValueError("checkpoint does not match this model and optimizer (parameter shapes differ)")
         return cls(
-            step=int(tree["step"]), params=tree["params"], opt_state=tree["opt_state"],
-            best_params=tree["best_params"], best_loss=float(tree["best_loss"]),
-            best_step=int(tree["best_step"]), history=json.loads(tree["history"]), seconds=float(tree["seconds"]),
+            step=int(tree["step"]),
+            params=tree["params"],
+            opt_state=tree["opt_state"],
+            best_params=tree["best_params"],
+            best_loss=float(tree["best_loss"]),
+            best_step=int(tree["best_step"]),
+            history=json.loads(tree["history"]),
+            seconds=float(tree["seconds"]),
         )
 
 
@@ -545,8 +566,9 @@ def train_sign(
     stopped = False
     plateau_below = (1.0 - PLATEAU_MARGIN) * plateau_loss(np.asarray(y))
     left_plateau = next((r["step"] for r in history if r["val_loss"] < plateau_below), None)
-    bar = tqdm(total=budget.steps, initial=step, desc="sign", unit="step", file=sys.stderr,
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=budget.steps, initial=step, desc="sign", unit="step", file=sys.stderr, disable=not progress, leave=False
+    )
     while step < budget.steps:
         k = min(budget.eval_every, budget.steps - step)
         params, opt_state, loss = run_steps(params, opt_state, x, y, jnp.asarray(stream.indices(step, k)))
@@ -574,7 +596,9 @@ def train_sign(
             stopped = True
             break
         if on_checkpoint is not None:
-            on_checkpoint(TrainCheckpoint(step, params, opt_state, best[1], best[0], best[2], list(history), record["seconds"]))
+            on_checkpoint(
+                TrainCheckpoint(step, params, opt_state, best[1], best[0], best[2], list(history), record["seconds"])
+            )
         if budget.patience is not None and left_plateau is not None and step - best[2] >= budget.patience:
             stopped = True
             break

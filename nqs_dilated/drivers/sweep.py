@@ -35,22 +35,23 @@ import os
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..config import FitConfig, SweepConfig, resolve
 from ..ed.ground import ground_state
+from ..files import write_atomic
 from ..hamiltonian import CONVENTION
 from ..lattice import load_lattice
 from ..metrics import overlap
 from ..models import make_model
 from ..models.wavefunction import MarshallSign
 from ..provenance import git_revision, package_versions
-from ..files import write_atomic
 from ..rundir import RunDir
 from . import tables
 from .executors import check_executor, make_pool, memory_per_run_gib
@@ -152,7 +153,14 @@ class SweepPlan:
             "base": base,
             "j2": self.j2,
             **({"eps": list(self.sweep.eps)} if len(self.sweep.eps) > 1 else {}),
-            "variants": [{"label": v.label, "model": v.model, "overrides": {k: (list(x) if isinstance(x, tuple) else x) for k, x in v.overrides}} for v in self.variants],
+            "variants": [
+                {
+                    "label": v.label,
+                    "model": v.model,
+                    "overrides": {k: (list(x) if isinstance(x, tuple) else x) for k, x in v.overrides},
+                }
+                for v in self.variants
+            ],
             "seeds": sorted({run.seed for run in self.runs}),
             "runs": [run.name for run in self.runs],
             "convention": CONVENTION,
@@ -216,8 +224,14 @@ def plan_runs(
             for variant in variants:
                 for seed in range(seed0, seed0 + sweep.n_seeds):
                     name = f"j2={j2:g}" + (f"_eps={eps:g}" if several_eps else "") + f"_{variant.label}_seed={seed}"
-                    values = {**base, **dict(variant.overrides), "j2": j2, "model": variant.model, "seed": seed,
-                              "out": str(directory / RUNS_DIR / name)}
+                    values = {
+                        **base,
+                        **dict(variant.overrides),
+                        "j2": j2,
+                        "model": variant.model,
+                        "seed": seed,
+                        "out": str(directory / RUNS_DIR / name),
+                    }
                     if several_eps or "eps" not in base:
                         values["eps"] = eps
                     runs.append(PlannedRun(name, float(j2), variant.label, seed, resolve(values), float(eps)))
@@ -318,18 +332,30 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
     for j2 in plan.j2:
         if progress is not None:
             progress(f"exact ground state at J2/J1 = {j2:g}")
-        state = ground_state(cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector,
-                             structure_cache=structure_cache, initial=state)
+        state = ground_state(
+            cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector, structure_cache=structure_cache, initial=state
+        )
         info = state.info
-        rows.append({
-            "j2": float(j2), "j1": float(ref.j1), "lattice": cluster.name, "n_sites": cluster.n_sites,
-            "energy": info.energy, "energy_per_site": info.energy / cluster.n_sites, "sector": info.sector,
-            "sector_energies": {k: v / cluster.n_sites for k, v in (info.sector_energies or {}).items()},
-            "method": info.method, "residual": info.residual, "gap": info.gap, "dimension": info.dimension,
-            "marshall_overlap": marshall_overlap(state), "ed_seconds": info.seconds,
-            "convention": info.convention,
-            "store": Path(state.store_path).name if getattr(state, "store_path", None) else "",
-        })
+        rows.append(
+            {
+                "j2": float(j2),
+                "j1": float(ref.j1),
+                "lattice": cluster.name,
+                "n_sites": cluster.n_sites,
+                "energy": info.energy,
+                "energy_per_site": info.energy / cluster.n_sites,
+                "sector": info.sector,
+                "sector_energies": {k: v / cluster.n_sites for k, v in (info.sector_energies or {}).items()},
+                "method": info.method,
+                "residual": info.residual,
+                "gap": info.gap,
+                "dimension": info.dimension,
+                "marshall_overlap": marshall_overlap(state),
+                "ed_seconds": info.seconds,
+                "convention": info.convention,
+                "store": Path(state.store_path).name if getattr(state, "store_path", None) else "",
+            }
+        )
     return rows
 
 
@@ -466,8 +492,14 @@ def _finished_rows(plan: SweepPlan) -> list[dict[str, Any]]:
     for run in plan.runs:
         path = Path(run.config.out) / "summary.json"
         if path.exists():
-            rows.append({"run": run.name, "variant": run.variant, "config": {**run.config.to_dict(), "out": run.config.out},
-                         "summary": json.loads(path.read_text())})
+            rows.append(
+                {
+                    "run": run.name,
+                    "variant": run.variant,
+                    "config": {**run.config.to_dict(), "out": run.config.out},
+                    "summary": json.loads(path.read_text()),
+                }
+            )
     return rows
 
 
@@ -485,9 +517,12 @@ def write_tables(plan: SweepPlan, ed_rows: list[dict[str, Any]] | None = None) -
     if ref.task == "sign":
         header["eps"] = ", ".join(f"{e:g}" for e in plan.sweep.eps) if len(plan.sweep.eps) > 1 else ref.eps
         header["eps relative to"] = ref.eps_relative_to
-        header["split"] = (f"{ref.split} (validation and test sets share no orbit of space group x spin inversion "
-                           "with the training set)" if ref.split == "orbits" else
-                           f"{ref.split} (test sets hold symmetry images of training configurations)")
+        header["split"] = (
+            f"{ref.split} (validation and test sets share no orbit of space group x spin inversion "
+            "with the training set)"
+            if ref.split == "orbits"
+            else f"{ref.split} (test sets hold symmetry images of training configurations)"
+        )
     else:
         header["mode"] = ref.mode
     text = tables.render_summary(results, ed, task=ref.task, header=header, n_planned=len(plan.runs))
@@ -534,21 +569,41 @@ def run_sweep(
     ed_rows = reference_states(plan, progress=lambda m: emit(SweepEvent("ed", total=len(plan.runs), message=m)))
     with sweep_lock(d):
         if not (d / SWEEP_FILE).exists():
-            write_atomic(d / "provenance.json", json.dumps(
-                {"versions": package_versions(), "git_revision": git_revision(), "convention": CONVENTION,
-                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+            write_atomic(
+                d / "provenance.json",
+                json.dumps(
+                    {
+                        "versions": package_versions(),
+                        "git_revision": git_revision(),
+                        "convention": CONVENTION,
+                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    },
+                    indent=2,
+                ),
+            )
         if not (d / SWEEP_FILE).exists() or plan.extend:
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
         summary_text = write_tables(plan, ed_rows)
         pending = [run for run in plan.runs if not (Path(run.config.out) / "summary.json").exists()]
         found = len(plan.runs) - len(pending)
         failures: dict[str, str] = {}
-        _log(d, {"event": "session-start", "clock": clock_start, "pid": os.getpid(), "host": socket.gethostname(),
-                 "pending": len(pending), "total": len(plan.runs)})
+        _log(
+            d,
+            {
+                "event": "session-start",
+                "clock": clock_start,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "pending": len(pending),
+                "total": len(plan.runs),
+            },
+        )
         ran = 0
         drawn: list[Path] = []
         if pending:
-            memory = plan.sweep.memory_gib or memory_per_run_gib(load_lattice(plan.reference.lattice).n_sites, plan.reference.task)
+            memory = plan.sweep.memory_gib or memory_per_run_gib(
+                load_lattice(plan.reference.lattice).n_sites, plan.reference.task
+            )
             pool, pool_info = make_pool(plan.sweep, d, len(pending), memory)
             _log(d, {"event": "pool", "clock": time.time(), **pool_info})
             t_runs = time.perf_counter()
@@ -561,8 +616,17 @@ def run_sweep(
                 done = len(plan.runs) - len(queue) - len(in_flight) - len(failures)
                 eta = elapsed / ran * (len(queue) + len(in_flight)) if ran else None
                 running = [(r.name, *run_progress(r.config)) for r in in_flight.values()]
-                return SweepEvent(kind, total=len(plan.runs), finished=done, failed=len(failures),
-                                  found_finished=found, running=running, elapsed=elapsed, eta=eta, **kw)
+                return SweepEvent(
+                    kind,
+                    total=len(plan.runs),
+                    finished=done,
+                    failed=len(failures),
+                    found_finished=found,
+                    running=running,
+                    elapsed=elapsed,
+                    eta=eta,
+                    **kw,
+                )
 
             emit(event("start", pool=pool_info))
             completed, broken = False, False
@@ -582,14 +646,29 @@ def run_sweep(
                                 err = RuntimeError("the worker process died (killed or out of memory?)")
                             failures[run.name] = f"{type(err).__name__}: {err}"
                             _write_failures(d, failures, plan)
-                            _log(d, {"event": "run-failed", "clock": time.time(), "run": run.name, "error": failures[run.name]})
+                            _log(
+                                d,
+                                {
+                                    "event": "run-failed",
+                                    "clock": time.time(),
+                                    "run": run.name,
+                                    "error": failures[run.name],
+                                },
+                            )
                             emit(event("failed", run=run.name, error=failures[run.name]))
                             continue
                         ran += 1
                         _write_failures(d, failures, plan)
                         summary_text = write_tables(plan)
-                        _log(d, {"event": "run-finished", "clock": time.time(), "run": run.name,
-                                 "seconds": summary.get("seconds")})
+                        _log(
+                            d,
+                            {
+                                "event": "run-finished",
+                                "clock": time.time(),
+                                "run": run.name,
+                                "seconds": summary.get("seconds"),
+                            },
+                        )
                         emit(event("finished", run=run.name, summary=summary))
                         if plots and time.perf_counter() - last_plot > PLOT_EVERY:
                             drawn = _draw(plan)
@@ -624,8 +703,7 @@ def _write_failures(directory: Path, failures: dict[str, str], plan: SweepPlan) 
     path = directory / FAILURES_FILE
     old = json.loads(path.read_text()) if path.exists() else {}
     merged = {**old, **failures}
-    merged = {name: err for name, err in merged.items()
-              if not (directory / RUNS_DIR / name / "summary.json").exists()}
+    merged = {name: err for name, err in merged.items() if not (directory / RUNS_DIR / name / "summary.json").exists()}
     if merged:
         write_atomic(path, json.dumps(merged, indent=2, sort_keys=True))
     else:

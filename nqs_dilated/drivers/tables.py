@@ -19,8 +19,9 @@ with a fixed format per column).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -130,8 +131,9 @@ def read_results(directory: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def replace_runs(results: pd.DataFrame, reruns: list[pd.DataFrame],
-                 key: tuple[str, ...] = ("j2", "variant", "seed")) -> tuple[pd.DataFrame, list[tuple[pd.Series, pd.Series]]]:
+def replace_runs(
+    results: pd.DataFrame, reruns: list[pd.DataFrame], key: tuple[str, ...] = ("j2", "variant", "seed")
+) -> tuple[pd.DataFrame, list[tuple[pd.Series, pd.Series]]]:
     """``results`` with each run of ``reruns`` (results frames of other sweeps) in place of the run
     with the same ``key`` values, sorted by ``key``.
 
@@ -204,9 +206,7 @@ def mean_std_table(results: pd.DataFrame, metric: str, fmt: str = ".3f") -> pd.D
         return pd.DataFrame()
     keys = ["j2", "eps"] if "eps" in results.columns else ["j2"]
     stats = results.groupby(keys + ["variant"], sort=False)[metric].agg(["mean", "std"])
-    cell = stats.apply(
-        lambda r: f"{r['mean']:{fmt}}" + ("" if pd.isna(r["std"]) else f" ± {r['std']:{fmt}}"), axis=1
-    )
+    cell = stats.apply(lambda r: f"{r['mean']:{fmt}}" + ("" if pd.isna(r["std"]) else f" ± {r['std']:{fmt}}"), axis=1)
     table = cell.unstack("variant")
     table = table[list(dict.fromkeys(results["variant"]))]
     baseline = f"marshall_{metric}"
@@ -223,8 +223,7 @@ def per_seed_table(results: pd.DataFrame, metric: str, fmt: str = ".3f") -> pd.D
         return pd.DataFrame()
     keys = ["j2", "eps"] if "eps" in results.columns else ["j2"]
     ordered = results.sort_values("seed", kind="stable") if "seed" in results.columns else results
-    cell = ordered.groupby(keys + ["variant"], sort=False)[metric].agg(
-        lambda v: " / ".join(f"{x:{fmt}}" for x in v))
+    cell = ordered.groupby(keys + ["variant"], sort=False)[metric].agg(lambda v: " / ".join(f"{x:{fmt}}" for x in v))
     table = cell.unstack("variant")
     return table[list(dict.fromkeys(results["variant"]))].reset_index()
 
@@ -274,7 +273,11 @@ def render_summary(
         if task == "sign":
             for metric, heading in (("test_overlap", "Test overlap"), ("test_accuracy", "Test accuracy")):
                 compact = mean_std_table(results, metric)
-                marshall = " (last column: the Marshall sign rule on the same test sets)" if "Marshall sign" in compact.columns else ""
+                marshall = (
+                    " (last column: the Marshall sign rule on the same test sets)"
+                    if "Marshall sign" in compact.columns
+                    else ""
+                )
                 lines += ["", f"## {heading}, mean ± std over seeds{marshall}", ""]
                 lines.append(markdown(compact.rename(columns={"j2": "J2/J1"}), ["g"] * len(compact.columns)))
             seeds = per_seed_table(results, "test_overlap")
@@ -282,11 +285,19 @@ def render_summary(
             lines.append(markdown(seeds.rename(columns={"j2": "J2/J1"}), ["g"] * len(seeds.columns)))
     lines += ["", "## Exact ground states", ""]
     ed_columns = {
-        "j2": ("J2/J1", "g"), "energy": ("E0", ".8f"), "energy_per_site": ("E0/N", ".8f"),
-        "sector": ("sector", ""), "gap": ("gap", ".6f"), "marshall_overlap": ("Marshall-sign overlap", ".4f"),
-        "method": ("ED method", ""), "residual": ("residual", ".1e"),
+        "j2": ("J2/J1", "g"),
+        "energy": ("E0", ".8f"),
+        "energy_per_site": ("E0/N", ".8f"),
+        "sector": ("sector", ""),
+        "gap": ("gap", ".6f"),
+        "marshall_overlap": ("Marshall-sign overlap", ".4f"),
+        "method": ("ED method", ""),
+        "residual": ("residual", ".1e"),
     }
     present = [c for c in ed_columns if c in ed.columns]
-    lines.append(markdown(ed[present].rename(columns={c: ed_columns[c][0] for c in present}),
-                          [ed_columns[c][1] for c in present]))
+    lines.append(
+        markdown(
+            ed[present].rename(columns={c: ed_columns[c][0] for c in present}), [ed_columns[c][1] for c in present]
+        )
+    )
     return "\n".join(lines) + "\n"

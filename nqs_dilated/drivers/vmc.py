@@ -52,9 +52,11 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import optax
+from netket.jax.sharding import extract_replicated
 from netket.utils import struct
 
 from ..config import check_vmc_model
+from ..files import write_atomic
 from ..lattice import Cluster
 from ..models import make_model
 from ..models.wavefunction import (
@@ -67,9 +69,6 @@ from ..models.wavefunction import (
     reinit_readout,
     sector_projection,
 )
-from netket.jax.sharding import extract_replicated
-
-from ..files import write_atomic
 from .minsr import VMC_MinSR
 from .progress import EnergyProgressBar
 
@@ -149,18 +148,26 @@ def check_sign_fit(path: str | Path, force: bool = False) -> dict:
     path = Path(path)
     summary_file = path / "summary.json"
     if not path.is_dir():
-        raise ValueError(f"unknown sign source {str(path)!r}: use exact, marshall, fit or the run directory of a "
-                         "finished sign fit")
+        raise ValueError(
+            f"unknown sign source {str(path)!r}: use exact, marshall, fit or the run directory of a finished sign fit"
+        )
     if not summary_file.is_file():
         raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
     s = json.loads(summary_file.read_text())
     overlap, marshall = float(s["test_overlap"]), float(s["marshall_test_overlap"])
     poor = overlap < MIN_SIGN_OVERLAP or overlap < marshall - SIGN_MARGIN
-    figures = {"test_overlap": overlap, "marshall_test_overlap": marshall, "split": s.get("split", "configurations"),
-               "forced": bool(poor and force)}
+    figures = {
+        "test_overlap": overlap,
+        "marshall_test_overlap": marshall,
+        "split": s.get("split", "configurations"),
+        "forced": bool(poor and force),
+    }
     if poor and not force:
-        bound = (f"the Marshall sign rule's {marshall:.3f} on the same test set" if overlap < marshall - SIGN_MARGIN
-                 else f"the minimum {MIN_SIGN_OVERLAP}")
+        bound = (
+            f"the Marshall sign rule's {marshall:.3f} on the same test set"
+            if overlap < marshall - SIGN_MARGIN
+            else f"the minimum {MIN_SIGN_OVERLAP}"
+        )
         raise SignQualityError(
             f"sign fit {path} has test overlap {overlap:.3f}, below {bound} ({(1 - overlap) / 2:.0%} of the "
             "|psi|^2 weight wrongly signed): refit it (more data or steps), use --sign-source marshall, or pass "
@@ -347,13 +354,20 @@ def make_state(
     hilbert = hamiltonian.hilbert
     if exact:
         if hilbert.n_states > TABLE_MAX_DIM:
-            raise ValueError(f"exact (full-sum) mode needs <= {TABLE_MAX_DIM:,} states, the space has {hilbert.n_states:,}")
+            raise ValueError(
+                f"exact (full-sum) mode needs <= {TABLE_MAX_DIM:,} states, the space has {hilbert.n_states:,}"
+            )
         vstate = nk.vqs.FullSumState(hilbert, model, chunk_size=chunk_size, seed=seed)
     else:
         sampler = nk.sampler.MetropolisExchange(hilbert, graph=cluster.graph, n_chains=n_chains)
         vstate = nk.vqs.MCState(
-            sampler, model, n_samples=n_samples, n_discard_per_chain=n_discard_per_chain,
-            chunk_size=chunk_size, seed=seed, sampler_seed=seed + 1,
+            sampler,
+            model,
+            n_samples=n_samples,
+            n_discard_per_chain=n_discard_per_chain,
+            chunk_size=chunk_size,
+            seed=seed,
+            sampler_seed=seed + 1,
         )
     if readout_scale is not None:
         vstate.parameters = reinit_readout(vstate.parameters, jax.random.key(seed + 2), readout_scale)
@@ -366,12 +380,15 @@ def device_info() -> dict:
     there is more than one device), ``"platform"`` (``"cpu"``, ``"gpu"``, ...)."""
     n = jax.device_count()
     return {
-        "devices": n, "processes": jax.process_count(), "platform": jax.devices()[0].platform,
+        "devices": n,
+        "processes": jax.process_count(),
+        "platform": jax.devices()[0].platform,
         "sharding": bool(nk.config.netket_sharding) and n > 1,
     }
 
 
 # ---------------------------------------------------------------- checkpoints
+
 
 def _sampler_state_dict(vstate) -> dict | None:
     """The Markov chains and RNG key of an ``MCState`` as a state dict (``None`` for a full-sum
@@ -515,7 +532,8 @@ def load_checkpoint(path: str | Path, vstate, meta: dict) -> int:
         except Exception as err:  # noqa: BLE001
             raise CheckpointError(f"checkpoint {path}: its sampler state does not fit the sampler ({err})") from None
         vstate.sampler_state = jax.tree_util.tree_map(
-            lambda a, b: jax.device_put(jnp.asarray(b, dtype=a.dtype), getattr(a, "sharding", None)), current, restored)
+            lambda a, b: jax.device_put(jnp.asarray(b, dtype=a.dtype), getattr(a, "sharding", None)), current, restored
+        )
     return int(payload["step"])
 
 
@@ -608,13 +626,26 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
         of the last accepted step are the sampler state of the checkpoint itself)."""
         stats = self.prev_stats
         return {
-            "prev_parameters": None if self.prev_parameters is None else flax.serialization.to_state_dict(
-                jax.device_get(jax.tree_util.tree_map(
-                    lambda x: extract_replicated(x) if isinstance(x, jax.Array) else x, self.prev_parameters))),
-            "prev_stats": None if stats is None else {
-                "mean_real": float(np.real(stats.mean)), "mean_imag": float(np.imag(stats.mean)),
-                "error_of_mean": float(stats.error_of_mean), "variance": float(stats.variance)},
-            "prev_step": int(self.prev_step), "scale": float(self.scale), "in_a_row": int(self.in_a_row),
+            "prev_parameters": None
+            if self.prev_parameters is None
+            else flax.serialization.to_state_dict(
+                jax.device_get(
+                    jax.tree_util.tree_map(
+                        lambda x: extract_replicated(x) if isinstance(x, jax.Array) else x, self.prev_parameters
+                    )
+                )
+            ),
+            "prev_stats": None
+            if stats is None
+            else {
+                "mean_real": float(np.real(stats.mean)),
+                "mean_imag": float(np.imag(stats.mean)),
+                "error_of_mean": float(stats.error_of_mean),
+                "variance": float(stats.variance),
+            },
+            "prev_step": int(self.prev_step),
+            "scale": float(self.scale),
+            "in_a_row": int(self.in_a_row),
             "rejected": int(self.rejected),
         }
 
@@ -624,11 +655,16 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
             target = vstate.parameters
             self.prev_parameters = jax.tree_util.tree_map(
                 lambda a, b: jnp.asarray(b, dtype=a.dtype),
-                target, flax.serialization.from_state_dict(target, state["prev_parameters"]))
+                target,
+                flax.serialization.from_state_dict(target, state["prev_parameters"]),
+            )
         if state.get("prev_stats") is not None:
             st = state["prev_stats"]
-            self.prev_stats = nk.stats.Stats(mean=complex(st["mean_real"], st["mean_imag"]),
-                                             error_of_mean=st["error_of_mean"], variance=st["variance"])
+            self.prev_stats = nk.stats.Stats(
+                mean=complex(st["mean_real"], st["mean_imag"]),
+                error_of_mean=st["error_of_mean"],
+                variance=st["variance"],
+            )
         self.prev_step = int(state.get("prev_step", -1))
         self.prev_sampler_state = getattr(vstate, "sampler_state", None)
         self.scale, self.in_a_row = float(state.get("scale", 1.0)), int(state.get("in_a_row", 0))
@@ -675,6 +711,7 @@ class _StepGuard(nk.callbacks.AbstractCallback, mutable=True):
 
 
 # ---------------------------------------------------------------- optimisation
+
 
 def jacobian_mode_of(model) -> str:
     """``"real"`` for a fixed-sign :class:`SignedLogPsi` (real log-amplitude network times a
@@ -801,14 +838,21 @@ def optimise(
         optimizer = optax.chain(optimizer, optax.clip_by_global_norm(max_step))
     if isinstance(vstate, nk.vqs.FullSumState):
         driver = nk.driver.VMC(
-            hamiltonian, optimizer, variational_state=vstate,
+            hamiltonian,
+            optimizer,
+            variational_state=vstate,
             preconditioner=nk.optimizer.SR(diag_shift=schedule, holomorphic=False),
         )
         sr_mode = "SR (full sum)"
     else:
         driver = VMC_MinSR(
-            hamiltonian, optimizer, diag_shift=schedule, variational_state=vstate, use_ntk=use_ntk,
-            mode=jacobian_mode, on_the_fly=False,
+            hamiltonian,
+            optimizer,
+            diag_shift=schedule,
+            variational_state=vstate,
+            use_ntk=use_ntk,
+            mode=jacobian_mode,
+            on_the_fly=False,
         )
         sr_mode = "minSR/NTK" if getattr(driver, "use_ntk", False) else "SR"
     driver._step_count = int(start_step)
@@ -844,13 +888,18 @@ def optimise(
     else:
         status = "finished"
     return VMCResult(
-        steps, status, seconds, seconds / max(steps - start_step, 1), sr_mode,
+        steps,
+        status,
+        seconds,
+        seconds / max(steps - start_step, 1),
+        sr_mode,
         restored_step=guard.restored_step if guard is not None else None,
         rejected_steps=guard.rejected if guard is not None else 0,
     )
 
 
 # ---------------------------------------------------------------- comparison with ED
+
 
 def psi_values(vstate, configs: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """``psi(x)`` of ``vstate`` on ``configs`` ``(M, N)``, complex128 ``(M,)``, unnormalised

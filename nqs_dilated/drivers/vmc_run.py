@@ -50,15 +50,24 @@ from netket.jax.sharding import extract_replicated
 
 from ..config import COMMON_KEYS, SIGN_KEYS, FitConfig, resolve
 from ..ed.ground import ground_state
-from ..lattice import load_lattice
 from ..hamiltonian.bonds import heisenberg_bonds
+from ..lattice import load_lattice
 from ..models import n_params
 from ..rundir import RunDir
-from .plots import plot_vmc_run
 from .options import model_options
+from .plots import plot_vmc_run
 from .vmc import (
-    MAX_STEP, check_sign_fit, checkpoint_guard, checkpoint_seconds, device_info, energy_report, load_checkpoint,
-    make_sign, make_state, make_wavefunction, optimise,
+    MAX_STEP,
+    check_sign_fit,
+    checkpoint_guard,
+    checkpoint_seconds,
+    device_info,
+    energy_report,
+    load_checkpoint,
+    make_sign,
+    make_state,
+    make_wavefunction,
+    optimise,
 )
 
 __all__ = ["checkpoint_meta", "run_vmc"]
@@ -67,10 +76,16 @@ __all__ = ["checkpoint_meta", "run_vmc"]
 def checkpoint_meta(cfg: FitConfig) -> dict:
     """What a checkpoint must match to be resumed: lattice, couplings, model, mode, sign, dtype."""
     return {
-        "lattice": cfg.lattice, "j1": cfg.j1, "j2": cfg.j2, "model": cfg.model,
+        "lattice": cfg.lattice,
+        "j1": cfg.j1,
+        "j2": cfg.j2,
+        "model": cfg.model,
         "model_options": {k: list(v) if isinstance(v, tuple) else v for k, v in model_options(cfg).items()},
-        "mode": cfg.mode, "sign_source": cfg.sign_source if cfg.mode == "fixed-sign" else None,
-        "sign_prior": cfg.sign_prior if cfg.mode == "full" else None, "dtype": cfg.dtype, "exact": cfg.exact,
+        "mode": cfg.mode,
+        "sign_source": cfg.sign_source if cfg.mode == "fixed-sign" else None,
+        "sign_prior": cfg.sign_prior if cfg.mode == "full" else None,
+        "dtype": cfg.dtype,
+        "exact": cfg.exact,
         "symmetrize": cfg.symmetrize,
     }
 
@@ -115,10 +130,12 @@ def run_vmc(
         return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
     t0 = time.perf_counter()
     main = jax.process_index() == 0  # over several processes, one writes the files
-    say = (report if report is not None and main else (lambda line: None))
+    say = report if report is not None and main else (lambda line: None)
     devices = device_info()
     if devices["sharding"]:
-        say(f"samples sharded over {devices['devices']} {devices['platform']} devices in {devices['processes']} process(es)")
+        say(
+            f"samples sharded over {devices['devices']} {devices['platform']} devices in {devices['processes']} process(es)"
+        )
     cluster = load_lattice(cfg.lattice)
     hamiltonian = heisenberg_bonds(cluster, cfg.j2, cfg.j1)
     # the sign source (fixed-sign) or phase prior (full): a name, a sign-fit directory, or "fit";
@@ -139,12 +156,25 @@ def run_vmc(
         prior = source if source in ("marshall", "none") else make_sign(source, cluster, force=True)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
-        cluster, cfg.mode, sign, model=cfg.model, sign_prior=prior, param_dtype=dtype,
-        symmetrize=cfg.symmetrize, sector=ground.info.sector, **model_options(cfg),
+        cluster,
+        cfg.mode,
+        sign,
+        model=cfg.model,
+        sign_prior=prior,
+        param_dtype=dtype,
+        symmetrize=cfg.symmetrize,
+        sector=ground.info.sector,
+        **model_options(cfg),
     )
     vstate = make_state(
-        hamiltonian, cluster, model, n_samples=cfg.n_samples, n_chains=cfg.n_chains,
-        chunk_size=cfg.chunk_size or None, seed=cfg.seed, exact=cfg.exact,
+        hamiltonian,
+        cluster,
+        model,
+        n_samples=cfg.n_samples,
+        n_chains=cfg.n_chains,
+        chunk_size=cfg.chunk_size or None,
+        seed=cfg.seed,
+        exact=cfg.exact,
         readout_scale=None if cfg.model == "gcnn" else cfg.readout_scale,  # the G-CNN has no linear readout
     )
     meta = checkpoint_meta(cfg)
@@ -160,10 +190,22 @@ def run_vmc(
             run.start()
             run.log({"stage": "start", "step": 0, **start_report})
     result = optimise(
-        hamiltonian, vstate, n_iter=cfg.n_iter, lr=cfg.lr, diag_shift=cfg.diag_shift,
-        diag_shift_final=cfg.diag_shift_final or None, lr_final=cfg.lr_final or None, start_step=start, log_prefix=out / "vmc",
-        checkpoint=ckpt, checkpoint_every=cfg.checkpoint_every, meta=meta,
-        timeout=cfg.timeout or None, show_progress=progress, seconds_before=seconds_before, guard_state=guard_state,
+        hamiltonian,
+        vstate,
+        n_iter=cfg.n_iter,
+        lr=cfg.lr,
+        diag_shift=cfg.diag_shift,
+        diag_shift_final=cfg.diag_shift_final or None,
+        lr_final=cfg.lr_final or None,
+        start_step=start,
+        log_prefix=out / "vmc",
+        checkpoint=ckpt,
+        checkpoint_every=cfg.checkpoint_every,
+        meta=meta,
+        timeout=cfg.timeout or None,
+        show_progress=progress,
+        seconds_before=seconds_before,
+        guard_state=guard_state,
     )
     final = energy_report(vstate, hamiltonian, ground)
     if main:
@@ -223,8 +265,10 @@ def run_vmc(
 def _run_sign_fit(cfg: FitConfig, run: RunDir, say: Callable[[str], None], progress: bool) -> dict:
     """Run (or reuse) the chained sign fit; its directory and test figures for ``summary.json``."""
     if jax.process_count() > 1:
-        raise ValueError("a chained sign fit (sign source or prior 'fit') runs in one process: run "
-                         "`nqs-dilated sign` first and pass its run directory")
+        raise ValueError(
+            "a chained sign fit (sign source or prior 'fit') runs in one process: run "
+            "`nqs-dilated sign` first and pass its run directory"
+        )
     from .sign_run import run_sign_fit
 
     sign_cfg = sign_fit_config(cfg, run.path)
@@ -232,11 +276,23 @@ def _run_sign_fit(cfg: FitConfig, run: RunDir, say: Callable[[str], None], progr
         run.start()  # the directory holds this run before the fit writes into it
     say(f"sign fit at eps = {sign_cfg.eps:g} ({sign_cfg.eps_relative_to}) -> {sign_cfg.out}")
     s = run_sign_fit(sign_cfg, progress=progress)
-    keys = ("out", "eps", "eps_relative_to", "n_train", "test_accuracy", "test_overlap", "marshall_test_overlap",
-            "steps_run", "best_step", "seconds")
+    keys = (
+        "out",
+        "eps",
+        "eps_relative_to",
+        "n_train",
+        "test_accuracy",
+        "test_overlap",
+        "marshall_test_overlap",
+        "steps_run",
+        "best_step",
+        "seconds",
+    )
     fit = {k: s.get(k) for k in keys}
-    say(f"sign fit {'reused' if s.get('skipped') else 'done'}: test accuracy {s['test_accuracy']:.4f}, overlap "
-        f"{s['test_overlap']:.4f} (Marshall sign {s['marshall_test_overlap']:.4f})")
+    say(
+        f"sign fit {'reused' if s.get('skipped') else 'done'}: test accuracy {s['test_accuracy']:.4f}, overlap "
+        f"{s['test_overlap']:.4f} (Marshall sign {s['marshall_test_overlap']:.4f})"
+    )
     return fit
 
 

@@ -22,8 +22,15 @@ from numba import types
 from numba.extending import intrinsic
 
 __all__ = [
-    "bond_images", "cttz64", "find_rep", "find_rep_element", "find_rep_flipped", "image_width", "make_tables",
-    "point_translation_images", "popcount64",
+    "bond_images",
+    "cttz64",
+    "find_rep",
+    "find_rep_element",
+    "find_rep_flipped",
+    "image_width",
+    "make_tables",
+    "point_translation_images",
+    "popcount64",
 ]
 
 

@@ -27,7 +27,7 @@ keeps codes that are not larger than any image (early exit); it runs in two para
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numba as nb
 import numpy as np
@@ -422,8 +422,11 @@ class SymmetricBasis:
         """Apply group elements (spin flip ``z``, then point element ``p``, then translation
         ``d1 a1 + d2 a2``) to codes; all arguments broadcast to ``(B,)``; returns uint64 ``(B,)``."""
         codes, d1, d2, p, z = np.broadcast_arrays(
-            np.asarray(codes, dtype=np.uint64), np.asarray(d1, dtype=np.int64), np.asarray(d2, dtype=np.int64),
-            np.asarray(p, dtype=np.int64), np.asarray(z, dtype=np.int64),
+            np.asarray(codes, dtype=np.uint64),
+            np.asarray(d1, dtype=np.int64),
+            np.asarray(d2, dtype=np.int64),
+            np.asarray(p, dtype=np.int64),
+            np.asarray(z, dtype=np.int64),
         )
         out = np.empty(codes.shape, dtype=np.uint64)
         _apply_many(*(np.ascontiguousarray(a).ravel() for a in (codes, d1, d2, p, z)), self.T, out.ravel())
@@ -440,7 +443,9 @@ class SymmetricBasis:
             shift += 1
         self._shift = np.uint64(shift)
         nkeys = (top >> shift) + 1
-        counts = np.bincount((reps >> self._shift).astype(np.int64), minlength=nkeys) if R else np.zeros(nkeys, np.int64)
+        counts = (
+            np.bincount((reps >> self._shift).astype(np.int64), minlength=nkeys) if R else np.zeros(nkeys, np.int64)
+        )
         start = np.zeros(nkeys + 1, dtype=np.uint32)
         np.cumsum(counts, out=start[1:], dtype=np.uint32) if R < 2**32 else None
         self._start = start
@@ -478,8 +483,12 @@ class SymmetricBasis:
         if kfix == 0:
             tops = [0] * len(pres)  # no prefix filter; the kernel filters nothing with t = 0
         return (
-            np.array(pres, dtype=np.uint64), np.array(tops, dtype=np.int64), np.array(k1s, dtype=np.int64),
-            np.array(niters, dtype=np.int64), nlow, nlowrows,
+            np.array(pres, dtype=np.uint64),
+            np.array(tops, dtype=np.int64),
+            np.array(k1s, dtype=np.int64),
+            np.array(niters, dtype=np.int64),
+            nlow,
+            nlowrows,
         )
 
     def _enumerate(self, progress):
@@ -492,7 +501,22 @@ class SymmetricBasis:
         dummy_s = np.zeros((1, 2 * self.n_point), dtype=np.uint8)
         if progress:
             progress("basis: count", 0.0)
-        _scan_units(pres, tops, k1s, niters, order, nlow, nlowrows, self.T, dummy_r, dummy_s, offsets, counts, False, nb.get_num_threads())
+        _scan_units(
+            pres,
+            tops,
+            k1s,
+            niters,
+            order,
+            nlow,
+            nlowrows,
+            self.T,
+            dummy_r,
+            dummy_s,
+            offsets,
+            counts,
+            False,
+            nb.get_num_threads(),
+        )
         R = int(counts.sum())
         offsets[1:] = np.cumsum(counts)[:-1]
         reps = np.empty(R, dtype=np.uint64)
@@ -500,7 +524,22 @@ class SymmetricBasis:
         if progress:
             progress("basis: fill", 0.5)
         counts2 = np.zeros(nunits, dtype=np.int64)
-        _scan_units(pres, tops, k1s, niters, order, nlow, nlowrows, self.T, reps, stab, offsets, counts2, True, nb.get_num_threads())
+        _scan_units(
+            pres,
+            tops,
+            k1s,
+            niters,
+            order,
+            nlow,
+            nlowrows,
+            self.T,
+            reps,
+            stab,
+            offsets,
+            counts2,
+            True,
+            nb.get_num_threads(),
+        )
         if not np.array_equal(counts, counts2):
             raise RuntimeError("representative enumeration is not reproducible (internal error)")
         if progress:

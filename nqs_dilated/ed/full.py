@@ -104,9 +104,7 @@ def netket_ground_state(cluster: Cluster, j2: float, j1: float = 1.0) -> FullSpa
     t0 = time.perf_counter()
     H = heisenberg(cluster, j2, j1)
     sparse = H.to_sparse()  # built once: used by lanczos_ed and for the residual
-    energies, vecs = nk.exact.lanczos_ed(
-        _Prebuilt(sparse), k=2, compute_eigenvectors=True, scipy_args={"tol": 1e-14}
-    )
+    energies, vecs = nk.exact.lanczos_ed(_Prebuilt(sparse), k=2, compute_eigenvectors=True, scipy_args={"tol": 1e-14})
     order = np.argsort(energies)
     energies, vecs = energies[order], vecs[:, order]
     psi = vecs[:, 0] / np.linalg.norm(vecs[:, 0])

@@ -130,8 +130,11 @@ def ground_state(
             state.store_path, state.loaded = p, True
             return state
     if use_store:  # before the ED, not after it
-        check_writable_dir(store.store_dir(store_dir), "store directory",
-                           "give a writable --store DIR (or $NQS_DILATED_STORE), or --no-store")
+        check_writable_dir(
+            store.store_dir(store_dir),
+            "store directory",
+            "give a writable --store DIR (or $NQS_DILATED_STORE), or --no-store",
+        )
     t0 = time.perf_counter()
     if name == "symmetric" and sector == "auto" and initial is None and use_store:
         initial = _stored_sector_state(cluster, j1, j2, store_dir)
@@ -153,11 +156,20 @@ def ground_state(
                 store.save_search(path, *search, done)
 
         state = symmetric_ground_state(
-            cluster, j2, j1, sector=sector, progress=progress, structure_cache=structure_cache,
+            cluster,
+            j2,
+            j1,
+            sector=sector,
+            progress=progress,
+            structure_cache=structure_cache,
             scratch_dir=store.store_dir(store_dir),
             initial=initial if isinstance(initial, SymmetricGroundState) else None,
-            search_tol=SEARCH_TOL, seed=0, known_energies=known, on_sector_energy=checkpoint,
-            lower_bounds=bounds, upper_bounds=uppers,
+            search_tol=SEARCH_TOL,
+            seed=0,
+            known_energies=known,
+            on_sector_energy=checkpoint,
+            lower_bounds=bounds,
+            upper_bounds=uppers,
         )
     state.info.seconds = time.perf_counter() - t0
     if use_store:

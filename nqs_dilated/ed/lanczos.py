@@ -34,9 +34,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numba as nb
 import numpy as np
@@ -524,7 +524,15 @@ def lanczos_ground_state(
         del w
         if residual <= tol or restarts >= max_restarts:
             return LanczosResult(
-                float(energy), psi, residual, n_matvec, m, restarts, second, residual <= tol, ritz_from,
+                float(energy),
+                psi,
+                residual,
+                n_matvec,
+                m,
+                restarts,
+                second,
+                residual <= tol,
+                ritz_from,
                 ritz_seconds,
             )
         restarts += 1

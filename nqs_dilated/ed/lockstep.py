@@ -15,13 +15,17 @@ Source: Lanczos as in :mod:`nqs_dilated.ed.lanczos`; the symmetric basis as in
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
 from ..hamiltonian import check_couplings
 from .lanczos import STOP_FRACTION, LanczosResult, _dot, _lowest
+
+if TYPE_CHECKING:
+    from .operator import SymmetricStructure
 
 __all__ = ["LOCKSTEP_ACC_BYTES", "LockstepOperator", "compact_columns", "lanczos_lockstep"]
 
@@ -34,7 +38,9 @@ LOCKSTEP_ACC_BYTES = 4 << 20
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _lockstep_step(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bits, beta, v, u, alpha):
+def _lockstep_step(
+    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bits, beta, v, u, alpha
+):
     """One fused Lanczos step for ``K`` sectors at once, vectors interleaved ``(R, K)``:
     ``u[:, k] = H_k v[:, k] - beta[k] u[:, k]`` in place, and ``alpha[b, k]`` the block ``b``
     part of ``<v[:, k], u[:, k]>``.
@@ -88,7 +94,9 @@ def _scale_by_stab(stab, w_tab, x, out):
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _lockstep_step1(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bit, beta, us, v, u, alpha):
+def _lockstep_step1(
+    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bit, beta, us, v, u, alpha
+):
     """:func:`_lockstep_step` for one sector (flat vectors), reading the scaled input ``us =
     sqrt(|Stab|) v`` as ``_matvec_graded`` does: as fast as the one-sector matvec, where the
     interleaved kernel with one column is about twice as slow (its per-entry scale lookup)."""
@@ -116,6 +124,7 @@ def _lockstep_step1(blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j
             part += v[a] * y
         alpha[b] = part
 
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _lockstep_sector_bits(stab_counts, order, chis, keep, stab):
     """In the graded order: bit ``s`` of ``keep[g]`` set when sector ``s`` (characters
@@ -134,7 +143,6 @@ def _lockstep_sector_bits(stab_counts, order, chis, keep, stab):
                 m |= 1 << s
         keep[g] = m
         stab[g] = size
-
 
 
 class LockstepOperator:
@@ -159,7 +167,7 @@ class LockstepOperator:
         slots: Index into :attr:`sectors` of the sector in each slot (``-1``: free).
     """
 
-    def __init__(self, structure: "SymmetricStructure", sectors, j2: float, j1: float = 1.0, n_slots: int | None = None):
+    def __init__(self, structure: SymmetricStructure, sectors, j2: float, j1: float = 1.0, n_slots: int | None = None):
         """Args:
             structure: The structure.
             sectors: Sector labels or :class:`~nqs_dilated.symmetry.Sector` objects (at most 64).
@@ -238,7 +246,9 @@ class LockstepOperator:
         s = self.structure
         K = self.n_slots
         if v.shape != (self.size, K) or u.shape != v.shape or not (v.flags.c_contiguous and u.flags.c_contiguous):
-            raise ValueError(f"lockstep vectors must be C-contiguous float64 ({self.size}, {K}), got {v.shape}, {u.shape}")
+            raise ValueError(
+                f"lockstep vectors must be C-contiguous float64 ({self.size}, {K}), got {v.shape}, {u.shape}"
+            )
         alpha = np.empty((s.blk_ptr.shape[0] - 1, K), dtype=np.float64)
         if K == 1:  # one sector left: the one-sector kernel on a scaled copy (one more R-vector)
             if self._us is None:
@@ -246,15 +256,45 @@ class LockstepOperator:
             v1, u1 = v.reshape(-1), u.reshape(-1)
             _scale_by_stab(self.stab, self._w_tab, v1, self._us)
             _lockstep_step1(
-                s.blk_ptr, s.entries, s.block_bits, s.code_bits, np.ascontiguousarray(self._coef[:, 0]), s.d1, s.d2,
-                self.j1, self.j2, self.stab, self._w_tab, self.keep, self._bits[0], float(beta[0]), self._us, v1, u1,
+                s.blk_ptr,
+                s.entries,
+                s.block_bits,
+                s.code_bits,
+                np.ascontiguousarray(self._coef[:, 0]),
+                s.d1,
+                s.d2,
+                self.j1,
+                self.j2,
+                self.stab,
+                self._w_tab,
+                self.keep,
+                self._bits[0],
+                float(beta[0]),
+                self._us,
+                v1,
+                u1,
                 alpha[:, 0],
             )
             self.n_steps += 1
             return alpha.sum(axis=0)
         _lockstep_step(
-            s.blk_ptr, s.entries, s.block_bits, s.code_bits, self._coef, s.d1, s.d2, self.j1, self.j2,
-            self.stab, self._w_tab, self.keep, self._bits, np.asarray(beta, dtype=np.float64), v, u, alpha,
+            s.blk_ptr,
+            s.entries,
+            s.block_bits,
+            s.code_bits,
+            self._coef,
+            s.d1,
+            s.d2,
+            self.j1,
+            self.j2,
+            self.stab,
+            self._w_tab,
+            self.keep,
+            self._bits,
+            np.asarray(beta, dtype=np.float64),
+            v,
+            u,
+            alpha,
         )
         self.n_steps += 1
         return alpha.sum(axis=0)

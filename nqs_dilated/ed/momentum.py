@@ -43,7 +43,11 @@ from .operator import bond_endpoints, row_counts
 from .symmetric import estimate_counts, require_memory
 
 __all__ = [
-    "MomentumSectorResult", "MomentumStructure", "check_momenta_memory", "estimate_momentum_memory", "momentum_sector_energies",
+    "MomentumSectorResult",
+    "MomentumStructure",
+    "check_momenta_memory",
+    "estimate_momentum_memory",
+    "momentum_sector_energies",
     "momentum_sector_energy",
 ]
 
@@ -172,7 +176,19 @@ class MomentumStructure:
         nnz = int(self.indptr[-1])
         self.cols = np.empty(nnz, dtype=np.int32)
         self.codes = np.empty(nnz, dtype=np.int16)
-        _fill_rows(reps, bi, bj, n_j1, self.basis.T, self.basis._low, self.basis._start, self.basis._shift, self.indptr, self.cols, self.codes)
+        _fill_rows(
+            reps,
+            bi,
+            bj,
+            n_j1,
+            self.basis.T,
+            self.basis._low,
+            self.basis._start,
+            self.basis._shift,
+            self.indptr,
+            self.cols,
+            self.codes,
+        )
         self.seconds = time.perf_counter() - t0
 
     def characters(self, sector: MomentumSector) -> np.ndarray:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numba as nb
 import numpy as np
@@ -78,7 +78,9 @@ def bond_endpoints(cluster) -> tuple[np.ndarray, np.ndarray, int, int]:
     return np.ascontiguousarray(bonds[:, 0]), np.ascontiguousarray(bonds[:, 1]), len(b1), len(b2)
 
 
-def row_counts(reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def row_counts(
+    reps: np.ndarray, bi: np.ndarray, bj: np.ndarray, n_j1: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per representative: the number of anti-aligned bonds (uint8, the off-diagonal entries of
     its row) and ``d1``, ``d2`` (int8, aligned minus anti-aligned J1 / J2 bonds)."""
     R = reps.shape[0]
@@ -374,7 +376,9 @@ class SymmetricStructure:
             )
         self.delta_bits = max_delta if delta_bits is None else int(delta_bits)
         if not 1 <= self.delta_bits <= max_delta:
-            raise ValueError(f"delta_bits={self.delta_bits} must lie in [1, {max_delta}] with block_bits={self.block_bits}")
+            raise ValueError(
+                f"delta_bits={self.delta_bits} must lie in [1, {max_delta}] with block_bits={self.block_bits}"
+            )
         block = 1 << self.block_bits
         self.panel_rows = int(-(-PANEL_ROWS // block) * block if panel_rows is None else panel_rows)
         if self.panel_rows <= 0 or self.panel_rows % block:
@@ -411,8 +415,24 @@ class SymmetricStructure:
                 s1 = min(k1, s0 + FILL_ROWS)
                 o = offsets[s0 - k0 : s1 - k0 + 1]
                 _fill_items(
-                    s0, s1, self.order, pos, reps, bi, bj, self.n_j1, basis.T, bimg, basis._low, basis._start,
-                    basis._shift, o, items[o[0] :], self.block_bits, 2 * P, P,
+                    s0,
+                    s1,
+                    self.order,
+                    pos,
+                    reps,
+                    bi,
+                    bj,
+                    self.n_j1,
+                    basis.T,
+                    bimg,
+                    basis._low,
+                    basis._start,
+                    basis._shift,
+                    o,
+                    items[o[0] :],
+                    self.block_bits,
+                    2 * P,
+                    P,
                 )
                 if progress:
                     progress("structure", s1 / R)
@@ -425,7 +445,14 @@ class SymmetricStructure:
             _count_packed(items, bounds, dmax, words)
             ends = pos_out + np.cumsum(words)
             _emit_packed(
-                items, bounds, ends - words, self.delta_bits, self.code_bits, self.block_bits, self.n_codes, entries,
+                items,
+                bounds,
+                ends - words,
+                self.delta_bits,
+                self.code_bits,
+                self.block_bits,
+                self.n_codes,
+                entries,
             )
             self.blk_ptr[b0 + 1 : b0 + 1 + words.shape[0]] = ends
             pos_out = int(ends[-1])
@@ -436,7 +463,10 @@ class SymmetricStructure:
         del entries
         self.seconds = time.perf_counter() - t0
         self.phase_seconds = {
-            "order": t_order, "fill": t_fill, "sort": t_sort, "other": self.seconds - t_order - t_fill - t_sort,
+            "order": t_order,
+            "fill": t_fill,
+            "sort": t_sort,
+            "other": self.seconds - t_order - t_fill - t_sort,
         }
 
     @property
@@ -444,7 +474,7 @@ class SymmetricStructure:
         """Memory of the structure arrays in bytes."""
         return sum(a.nbytes for a in (self.blk_ptr, self.entries, self.d1, self.d2, self.order))
 
-    def sector_operator(self, sector, j2: float, j1: float = 1.0) -> "SectorOperator":
+    def sector_operator(self, sector, j2: float, j1: float = 1.0) -> SectorOperator:
         """The Hamiltonian at ``(j1, j2)`` in ``sector`` (a label such as ``"A1+"`` or a Sector)."""
         return SectorOperator(self, sector, j2, j1)
 
@@ -519,8 +549,19 @@ class SectorOperator:
             self._u = np.empty_like(x)
         _scale(self.w, x, self._u)
         _matvec_graded(
-            s.blk_ptr, s.entries, s.block_bits, s.code_bits, self.coef, s.d1, s.d2, self.j1, self.j2,
-            self.inv_w, self._u, x, out,
+            s.blk_ptr,
+            s.entries,
+            s.block_bits,
+            s.code_bits,
+            self.coef,
+            s.d1,
+            s.d2,
+            self.j1,
+            self.j2,
+            self.inv_w,
+            self._u,
+            x,
+            out,
         )
         self.n_matvec += 1
         return out

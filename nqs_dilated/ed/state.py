@@ -30,6 +30,7 @@ __all__ = ["CONVENTION", "SIGN_TIE_RTOL", "GroundState", "GroundStateInfo", "fix
 #: Relative tolerance for ties of the largest amplitude in the global sign rule.
 SIGN_TIE_RTOL = 1e-10
 
+
 def fix_global_sign(codes: np.ndarray, amplitudes: np.ndarray) -> float:
     """Sign ``±1`` that makes the largest-magnitude amplitude positive.
 

@@ -25,15 +25,24 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..files import atomic_path, write_atomic
 from ..hamiltonian import CONVENTION
 from ..lattice import Cluster
 from ..provenance import package_versions
-from ..files import atomic_path, write_atomic
 from .state import GroundStateInfo
 
 __all__ = [
-    "StoreWarning", "clear_search", "load_arrays", "load_search", "save_arrays", "save_search", "search_path",
-    "search_energies", "store_dir", "store_path", "stored_searches",
+    "StoreWarning",
+    "clear_search",
+    "load_arrays",
+    "load_search",
+    "save_arrays",
+    "save_search",
+    "search_path",
+    "search_energies",
+    "store_dir",
+    "store_path",
+    "stored_searches",
 ]
 
 _FORMAT = 1
@@ -66,9 +75,7 @@ def _key(cluster: Cluster, j1: float, j2: float, sector: str, method: str) -> di
     }
 
 
-def store_path(
-    cluster: Cluster, j1: float, j2: float, sector: str, method: str, directory=None
-) -> Path:
+def store_path(cluster: Cluster, j1: float, j2: float, sector: str, method: str, directory=None) -> Path:
     """Path of the file for a request (the name is readable; a hash of the full key keeps it unique)."""
     key = _key(cluster, j1, j2, sector, method)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
@@ -146,8 +153,9 @@ def load_arrays(
             info = GroundStateInfo(**meta["info"])
     except Exception as err:  # noqa: BLE001 - any read or decode failure means the file is unusable
         reason = (str(err).splitlines() or [""])[0][:200].encode("utf-8", "replace").decode("utf-8")
-        warnings.warn(f"{path}: unreadable or inconsistent ({type(err).__name__}: {reason}); {action}",
-                      StoreWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: unreadable or inconsistent ({type(err).__name__}: {reason}); {action}", StoreWarning, stacklevel=3
+        )
         return None
     if not intact:
         warnings.warn(f"{path}: checksum mismatch (corrupt file); {action}", StoreWarning, stacklevel=3)
@@ -202,7 +210,9 @@ def stored_searches(
             key = meta.get("key") if isinstance(meta, dict) else None
             j2 = key.get("j2") if isinstance(key, dict) else None
             if not isinstance(j2, float):
-                warnings.warn(f"{path}: unreadable store key; ignored for the sector bounds", StoreWarning, stacklevel=2)
+                warnings.warn(
+                    f"{path}: unreadable store key; ignored for the sector bounds", StoreWarning, stacklevel=2
+                )
                 continue
             if meta_ok and key == _key(cluster, j1, j2, "auto", method):
                 info = GroundStateInfo(**meta["info"])
@@ -239,7 +249,9 @@ def search_from_json(path, lattice: str, j1: float = 1.0) -> tuple[float, dict[s
     with open(path) as f:
         d = json.load(f)
     if d.get("lattice") != lattice or float(d.get("j1", 1.0)) != float(j1) or not d.get("sector_energies"):
-        raise ValueError(f"{path}: not a sector search of {lattice} at J1 = {j1:g} (needs lattice, j1, sector_energies)")
+        raise ValueError(
+            f"{path}: not a sector search of {lattice} at J1 = {j1:g} (needs lattice, j1, sector_energies)"
+        )
     res = d.get("sector_residuals") or {}
     return float(d["j2"]), {k: (float(e), float(res.get(k, MISSING_RESIDUAL))) for k, e in d["sector_energies"].items()}
 
@@ -262,7 +274,13 @@ def _search_meta(cluster: Cluster, j1: float, j2: float, method: str, search_tol
 
 
 def save_search(
-    path: Path, cluster: Cluster, j1: float, j2: float, method: str, search_tol: float, seed: int,
+    path: Path,
+    cluster: Cluster,
+    j1: float,
+    j2: float,
+    method: str,
+    search_tol: float,
+    seed: int,
     energies: dict[str, tuple[float, float]],
 ) -> Path:
     """Write (atomically) the sector energies found so far by a sector search.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import psutil
@@ -147,15 +147,18 @@ class SymmetricGroundState(GroundState):
         *,
         group: SymmetryGroup | None = None,
         check: bool = True,
-    ) -> "SymmetricGroundState":
+    ) -> SymmetricGroundState:
         """Rebuild a state from :meth:`to_arrays` output (stabilizer counts recomputed if absent).
 
         Raises:
             ValueError: inconsistent arrays; SymmetryError: bad sector.
         """
         basis = SymmetricBasis(
-            cluster, group, representatives=arrays["representatives"],
-            stab_counts=arrays.get("stab_counts"), check=check,
+            cluster,
+            group,
+            representatives=arrays["representatives"],
+            stab_counts=arrays.get("stab_counts"),
+            check=check,
         )
         return cls(basis, info.sector, arrays["coefficients"], info)
 
@@ -425,10 +428,7 @@ def symmetric_ground_state(
 
     warm = None
     if initial is not None:
-        if (
-            initial.cluster.content_hash != cluster.content_hash
-            or initial.basis.n_reps != basis.n_reps
-        ):
+        if initial.cluster.content_hash != cluster.content_hash or initial.basis.n_reps != basis.n_reps:
             raise ValueError(
                 f"initial state is a state of {initial.cluster.name} with {initial.basis.n_reps:,} "
                 f"representatives, not of {cluster.name} ({basis.n_reps:,}): pass a state of the "
@@ -444,8 +444,16 @@ def symmetric_ground_state(
         # the solver works in the structure's graded order (sequential passes over the vectors)
         v0 = op.to_graded(warm[1]) if warm is not None and warm[0] == str(op.sector) else None
         res = lanczos_ground_state(
-            op.graded_matvec, op.size, v0=v0, mask=op.mask, seed=seed, tol=tol_, max_iter=max_iter,
-            want_vector=want_vector, progress=cb, memory_budget=LANCZOS_MEMORY_BUDGET,
+            op.graded_matvec,
+            op.size,
+            v0=v0,
+            mask=op.mask,
+            seed=seed,
+            tol=tol_,
+            max_iter=max_iter,
+            want_vector=want_vector,
+            progress=cb,
+            memory_budget=LANCZOS_MEMORY_BUDGET,
             scratch_dir=scratch_dir,
         )
         if res.vector is not None:
@@ -462,6 +470,7 @@ def symmetric_ground_state(
         for k, (e, r) in known_energies.items():
             label = str(group.parse_sector(k))
             energies[label], residuals[label] = float(e), float(r)
+
     def by_label(values):  # label -> float, labels in the group's spelling
         return {str(group.parse_sector(k)): float(v) for k, v in (values or {}).items()}
 
@@ -520,7 +529,13 @@ def symmetric_ground_state(
     if search and lockstep and todo:
         # every remaining sector's energy-only run in lockstep: one pass over the structure per
         # step for all of them (see nqs_dilated.ed.lockstep.lanczos_lockstep)
-        lop = LockstepOperator(structure, todo, j2, j1, n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)))
+        lop = LockstepOperator(
+            structure,
+            todo,
+            j2,
+            j1,
+            n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)),
+        )
         cb = None
         if progress:
             label = "lanczos lockstep " + ",".join(todo)
@@ -531,8 +546,14 @@ def symmetric_ground_state(
             record(todo[i], r)
 
         lanczos_lockstep(
-            lop, list(range(len(todo))), seed=seed, tol=stol, max_iter=max_iter,
-            accept=lambda i: not excluded(todo[i]), on_result=on_result, progress=cb,
+            lop,
+            list(range(len(todo))),
+            seed=seed,
+            tol=stol,
+            max_iter=max_iter,
+            accept=lambda i: not excluded(todo[i]),
+            on_result=on_result,
+            progress=cb,
         )
         del lop
         todo = []

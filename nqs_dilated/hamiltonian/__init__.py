@@ -48,9 +48,7 @@ def sz0_hilbert(cluster: Cluster) -> nk.hilbert.Spin:
     return nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
 
 
-def heisenberg(
-    cluster: Cluster, j2: float, j1: float = 1.0, *, marshall: bool = False
-) -> nk.operator.LocalOperator:
+def heisenberg(cluster: Cluster, j2: float, j1: float = 1.0, *, marshall: bool = False) -> nk.operator.LocalOperator:
     """NetKet Hamiltonian of the J1-J2 model on ``Spin(1/2, N, total_sz=0)``.
 
     Args:
@@ -72,6 +70,4 @@ def heisenberg(
     n_colors = max(cluster.graph.edge_colors) + 1
     couplings = [j1, j2][:n_colors]
     sign_rule = [bool(marshall), False][:n_colors]
-    return nk.operator.Heisenberg(
-        sz0_hilbert(cluster), cluster.graph, J=couplings, sign_rule=sign_rule
-    )
+    return nk.operator.Heisenberg(sz0_hilbert(cluster), cluster.graph, J=couplings, sign_rule=sign_rule)

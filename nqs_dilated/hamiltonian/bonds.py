@@ -46,8 +46,8 @@ from netket.utils.dispatch import dispatch
 from netket.vqs import MCState
 from netket.vqs.mc import check_hilbert, get_local_kernel, get_local_kernel_arguments
 
-from . import check_couplings, sz0_hilbert
 from ..lattice import Cluster
+from . import check_couplings, sz0_hilbert
 
 __all__ = ["DEFAULT_CHUNK", "HeisenbergBonds", "heisenberg_bonds", "local_energy_kernel"]
 

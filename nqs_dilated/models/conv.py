@@ -16,8 +16,9 @@ small grids (N <= 36) and large batches of variational Monte Carlo.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -56,7 +57,7 @@ def check_grid(extent: tuple[int, int], grid: Grid) -> None:
         raise ValueError("grid repeats a cell; pass cluster.grid (one row per site, all distinct)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def neighbour_table(extent: tuple[int, int], grid: Grid, kernel_size: int, dilation: int) -> np.ndarray:
     """Sites read by a dilated ``k x k`` circular kernel, for every site, int32 ``(N, k * k)``.
 

@@ -23,7 +23,8 @@ reflections) are *not* built in.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -130,7 +131,7 @@ class InvariantDilatedCNN(nn.Module):
         check_head(self.head, self.sign_logits)
 
     @classmethod
-    def from_cluster(cls, cluster: Cluster, **config) -> "InvariantDilatedCNN":
+    def from_cluster(cls, cluster: Cluster, **config) -> InvariantDilatedCNN:
         """Build the model on ``cluster`` (its extent and site order); ``config`` sets the other fields."""
         extent, grid = grid_of(cluster)
         return cls(extent=extent, grid=grid, **config)

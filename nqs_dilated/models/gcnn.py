@@ -81,7 +81,7 @@ class SymmetricGCNN(nn.Module):
         super().__post_init__()
 
     @classmethod
-    def from_cluster(cls, cluster: Cluster, **config) -> "SymmetricGCNN":
+    def from_cluster(cls, cluster: Cluster, **config) -> SymmetricGCNN:
         """Build on the space group of ``cluster``; ``config`` sets the other fields."""
         return cls(symmetries=HashableArray(np.asarray(space_group(cluster).perms)), **config)
 

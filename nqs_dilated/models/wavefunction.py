@@ -38,7 +38,8 @@ network; the Marshall prior in ``full`` mode) makes the starting state far from 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -84,7 +85,7 @@ class MarshallSign(nn.Module):
     """Per site (site order), whether it belongs to sublattice A (``n1 + n2`` even)."""
 
     @classmethod
-    def from_grid(cls, grid: Grid) -> "MarshallSign":
+    def from_grid(cls, grid: Grid) -> MarshallSign:
         """Sublattice A = sites with ``n1 + n2`` even, from the ``(n1, n2)`` grid (``cluster.grid``)."""
         return cls(sublattice=tuple(bool((int(a) + int(b)) % 2 == 0) for a, b in grid))
 
@@ -103,7 +104,7 @@ class TableSign(nn.Module):
     """Their signs, int8 ``(D,)`` in {-1, 0, +1} (0 counts as +1)."""
 
     @classmethod
-    def from_arrays(cls, codes: np.ndarray, signs: np.ndarray) -> "TableSign":
+    def from_arrays(cls, codes: np.ndarray, signs: np.ndarray) -> TableSign:
         """Build from codes (any integer dtype, sorted here) and signs of the same length.
 
         Raises:
@@ -240,7 +241,9 @@ def sector_projection(module: nn.Module, cluster: Cluster, sector: str | None = 
     point = PermutationGroup(
         [Permutation(permutation_array=np.asarray(p)) for p in group.point_perms], degree=cluster.n_sites
     )
-    return SymmExpSum(module=SpinInversionSum(module, parity), symm_group=point, characters=HashableArray(np.asarray(chi)))
+    return SymmExpSum(
+        module=SpinInversionSum(module, parity), symm_group=point, characters=HashableArray(np.asarray(chi))
+    )
 
 
 def reinit_readout(params, key, scale: float = 1.0):

@@ -4,6 +4,7 @@ permutations around it). Usage: python runs/results/ed36/layout-graded.py 16 17 
 
 layout-graded-permuted.log is the first version of this layout, whose matvec took and returned
 basis-order vectors inside the kernel (scattered reads and writes of x, y, w and d1/d2)."""
+
 import sys
 import time
 
@@ -48,8 +49,11 @@ for bits in map(int, sys.argv[1:]):
     if y0 is None:
         y0 = y.copy()
     print(
-        f"block_bits {bits}: graded matvec " + " ".join(f"{v:.2f}" for v in ts) + " s; basis-order matvec "
-        + " ".join(f"{v:.2f}" for v in tb) + f" s; |graded - basis| max {dev:.1e}; "
+        f"block_bits {bits}: graded matvec "
+        + " ".join(f"{v:.2f}" for v in ts)
+        + " s; basis-order matvec "
+        + " ".join(f"{v:.2f}" for v in tb)
+        + f" s; |graded - basis| max {dev:.1e}; "
         f"|y - y(first layout)| max {np.abs(y - y0).max():.1e}",
         flush=True,
     )

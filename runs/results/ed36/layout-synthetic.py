@@ -2,11 +2,18 @@
 A = the previous tiled layout (row panels x 2^18 column blocks, output streamed per tile),
 B = row blocks with entries sorted by column (input streamed per block). out2 is the rerun with
 the count and fill passes drawing the same random numbers; its A figures ran beside another job."""
-import time, sys, numpy as np, numba as nb
+
+import sys
+import time
+
+import numba as nb
+import numpy as np
+
 R = 31_554_903
 NNZ_ROW = 1_752_657_800 / R
 CODE_BITS = 5
 rng_seed = 0
+
 
 @nb.njit(parallel=True, cache=True)
 def gen_A(R, panel_rows, block_bits, lam, counts_only, tile_ptr, out):
@@ -16,8 +23,10 @@ def gen_A(R, panel_rows, block_bits, lam, counts_only, tile_ptr, out):
     col_bits = 32 - CODE_BITS - 6
     for t in nb.prange(ntile):
         np.random.seed(t + 1)
-        p = t // nblk; b = t % nblk
-        r0 = p * panel_rows; r1 = min(R, r0 + panel_rows)
+        p = t // nblk
+        b = t % nblk
+        r0 = p * panel_rows
+        r1 = min(R, r0 + panel_rows)
         bsz = min(1 << block_bits, R - (b << block_bits))
         pos = tile_ptr[t]
         last = r0
@@ -29,15 +38,19 @@ def gen_A(R, panel_rows, block_bits, lam, counts_only, tile_ptr, out):
                 while d >= 63:
                     if not counts_only:
                         out[pos] = np.uint32(63) << 26 | np.uint32(16) << col_bits
-                    pos += 1; cnt += 1; d -= 63
+                    pos += 1
+                    cnt += 1
+                    d -= 63
                 c = np.random.randint(0, bsz)
                 code = np.random.randint(0, 16)
                 if not counts_only:
                     out[pos] = (np.uint32(d) << 26) | (np.uint32(code) << col_bits) | np.uint32(c)
-                pos += 1; cnt += 1
+                pos += 1
+                cnt += 1
                 last = r
         if counts_only:
             tile_ptr[t + 1] = cnt
+
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def mv_A(tile_ptr, entries, nblk, panel_rows, block_bits, code_bits, coef, inv_w, u, y):
@@ -63,6 +76,7 @@ def mv_A(tile_ptr, entries, nblk, panel_rows, block_bits, code_bits, coef, inv_w
         for a in range(r0, r1):
             y[a] = inv_w[a] * y[a]
 
+
 @nb.njit(parallel=True, cache=True)
 def gen_B(R, block_bits, lam, counts_only, blk_ptr, out):
     nblk = (R + (1 << block_bits) - 1) >> block_bits
@@ -81,15 +95,19 @@ def gen_B(R, block_bits, lam, counts_only, blk_ptr, out):
                 while d >= dmax:
                     if not counts_only:
                         out[pos] = (np.uint32(dmax) << (32 - dbits)) | (np.uint32(16) << block_bits)
-                    pos += 1; cnt += 1; d -= dmax
+                    pos += 1
+                    cnt += 1
+                    d -= dmax
                 rr = np.random.randint(0, bsz)
                 code = np.random.randint(0, 16)
                 if not counts_only:
                     out[pos] = (np.uint32(d) << (32 - dbits)) | (np.uint32(code) << block_bits) | np.uint32(rr)
-                pos += 1; cnt += 1
+                pos += 1
+                cnt += 1
                 last = c
         if counts_only:
             blk_ptr[b + 1] = cnt
+
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def mv_B(blk_ptr, entries, block_bits, code_bits, coef, inv_w, u, y):
@@ -111,10 +129,13 @@ def mv_B(blk_ptr, entries, block_bits, code_bits, coef, inv_w, u, y):
         for a in range(r0, r1):
             y[a] = inv_w[a] * y[a]
 
+
 def run(which, bits, panel_rows=1 << 23, reps=6):
     u = np.random.default_rng(0).standard_normal(R)
-    inv_w = np.ones(R); y = np.empty(R)
-    coef = np.random.default_rng(1).standard_normal(32); coef[16:] = 0
+    inv_w = np.ones(R)
+    y = np.empty(R)
+    coef = np.random.default_rng(1).standard_normal(32)
+    coef[16:] = 0
     lam = NNZ_ROW * (1 << bits) / R
     nblk = -(-R // (1 << bits))
     t = time.perf_counter()
@@ -133,15 +154,20 @@ def run(which, bits, panel_rows=1 << 23, reps=6):
         gen_B(R, bits, lam, False, ptr, ent)
     tg = time.perf_counter() - t
     ts = []
-    for i in range(reps):
+    for _ in range(reps):
         t = time.perf_counter()
         if which == "A":
             mv_A(ptr, ent, nblk, panel_rows, bits, CODE_BITS, coef, inv_w, u, y)
         else:
             mv_B(ptr, ent, bits, CODE_BITS, coef, inv_w, u, y)
         ts.append(time.perf_counter() - t)
-    print(f"{which} bits={bits} panel={panel_rows if which=='A' else '-'} entries={ent.size/1e9:.3f}G gen {tg:.0f}s matvec " + " ".join(f"{x:.2f}" for x in ts), flush=True)
+    print(
+        f"{which} bits={bits} panel={panel_rows if which == 'A' else '-'} entries={ent.size / 1e9:.3f}G gen {tg:.0f}s matvec "
+        + " ".join(f"{x:.2f}" for x in ts),
+        flush=True,
+    )
     del ent
+
 
 if __name__ == "__main__":
     for spec in sys.argv[1:]:

@@ -11,6 +11,7 @@ sign of the coefficient of every representative.
 
 Usage: python runs/results/ed36/marshall-j2=0.py   (reads the stored A1+ state at J2 = 0)
 """
+
 import numpy as np
 
 from nqs_dilated.ed import ground_state
@@ -31,6 +32,8 @@ rotated = gs.coefficients * np.where(up_A % 2 == 0, 1.0, -1.0)
 s = np.sign(rotated[np.argmax(np.abs(rotated))])
 rotated *= s
 print(f"E0 = {gs.energy:.12f} (Pauli), residual {gs.residual:.2e}, {reps.size:,} representatives")
-print(f"rotated coefficients: {np.count_nonzero(rotated > 0):,} positive, {np.count_nonzero(rotated < 0):,} negative, "
-      f"{np.count_nonzero(rotated == 0):,} zero; smallest {rotated.min():.3e}, largest {rotated.max():.3e}")
+print(
+    f"rotated coefficients: {np.count_nonzero(rotated > 0):,} positive, {np.count_nonzero(rotated < 0):,} negative, "
+    f"{np.count_nonzero(rotated == 0):,} zero; smallest {rotated.min():.3e}, largest {rotated.max():.3e}"
+)
 print("Marshall-positive everywhere:", bool(np.all(rotated > 0)))

@@ -40,8 +40,14 @@ for j2 in [float(v) for v in sys.argv[1:] if v != "--own"]:
     t = time.perf_counter()
     others = [s for s in searches if own or s[0] != j2]
     gs = symmetric_ground_state(
-        cluster, j2, sector="auto", structure_cache=cache, initial=prev, scratch_dir=store.store_dir(),
-        lower_bounds=sector_lower_bounds(j2, others, spectrum), upper_bounds=sector_upper_bounds(j2, others),
+        cluster,
+        j2,
+        sector="auto",
+        structure_cache=cache,
+        initial=prev,
+        scratch_dir=store.store_dir(),
+        lower_bounds=sector_lower_bounds(j2, others, spectrum),
+        upper_bounds=sector_upper_bounds(j2, others),
     )
     gs.info.seconds = time.perf_counter() - t
     store.save_arrays(path, cluster, gs.info, gs.to_arrays(), sector_request="auto")

@@ -30,9 +30,16 @@ for j2 in sorted(new["j2"].unique()):
     state = ground_state("triangular-4x6", float(j2))
     for seed in sorted(new["seed"].unique()):
         cov = make_datasets(state, eps=0.01, seed=int(seed), split="configurations").info["coverage"]
-        rows.append({"j2": j2, "seed": seed, "old_test_in_train_orbits": cov["test_in_train_orbits"],
-                     "old_val_orbits_in_train": cov["val_orbits_in_train"],
-                     "n_train_orbits": cov["n_train_orbits"], "train_orbit_weight": cov["train_orbit_weight"]})
+        rows.append(
+            {
+                "j2": j2,
+                "seed": seed,
+                "old_test_in_train_orbits": cov["test_in_train_orbits"],
+                "old_val_orbits_in_train": cov["val_orbits_in_train"],
+                "n_train_orbits": cov["n_train_orbits"],
+                "train_orbit_weight": cov["train_orbit_weight"],
+            }
+        )
 leak = pd.DataFrame(rows)
 write_atomic(here / "leakage.csv", leak.to_csv(index=False))
 
@@ -68,14 +75,24 @@ lines += [
     "## Leakage of the old split (per J2/J1: mean over the 3 seeds, min-max)",
     "",
 ]
-agg = leak.groupby("j2").agg(
-    train_orbits=("n_train_orbits", "mean"), train_orbit_weight=("train_orbit_weight", "mean"),
-    test_weight_in_train_orbits=("old_test_in_train_orbits", "mean"),
-    test_min=("old_test_in_train_orbits", "min"), test_max=("old_test_in_train_orbits", "max"),
-    val_orbits_in_train=("old_val_orbits_in_train", "mean"),
-).reset_index()
+agg = (
+    leak.groupby("j2")
+    .agg(
+        train_orbits=("n_train_orbits", "mean"),
+        train_orbit_weight=("train_orbit_weight", "mean"),
+        test_weight_in_train_orbits=("old_test_in_train_orbits", "mean"),
+        test_min=("old_test_in_train_orbits", "min"),
+        test_max=("old_test_in_train_orbits", "max"),
+        val_orbits_in_train=("old_val_orbits_in_train", "mean"),
+    )
+    .reset_index()
+)
 lines.append(agg.to_markdown(index=False, floatfmt=".4f"))
-lines += ["", "`train_orbit_weight`: exact |psi|^2 weight of the training orbits (the same training draws in both "
-          "splits); the unseen-orbit test set holds the remaining weight minus that of the validation orbits.", ""]
+lines += [
+    "",
+    "`train_orbit_weight`: exact |psi|^2 weight of the training orbits (the same training draws in both "
+    "splits); the unseen-orbit test set holds the remaining weight minus that of the validation orbits.",
+    "",
+]
 write_atomic(here / "comparison.md", "\n".join(lines))
 print("\n".join(lines))

@@ -53,7 +53,9 @@ params_file = here / f"supervised-gcnn{tag}.params.msgpack"
 if not params_file.exists():
     p.error(f"{params_file} not found; run supervised.py --gcnn {args.gcnn} --save-params first")
 out = here / (
-    f"pretrained-gcnn{tag}" + (f"-lr{args.lr:g}" if args.lr != 0.02 else "") + (f"-it{args.n_iter}" if args.n_iter != 150 else "")
+    f"pretrained-gcnn{tag}"
+    + (f"-lr{args.lr:g}" if args.lr != 0.02 else "")
+    + (f"-it{args.n_iter}" if args.n_iter != 150 else "")
 )
 out.mkdir(exist_ok=True)
 
@@ -81,8 +83,13 @@ if args.exact_energy:
     start["exact_relative_error"] = abs(start["exact_energy"] - ground.energy) / abs(ground.energy)
 print("start:", json.dumps(start), flush=True)
 result = optimise(
-    hamiltonian, vstate, n_iter=args.n_iter, lr=args.lr, diag_shift=args.diag_shift,
-    diag_shift_final=args.diag_shift_final, log_prefix=out / "vmc",
+    hamiltonian,
+    vstate,
+    n_iter=args.n_iter,
+    lr=args.lr,
+    diag_shift=args.diag_shift,
+    diag_shift_final=args.diag_shift_final,
+    log_prefix=out / "vmc",
 )
 end = energy_report(vstate, hamiltonian, ground)
 if args.exact_energy:
@@ -90,12 +97,25 @@ if args.exact_energy:
     end["exact_relative_error"] = abs(end["exact_energy"] - ground.energy) / abs(ground.energy)
 write_atomic(out / "params.msgpack", flax.serialization.to_bytes(jax.device_get(vstate.parameters)))
 summary = {
-    "lattice": cluster.name, "j2": 1.0, "convention": ground.info.convention, "gcnn_features": list(features),
-    "n_parameters": n_params(vstate.parameters), "start_from": params_file.name, "n_iter": args.n_iter,
-    "steps_done": result.steps, "status": result.status, "lr": args.lr, "diag_shift": args.diag_shift,
-    "diag_shift_final": args.diag_shift_final, "n_samples": 1024, "n_chains": 16,
-    "rejected_steps": result.rejected_steps, "seconds_per_iter": result.seconds_per_iter,
-    "start": start, "end": end, "seconds": time.perf_counter() - t0,
+    "lattice": cluster.name,
+    "j2": 1.0,
+    "convention": ground.info.convention,
+    "gcnn_features": list(features),
+    "n_parameters": n_params(vstate.parameters),
+    "start_from": params_file.name,
+    "n_iter": args.n_iter,
+    "steps_done": result.steps,
+    "status": result.status,
+    "lr": args.lr,
+    "diag_shift": args.diag_shift,
+    "diag_shift_final": args.diag_shift_final,
+    "n_samples": 1024,
+    "n_chains": 16,
+    "rejected_steps": result.rejected_steps,
+    "seconds_per_iter": result.seconds_per_iter,
+    "start": start,
+    "end": end,
+    "seconds": time.perf_counter() - t0,
 }
 write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
 print("end:", json.dumps(end), flush=True)

@@ -101,9 +101,18 @@ if gcnn:
 elif args.mlp:
     model = SignedLogPsi(amplitude=PooledMLP(args.mlp), sign=sign)
 else:
-    model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32)
-vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=0,
-                    readout_scale=1.0 if not (args.mlp or gcnn) else None)
+    model = make_wavefunction(
+        cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32
+    )
+vstate = make_state(
+    hamiltonian,
+    cluster,
+    model,
+    n_samples=args.n_samples,
+    n_chains=16,
+    seed=0,
+    readout_scale=1.0 if not (args.mlp or gcnn) else None,
+)
 params = vstate.parameters
 amplitude = model.amplitude
 
@@ -141,10 +150,23 @@ fit_seconds = time.perf_counter() - t0
 
 vstate.parameters = params
 report = energy_report(vstate, hamiltonian, ground)
-out = {"lattice": "triangular-4x6", "j2": 1.0, "channels": list(channels), "dilations": list(dilations), "mlp": args.mlp,
-       "gcnn_features": list(gcnn), "n_parameters": n_params(params),
-       "steps": args.steps, "batch": args.batch, "lr": args.lr, "history": history,
-       "seconds": time.perf_counter() - t0, "fit_seconds": fit_seconds, "n_samples": args.n_samples, **report}
+out = {
+    "lattice": "triangular-4x6",
+    "j2": 1.0,
+    "channels": list(channels),
+    "dilations": list(dilations),
+    "mlp": args.mlp,
+    "gcnn_features": list(gcnn),
+    "n_parameters": n_params(params),
+    "steps": args.steps,
+    "batch": args.batch,
+    "lr": args.lr,
+    "history": history,
+    "seconds": time.perf_counter() - t0,
+    "fit_seconds": fit_seconds,
+    "n_samples": args.n_samples,
+    **report,
+}
 if gcnn:
     name = f"supervised-gcnn{'-'.join(map(str, gcnn))}"
 else:

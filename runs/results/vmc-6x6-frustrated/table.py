@@ -43,8 +43,10 @@ args = [a for a in sys.argv[1:] if not a.startswith("--")]
 at = int(sys.argv[sys.argv.index("--at") + 1]) if "--at" in sys.argv else None
 if at is not None:
     args = [a for a in args if a != str(at)]
-print("| run | sign | E_var (Pauli) | E_ED | relative error | variance | R̂ | steps | rejected | CPU s | s/it | peak GiB |"
-      + (f" E at it. {at} |" if at else ""))
+print(
+    "| run | sign | E_var (Pauli) | E_ED | relative error | variance | R̂ | steps | rejected | CPU s | s/it | peak GiB |"
+    + (f" E at it. {at} |" if at else "")
+)
 print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if at else ""))
 for d in map(Path, args):
     if not (d / "summary.json").is_file():
@@ -54,9 +56,13 @@ for d in map(Path, args):
     source = source if source in ("exact", "marshall", "none", "fit") else "fit " + Path(source).name
     sign = source if s["mode"] == "fixed-sign" else f"full, prior {source}"
     cpu, peak = cpu_seconds(d / "time.txt"), peak_gib(d / "time.txt")
-    row = (f"| {d.name} | {sign} | {s['energy']:.4f} ± {s['energy_error']:.4f} | {s['ed_energy']:.4f} | "
-           f"{s['relative_error']:.2e} | {s['variance']:.3g} | {s['r_hat']:.4f} | {s['steps_done']} | "
-           f"{s.get('rejected_steps', '–')} | {cpu:.0f} | {s['seconds_per_iter']:.2f} | {peak:.2f} |" if cpu else "")
+    row = (
+        f"| {d.name} | {sign} | {s['energy']:.4f} ± {s['energy_error']:.4f} | {s['ed_energy']:.4f} | "
+        f"{s['relative_error']:.2e} | {s['variance']:.3g} | {s['r_hat']:.4f} | {s['steps_done']} | "
+        f"{s.get('rejected_steps', '–')} | {cpu:.0f} | {s['seconds_per_iter']:.2f} | {peak:.2f} |"
+        if cpu
+        else ""
+    )
     if at:
         e = logged_energy(d, at)
         row += f" {e:.3f} |" if e is not None else " – |"

@@ -39,21 +39,27 @@ for run in args.runs:
     else:  # a pretrained.py run: params.msgpack holds the parameters
         meta, variables = json.loads((run / "summary.json").read_text()), False
     lattice, j2, model_name = meta["lattice"], meta["j2"], meta.get("model", "dilated")
-    opts = ({"features": tuple(meta["channels"])} if model_name == "gcnn"
-            else {"channels": tuple(meta["channels"]), "dilations": tuple(meta["dilations"])})
+    opts = (
+        {"features": tuple(meta["channels"])}
+        if model_name == "gcnn"
+        else {"channels": tuple(meta["channels"]), "dilations": tuple(meta["dilations"])}
+    )
     cluster = load_lattice(lattice)
     ground = ground_state(cluster, j2)
     hamiltonian = heisenberg_bonds(cluster, j2)
-    model = make_wavefunction(cluster, "fixed-sign", make_sign("exact", cluster, ground), model=model_name,
-                              param_dtype=jnp.float32, **opts)
-    vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=1,
-                        readout_scale=None)
+    model = make_wavefunction(
+        cluster, "fixed-sign", make_sign("exact", cluster, ground), model=model_name, param_dtype=jnp.float32, **opts
+    )
+    vstate = make_state(hamiltonian, cluster, model, n_samples=args.n_samples, n_chains=16, seed=1, readout_scale=None)
     data = (run / "params.msgpack").read_bytes()
     if variables:
         vstate.variables = flax.serialization.from_bytes(vstate.variables, data)
     else:
         vstate.parameters = flax.serialization.from_bytes(vstate.parameters, data)
-    report = {**energy_report(vstate, hamiltonian, ground), "n_samples": args.n_samples,
-              "seconds": time.perf_counter() - t0}
+    report = {
+        **energy_report(vstate, hamiltonian, ground),
+        "n_samples": args.n_samples,
+        "seconds": time.perf_counter() - t0,
+    }
     write_atomic(run / f"final-energy-n{args.n_samples}.json", json.dumps(report, indent=2) + "\n")
     print(run.name, json.dumps(report), flush=True)

@@ -69,8 +69,12 @@ p.add_argument("--n-iter", type=int, default=200, help="VMC iterations after the
 p.add_argument("--lr", type=float, default=0.005)
 p.add_argument("--lr-final", type=float, default=0.0)
 p.add_argument("--seed", type=int, default=0)
-p.add_argument("--continue-from", type=Path, default=None,
-               help="a run directory of this script: skip the fit and start VMC from its final parameters")
+p.add_argument(
+    "--continue-from",
+    type=Path,
+    default=None,
+    help="a run directory of this script: skip the fit and start VMC from its final parameters",
+)
 args = p.parse_args()
 channels = tuple(int(c) for c in args.channels.split(","))
 dilations = tuple(int(d) for d in args.dilations.split(","))
@@ -91,9 +95,12 @@ sign = make_sign("exact", cluster, ground)
 if gcnn:
     model = make_wavefunction(cluster, "fixed-sign", sign, model="gcnn", features=gcnn, param_dtype=jnp.float32)
 else:
-    model = make_wavefunction(cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32)
-vstate = make_state(hamiltonian, cluster, model, n_samples=1024, n_chains=16, seed=args.seed,
-                    readout_scale=None if gcnn else 1.0)
+    model = make_wavefunction(
+        cluster, "fixed-sign", sign, channels=channels, dilations=dilations, param_dtype=jnp.float32
+    )
+vstate = make_state(
+    hamiltonian, cluster, model, n_samples=1024, n_chains=16, seed=args.seed, readout_scale=None if gcnn else 1.0
+)
 
 
 def fit_amplitude(vstate) -> dict:
@@ -101,8 +108,11 @@ def fit_amplitude(vstate) -> dict:
     t_load = time.perf_counter()
     sets = make_datasets(ground, eps=args.eps, eps_relative_to="representatives", seed=args.seed, n_test=1000)
     train, val = sets.train, sets.val
-    print(f"{cluster.name} J2/J1 = {args.j2:g}: {len(train)} training, {len(val)} validation configurations "
-          f"({time.perf_counter() - t_load:.0f} s)", flush=True)
+    print(
+        f"{cluster.name} J2/J1 = {args.j2:g}: {len(train)} training, {len(val)} validation configurations "
+        f"({time.perf_counter() - t_load:.0f} s)",
+        flush=True,
+    )
     amplitude = vstate.model.amplitude
     opt = optax.adam(args.fit_lr)
 
@@ -132,13 +142,23 @@ def fit_amplitude(vstate) -> dict:
             history.append({"step": k, "train": float(value), "val": float(val_loss(params))})
             print(f"fit step {k}: batch variance {float(value):.4f}, validation {history[-1]['val']:.4f}", flush=True)
     vstate.parameters = params
-    return {"n_train": len(train), "n_val": len(val), "eps": args.eps, "steps": args.steps, "batch": args.batch,
-            "fit_lr": args.fit_lr, "history": history, "infidelity_estimate": history[-1]["val"],
-            "fit_seconds": time.perf_counter() - t_fit}
+    return {
+        "n_train": len(train),
+        "n_val": len(val),
+        "eps": args.eps,
+        "steps": args.steps,
+        "batch": args.batch,
+        "fit_lr": args.fit_lr,
+        "history": history,
+        "infidelity_estimate": history[-1]["val"],
+        "fit_seconds": time.perf_counter() - t_fit,
+    }
 
 
 if args.continue_from is not None:  # VMC goes on from the end of an earlier run: no fit, no data
-    vstate.parameters = flax.serialization.from_bytes(vstate.parameters, (args.continue_from / "params.msgpack").read_bytes())
+    vstate.parameters = flax.serialization.from_bytes(
+        vstate.parameters, (args.continue_from / "params.msgpack").read_bytes()
+    )
     fit = json.loads((args.continue_from / "fit.json").read_text())
     fit_seconds = 0.0
 else:
@@ -147,18 +167,45 @@ else:
     write_atomic(out / "fit.json", json.dumps(fit, indent=2) + "\n")
 start = energy_report(vstate, hamiltonian, ground)
 print("fitted:", json.dumps(start), flush=True)
-result = optimise(hamiltonian, vstate, n_iter=args.n_iter, lr=args.lr, lr_final=args.lr_final or None,
-                  diag_shift=0.01, diag_shift_final=0.001, log_prefix=out / "vmc")
+result = optimise(
+    hamiltonian,
+    vstate,
+    n_iter=args.n_iter,
+    lr=args.lr,
+    lr_final=args.lr_final or None,
+    diag_shift=0.01,
+    diag_shift_final=0.001,
+    log_prefix=out / "vmc",
+)
 end = energy_report(vstate, hamiltonian, ground)
 write_atomic(out / "params.msgpack", flax.serialization.to_bytes(jax.device_get(vstate.parameters)))
 summary = {
-    "lattice": cluster.name, "j2": args.j2, "convention": ground.info.convention, "sector": ground.info.sector,
-    "model": "gcnn" if gcnn else "dilated", "channels": list(gcnn or channels), "dilations": [] if gcnn else list(dilations), "n_parameters": n_params(vstate.parameters),
-    "eps": args.eps, "n_train": fit["n_train"], "infidelity_estimate": fit["infidelity_estimate"],
-    "fit_seconds": fit_seconds, "n_iter": args.n_iter, "steps_done": result.steps, "status": result.status,
-    "lr": args.lr, "lr_final": args.lr_final, "diag_shift": 0.01, "diag_shift_final": 0.001, "n_samples": 1024,
-    "n_chains": 16, "rejected_steps": result.rejected_steps, "vmc_seconds": result.seconds,
-    "seconds_per_iter": result.seconds_per_iter, "start": start, "end": end,
+    "lattice": cluster.name,
+    "j2": args.j2,
+    "convention": ground.info.convention,
+    "sector": ground.info.sector,
+    "model": "gcnn" if gcnn else "dilated",
+    "channels": list(gcnn or channels),
+    "dilations": [] if gcnn else list(dilations),
+    "n_parameters": n_params(vstate.parameters),
+    "eps": args.eps,
+    "n_train": fit["n_train"],
+    "infidelity_estimate": fit["infidelity_estimate"],
+    "fit_seconds": fit_seconds,
+    "n_iter": args.n_iter,
+    "steps_done": result.steps,
+    "status": result.status,
+    "lr": args.lr,
+    "lr_final": args.lr_final,
+    "diag_shift": 0.01,
+    "diag_shift_final": 0.001,
+    "n_samples": 1024,
+    "n_chains": 16,
+    "rejected_steps": result.rejected_steps,
+    "vmc_seconds": result.seconds,
+    "seconds_per_iter": result.seconds_per_iter,
+    "start": start,
+    "end": end,
     "seconds": time.perf_counter() - t0,
     "continued_from": str(args.continue_from) if args.continue_from is not None else None,
     "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
