@@ -31,27 +31,27 @@ __all__ = ["LOCKSTEP_ACC_BYTES", "LockstepOperator", "compact_columns", "lanczos
 
 #: Accumulator bytes per thread that a lockstep step (:class:`LockstepOperator`) may use: a row
 #: block of ``2**block_bits`` rows holds ``8 K`` bytes per row for ``K`` sectors. At 36 sites
-#: (2**17-row blocks, 1 MiB L2 per core, 32 MiB L3) a step took 1.26 s per sector with 4 sectors
-#: (4 MiB) and 1.35 s with 8 (8 MiB), against 1.78 s for the one-sector matvec
-#: (``benchmarks/ed_36.py --search``), so the default width stops at 4 MiB.
+#: (2**17-row blocks, 1 MiB L2 per core, 32 MiB L3) two runs of ``benchmarks/ed_36.py --search``
+#: measured per sector and step 1.26 s and 1.70 s with 4 sectors (4 MiB), 1.35 s and 1.49 s with
+#: 8 (8 MiB), against a one-sector matvec of 1.78 s and 1.90 s: no clear winner, so the default
+#: width stops at 4 MiB, which holds half the vectors of 8.
 LOCKSTEP_ACC_BYTES = 4 << 20
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _lockstep_step(
-    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bits, beta, v, u, alpha
+    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, inv_tab, keep, bits, beta, v, u, alpha
 ):
-    """One fused Lanczos step for ``K`` sectors at once, vectors interleaved ``(R, K)``:
-    ``u[:, k] = H_k v[:, k] - beta[k] u[:, k]`` in place, and ``alpha[b, k]`` the block ``b``
-    part of ``<v[:, k], u[:, k]>``.
+    """One fused Lanczos step for ``K`` sectors at once, vectors interleaved ``(R, K)`` in the
+    scaled coordinates of :class:`LockstepOperator`: ``u[:, k] = H~_k v[:, k] - beta[k] u[:, k]``
+    in place, and ``alpha[b, k]`` the block ``b`` part of ``<v[:, k], u[:, k]>`` (weights
+    ``inv_tab[stab] = 1 / |Stab|``).
 
-    ``H_k`` is :func:`nqs_dilated.ed.operator._matvec_graded` in sector ``k``: the class code of an entry selects the
-    coefficient of every sector at once (``coef[code, k]``, ``2 J chi_k``), the scale
-    ``sqrt(|Stab|)`` of a column is ``w_tab[stab[c]]`` for every sector (``v`` vanishes on the
-    representatives a sector excludes) and a row is kept in sector ``k`` when bit ``bits[k]`` of
+    ``H~_k = W H_k W^-1`` (``W = diag sqrt(|Stab|)``) has the off-diagonal entries ``coef``
+    without any scale: the class code of an entry selects the coefficient of every sector at once
+    (``coef[code, k]``, ``2 J chi_k``), and a row is kept in sector ``k`` when bit ``bits[k]`` of
     ``keep`` is set. One pass over the structure serves all ``K`` sectors; the block's
-    accumulator is ``2**block_bits * K`` float64. Per entry and sector the operations are those
-    of ``_matvec_graded``, in the same order."""
+    accumulator is ``2**block_bits * K`` float64."""
     R = stab.shape[0]
     K = v.shape[1]
     bsh = np.uint32(block_bits)
@@ -68,38 +68,29 @@ def _lockstep_step(
             c += e >> dsh
             r = e & rowmask
             code = (e >> bsh) & codemask
-            sc = w_tab[stab[c]]
             for k in range(K):
-                acc[r, k] += coef[code, k] * (sc * v[c, k])
+                acc[r, k] += coef[code, k] * v[c, k]
         for k in range(K):
             alpha[b, k] = 0.0
         for a in range(k0, k1):
-            iw = 1.0 / w_tab[stab[a]]
             d = j1 * d1[a] + j2 * d2[a]
             m = keep[a]
+            iw2 = inv_tab[stab[a]]
             for k in range(K):
                 if (m >> bits[k]) & 1:
-                    y = d * v[a, k] + iw * acc[a - k0, k] - beta[k] * u[a, k]
+                    y = d * v[a, k] + acc[a - k0, k] - beta[k] * u[a, k]
                 else:
                     y = 0.0
                 u[a, k] = y
-                alpha[b, k] += v[a, k] * y
-
-
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _scale_by_stab(stab, w_tab, x, out):
-    """``out = sqrt(|Stab|) * x`` (by table)."""
-    for i in nb.prange(x.shape[0]):
-        out[i] = w_tab[stab[i]] * x[i]
+                alpha[b, k] += v[a, k] * y * iw2
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _lockstep_step1(
-    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, w_tab, keep, bit, beta, us, v, u, alpha
+    blk_ptr, entries, block_bits, code_bits, coef, d1, d2, j1, j2, stab, inv_tab, keep, bit, beta, v, u, alpha
 ):
-    """:func:`_lockstep_step` for one sector (flat vectors), reading the scaled input ``us =
-    sqrt(|Stab|) v`` as ``_matvec_graded`` does: as fast as the one-sector matvec, where the
-    interleaved kernel with one column is about twice as slow (its per-entry scale lookup)."""
+    """:func:`_lockstep_step` for one sector on flat vectors (the interleaved kernel's loop over
+    sectors costs about twice the time per entry with one sector)."""
     R = stab.shape[0]
     bsh = np.uint32(block_bits)
     dsh = np.uint32(code_bits + block_bits)
@@ -113,15 +104,15 @@ def _lockstep_step1(
         for t in range(blk_ptr[b], blk_ptr[b + 1]):
             e = entries[t]
             c += e >> dsh
-            acc[e & rowmask] += coef[(e >> bsh) & codemask] * us[c]
+            acc[e & rowmask] += coef[(e >> bsh) & codemask] * v[c]
         part = 0.0
         for a in range(k0, k1):
             if (keep[a] >> bit) & 1:
-                y = (j1 * d1[a] + j2 * d2[a]) * v[a] + (1.0 / w_tab[stab[a]]) * acc[a - k0] - beta * u[a]
+                y = (j1 * d1[a] + j2 * d2[a]) * v[a] + acc[a - k0] - beta * u[a]
             else:
                 y = 0.0
             u[a] = y
-            part += v[a] * y
+            part += v[a] * y * inv_tab[stab[a]]
         alpha[b] = part
 
 
@@ -154,6 +145,14 @@ class LockstepOperator:
     and can be given another (:meth:`assign`) when its sector is done, so ``K`` can be smaller
     than the number of sectors. Columns of the vectors must vanish on the representatives their
     sector excludes (:meth:`mask`).
+
+    The vectors are in **scaled coordinates**: ``x~ = W x`` with ``W = diag sqrt(|Stab|)`` and
+    ``x`` the coefficients on the orthonormal orbit states of
+    :class:`~nqs_dilated.ed.operator.SectorOperator`. Then ``H~ = W H W^-1`` has the structure's
+    coefficients as they are (no per-entry scale) and is self-adjoint in the inner product
+    ``<x~, y~> = sum x~ y~ / |Stab|``, the one :meth:`step` and :func:`lanczos_lockstep` use: the
+    Lanczos coefficients, hence the energies, are those of ``H`` (:meth:`to_scaled` and
+    :meth:`from_scaled` convert).
 
     Attributes:
         structure: The :class:`~nqs_dilated.ed.operator.SymmetricStructure`.
@@ -196,11 +195,12 @@ class LockstepOperator:
         self.stab = np.empty(R, dtype=np.uint16)
         _lockstep_sector_bits(basis.stab_counts, structure.order, chis, self.keep, self.stab)
         self.dimensions = [int(np.count_nonzero((self.keep >> np.asarray(s, dtype=dtype)) & 1)) for s in range(S)]
-        # sqrt(|Stab|) by table: the same float64 as SectorOperator.w (numpy's sqrt of the integer)
-        self._w_tab = np.sqrt(np.arange(int(self.stab.max()) + 1, dtype=np.float64))
-        self._w_tab[0] = 1.0  # never a stabilizer order; keeps 1 / w finite
+        # sqrt(|Stab|) and 1 / |Stab| by table (0 is never a stabilizer order)
+        orders = np.arange(int(self.stab.max()) + 1, dtype=np.float64)
+        orders[0] = 1.0
+        self._w_tab = np.sqrt(orders)
+        self.inv_tab = 1.0 / orders
         self.slots = np.full(self.n_slots, -1, dtype=np.int64)
-        self._us = None  # the scaled input of the one-sector step
         self._coef = np.zeros((1 << structure.code_bits, self.n_slots), dtype=np.float64)
         self._bits = np.zeros(self.n_slots, dtype=np.int64)
         self.n_steps = 0
@@ -209,6 +209,16 @@ class LockstepOperator:
     def size(self) -> int:
         """Number of representatives ``R`` (rows of the vectors)."""
         return int(self.stab.shape[0])
+
+    def to_scaled(self, x: np.ndarray) -> np.ndarray:
+        """``sqrt(|Stab|) x`` for float64 ``(R,)`` or ``(R, K)`` in the graded order (a new array)."""
+        w = self._w_tab[self.stab]
+        return x * (w if x.ndim == 1 else w[:, None])
+
+    def from_scaled(self, x: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_scaled` (a new array)."""
+        w = self._w_tab[self.stab]
+        return x / (w if x.ndim == 1 else w[:, None])
 
     def mask(self, s: int) -> np.ndarray:
         """bool ``(R,)``: the representatives sector ``s`` keeps (graded order)."""
@@ -235,13 +245,16 @@ class LockstepOperator:
         self.n_slots = len(keep_slots)
 
     def step(self, v: np.ndarray, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        """``u[:, k] = H_k v[:, k] - beta[k] u[:, k]`` in place for every slot ``k``; returns
-        ``<v[:, k], u[:, k]>``, float64 ``(K,)`` (summed over row blocks in a fixed order, so
-        the result does not depend on the number of threads).
+        """``u[:, k] = H~_k v[:, k] - beta[k] u[:, k]`` in place for every slot ``k`` (scaled
+        coordinates); returns ``<v[:, k], u[:, k]>`` (weights ``1 / |Stab|``), float64 ``(K,)``,
+        summed over row blocks in a fixed order, so it does not depend on the number of threads.
 
         Args:
             v, u: float64 C-contiguous ``(R, K)`` in the graded order.
             beta: float64 ``(K,)``.
+
+        Raises:
+            ValueError: vectors of the wrong shape or layout.
         """
         s = self.structure
         K = self.n_slots
@@ -250,52 +263,16 @@ class LockstepOperator:
                 f"lockstep vectors must be C-contiguous float64 ({self.size}, {K}), got {v.shape}, {u.shape}"
             )
         alpha = np.empty((s.blk_ptr.shape[0] - 1, K), dtype=np.float64)
-        if K == 1:  # one sector left: the one-sector kernel on a scaled copy (one more R-vector)
-            if self._us is None:
-                self._us = np.empty(self.size)
-            v1, u1 = v.reshape(-1), u.reshape(-1)
-            _scale_by_stab(self.stab, self._w_tab, v1, self._us)
-            _lockstep_step1(
-                s.blk_ptr,
-                s.entries,
-                s.block_bits,
-                s.code_bits,
-                np.ascontiguousarray(self._coef[:, 0]),
-                s.d1,
-                s.d2,
-                self.j1,
-                self.j2,
-                self.stab,
-                self._w_tab,
-                self.keep,
-                self._bits[0],
-                float(beta[0]),
-                self._us,
-                v1,
-                u1,
-                alpha[:, 0],
-            )
-            self.n_steps += 1
-            return alpha.sum(axis=0)
-        _lockstep_step(
-            s.blk_ptr,
-            s.entries,
-            s.block_bits,
-            s.code_bits,
-            self._coef,
-            s.d1,
-            s.d2,
-            self.j1,
-            self.j2,
-            self.stab,
-            self._w_tab,
-            self.keep,
-            self._bits,
-            np.asarray(beta, dtype=np.float64),
-            v,
-            u,
-            alpha,
-        )
+        layout = (s.blk_ptr, s.entries, s.block_bits, s.code_bits)
+        rows = (s.d1, s.d2, self.j1, self.j2, self.stab, self.inv_tab, self.keep)
+        if K == 1:
+            coef = np.ascontiguousarray(self._coef[:, 0])
+            one = np.empty(alpha.shape[0])
+            _lockstep_step1(*layout, coef, *rows, self._bits[0], float(beta[0]), v.reshape(-1), u.reshape(-1), one)
+            alpha[:, 0] = one
+        else:
+            beta = np.asarray(beta, dtype=np.float64)
+            _lockstep_step(*layout, self._coef, *rows, self._bits, beta, v, u, alpha)
         self.n_steps += 1
         return alpha.sum(axis=0)
 
@@ -306,9 +283,10 @@ _LOCKSTEP_CHUNK = 1 << 16
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _lockstep_update(u, v, alpha, vw, ww):
+def _lockstep_update(u, v, alpha, stab, inv_tab, vw, ww):
     """``u[:, k] -= alpha[k] v[:, k]`` and per chunk of rows the parts of ``<v, u>`` and
-    ``<u, u>`` of the result (``vw``, ``ww``: ``(n_chunks, K)``)."""
+    ``<u, u>`` of the result, weights ``inv_tab[stab] = 1 / |Stab|`` (``vw``, ``ww``:
+    ``(n_chunks, K)``)."""
     R, K = u.shape
     for ch in nb.prange(vw.shape[0]):
         a0 = ch * _LOCKSTEP_CHUNK
@@ -317,11 +295,12 @@ def _lockstep_update(u, v, alpha, vw, ww):
             vw[ch, k] = 0.0
             ww[ch, k] = 0.0
         for a in range(a0, a1):
+            iw2 = inv_tab[stab[a]]
             for k in range(K):
                 x = u[a, k] - alpha[k] * v[a, k]
                 u[a, k] = x
-                vw[ch, k] += v[a, k] * x
-                ww[ch, k] += x * x
+                vw[ch, k] += v[a, k] * x * iw2
+                ww[ch, k] += x * x * iw2
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -378,7 +357,8 @@ def lanczos_lockstep(
     structure: one :meth:`~nqs_dilated.ed.operator.LockstepOperator.step` applies ``H`` to one
     vector of every running sector. A slot whose sector has stopped takes the next sector of
     ``order``; without one, the stopped columns are dropped from the vectors (in place) so the
-    following passes carry only the running sectors. Memory: two float64 ``(R, K)`` arrays
+    following passes carry only the running sectors. The vectors are in the operator's scaled
+    coordinates, the inner products weighted to match. Memory: two float64 ``(R, K)`` arrays
     (``K = op.n_slots``) and one ``(R,)`` start vector; nothing is written to disk.
 
     Args:
@@ -420,7 +400,7 @@ def lanczos_lockstep(
             if nrm == 0.0:
                 raise ValueError(f"the Lanczos start vector of sector {op.sectors[s]} is zero (empty sector?)")
             col /= nrm
-            u[:, slot] = col
+            u[:, slot] = op.to_scaled(col)
             v[:, slot] = 0.0
             runs[slot] = {"s": s, "alphas": [], "betas": [], "beta_prev": 0.0}
             return True
@@ -444,7 +424,7 @@ def lanczos_lockstep(
         alpha = op.step(v, u, beta_prev)  # u = H v - beta_prev u
         vw = np.empty((n_chunks, K))
         ww = np.empty((n_chunks, K))
-        _lockstep_update(u, v, alpha, vw, ww)
+        _lockstep_update(u, v, alpha, op.stab, op.inv_tab, vw, ww)
         a2 = vw.sum(axis=0)
         ww = ww.sum(axis=0)
         step += 1

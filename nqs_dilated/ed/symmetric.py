@@ -246,9 +246,9 @@ LOCKSTEP_MARGIN = 1 << 30
 
 def lockstep_bytes(n_reps: int, n_slots: int) -> int:
     """Bytes of a lockstep search over ``n_slots`` sectors at once: two float64 ``(R, K)``
-    arrays, the start vector, the scaled input of a one-sector step, and the per-representative
-    sector bits and stabilizer orders (:func:`nqs_dilated.ed.lockstep.lanczos_lockstep`)."""
-    return n_reps * (16 * n_slots + 8 + 8 + 3)
+    arrays, the start vector, and the per-representative sector bits and stabilizer orders
+    (:func:`nqs_dilated.ed.lockstep.lanczos_lockstep`)."""
+    return n_reps * (16 * n_slots + 8 + 3)
 
 
 def lockstep_slots(n_reps: int, lockstep: bool | int = True, block_bits: int | None = None) -> int:
