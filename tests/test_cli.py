@@ -288,11 +288,11 @@ def test_subcommands_and_the_fit_alias(tmp_path, capsys):
     """``nqs-dilated sign`` and ``python -m nqs_dilated.fit`` (no command) run the same sign fit;
     ``--task vmc`` makes the alias ``vmc``; ``nqs-dilated ed`` is the ED front end."""
     assert main_cli.main(["sign"] + TINY_SIGN + ["--out", str(tmp_path / "a")]) == 0
-    assert fit_cli.main(TINY_SIGN + ["--out", str(tmp_path / "b")]) == 0
+    assert main_cli.fit_main(TINY_SIGN + ["--out", str(tmp_path / "b")]) == 0
     a, b = (json.loads((tmp_path / n / "summary.json").read_text()) for n in "ab")
     assert a["metrics"] == b["metrics"]
     capsys.readouterr()
-    assert fit_cli.main(["--task", "vmc", "--lattice", "triangular-4x4", "--n-samples", "100"]) == 2
+    assert main_cli.fit_main(["--task", "vmc", "--lattice", "triangular-4x4", "--n-samples", "100"]) == 2
     assert "not a multiple of n_chains" in capsys.readouterr().err  # validated as a VMC run
     assert (
         main_cli.main(
