@@ -349,12 +349,12 @@ def symmetric_ground_state(
         structure_cache: Optional dict reused across calls (other J2, other sectors).
         group: The space group (default :func:`~nqs_dilated.symmetry.space_group`).
         tol: Absolute tolerance on ``||H psi - E psi||`` (see :mod:`nqs_dilated.ed.lanczos`).
-        search_tol: With ``sector="auto"`` (a sector search): the likely ground-state sector
-            (that of ``initial`` unless ``upper_bounds`` put another provably lower, else the
-            lowest of ``lower_bounds``, else the group's first, A1+) is converged first, with its
-            vector; every other sector's lowest energy is then computed without its vector,
-            stopping at a Ritz residual estimate of ``search_tol`` (energy error about
-            ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
+        search_tol: With ``sector="auto"`` (a sector search): when a likely ground-state sector
+            is known (that of ``initial`` unless ``upper_bounds`` put another provably lower, else
+            the lowest of ``lower_bounds``; with ``lockstep=False`` also the group's first, A1+),
+            it is converged first, with its vector; every other sector's lowest energy is
+            computed without its vector (in lockstep, see ``lockstep``), stopping at a Ritz
+            residual estimate of ``search_tol`` (energy error about ``search_tol**2 / gap``). Every sector whose energy lies within ``sqrt(search_tol)``
             of the lowest is converged to ``tol`` with its vector (unless it already is), and the
             lowest of those is the ground state, so a near-degenerate sector is never ranked on a
             loose estimate. The same margin covers an energy-only run that stops on the second
