@@ -201,15 +201,23 @@ def orbit_labels(
     return (labels, size) if sizes else labels
 
 
+@nb.njit(inline="always", cache=True)
+def stab_projection(stab, b, chi):
+    """``(|Stab(b)|, sum_h chi(h))`` over the stabilizer of representative ``b`` (class counts
+    ``stab[b]``, characters ``chi`` by class): the sector keeps ``b`` when the two are equal."""
+    size = 0
+    proj = 0
+    for c in range(stab.shape[1]):
+        size += np.int64(stab[b, c])
+        proj += np.int64(stab[b, c]) * chi[c]
+    return size, proj
+
+
 @nb.njit(parallel=True, cache=True)
 def _sector_weights(stab, chi, out):
     """``out[b] = sqrt(|Stab(b)|)`` if ``sum_h chi(h) = |Stab(b)|`` over the stabilizer, else 0."""
     for b in nb.prange(stab.shape[0]):
-        size = 0
-        proj = 0
-        for c in range(stab.shape[1]):
-            size += np.int64(stab[b, c])
-            proj += np.int64(stab[b, c]) * chi[c]
+        size, proj = stab_projection(stab, b, chi)
         out[b] = np.sqrt(np.float64(size)) if proj == size else 0.0
 
 

@@ -177,11 +177,10 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
 
     Returns:
         ``{"representatives": R, "entries": nnz, "basis": ..., "structure": ..., "build": ...,
-        "solver": ..., "lockstep": ..., "total": ..., "total_search": ...}`` (counts and bytes);
-        the build scratch and the solver are not held at the same time, so ``total = basis +
-        structure + max(build, solver)`` (one sector; also a search when memory is short, whose
-        lockstep then narrows to one sector at a time), and ``total_search`` with ``lockstep``,
-        a search over every zero-momentum sector at once, in place of ``solver``.
+        "solver": ..., "total": ...}`` (counts and bytes); the build scratch and the solver are
+        not held at the same time, so ``total = basis + structure + max(build, solver)``. A
+        sector search in lockstep needs :func:`lockstep_bytes` in place of ``solver`` and
+        narrows to what the available memory holds (:func:`lockstep_slots`).
     """
     check_cluster(cluster)
     if group is None:
@@ -199,8 +198,6 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
     # the best so far), and the pass-1 vectors kept in memory (the rest go to the scratch
     # directory or are recomputed, see nqs_dilated.ed.lanczos)
     solver = 10 * 8 * R + R + min(LANCZOS_MEMORY_BUDGET, 8 * R * 2000)
-    # a sector search with every sector in lockstep (narrower when memory is short)
-    lockstep = lockstep_bytes(R, len(group.sectors()))
     return {
         "representatives": R,
         "entries": nnz,
@@ -208,9 +205,7 @@ def estimate_memory(cluster: Cluster, group: SymmetryGroup | None = None) -> dic
         "structure": structure,
         "build": build,
         "solver": solver,
-        "lockstep": lockstep,
         "total": basis + structure + max(build, solver),
-        "total_search": basis + structure + max(build, solver, lockstep),
     }
 
 
@@ -508,24 +503,21 @@ def symmetric_ground_state(
         if on_sector_energy is not None:
             on_sector_energy(key, energies[key], residuals[key])
 
-    todo = []  # sectors still to search, in order
+    todo = []  # sectors still to search, in order (empty ones are dropped where they are built)
     for sec in sectors:
         key = str(sec)
-        if key in energies:
-            nonempty.append(key)
-        elif basis.sector_dimension(sec) > 0:
-            todo.append(key)
+        (nonempty if key in energies else todo).append(key)
     if search and lockstep and todo and (warm is not None or bounds):
         # a likely sector is known (that of ``initial``, or the lowest bound): converged first
         # with its vector, so that the bounds can exclude others before they run
         key = todo.pop(0)
-        if not excluded(key):
-            op = structure.sector_operator(key, j2, j1)
+        op = structure.sector_operator(key, j2, j1)
+        if op.dimension and not excluded(key):
             r = run(op, True, tol)
             converged[key] = (r, op.dimension)
             nonempty.append(key)
             record(key, r)
-            del op
+        del op
     if search and lockstep and todo:
         # every remaining sector's energy-only run in lockstep: one pass over the structure per
         # step for all of them (see nqs_dilated.ed.lockstep.lanczos_lockstep)
@@ -536,9 +528,10 @@ def symmetric_ground_state(
             j1,
             n_slots=min(len(todo), lockstep_slots(basis.n_reps, lockstep, structure.block_bits)),
         )
+        order = [i for i, dim in enumerate(lop.dimensions) if dim]
         cb = None
         if progress:
-            label = "lanczos lockstep " + ",".join(todo)
+            label = "lanczos lockstep " + ",".join(todo[i] for i in order)
             cb = lambda step, running: progress(label, float(step))  # noqa: E731
 
         def on_result(i, r):
@@ -547,7 +540,7 @@ def symmetric_ground_state(
 
         lanczos_lockstep(
             lop,
-            list(range(len(todo))),
+            order,
             seed=seed,
             tol=stol,
             max_iter=max_iter,
@@ -562,6 +555,8 @@ def symmetric_ground_state(
         if excluded(key):
             continue
         op = structure.sector_operator(key, j2, j1)
+        if op.dimension == 0:
+            continue
         nonempty.append(key)
         if search:
             if not energies:
