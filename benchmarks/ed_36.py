@@ -146,10 +146,10 @@ def bench_36(
         _bench_search(cluster, structure, j2, tol, max_iter, scratch, search.split(","), t_basis + t_struct)
     if not sweep:
         return
-    from nqs_dilated.config import j2_values
     from nqs_dilated.ed import store
     from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds, sector_upper_bounds
     from nqs_dilated.ed.symmetric import symmetric_ground_state
+    from nqs_dilated.experiments.config import j2_values
     from nqs_dilated.hamiltonian import heisenberg
 
     cache = {("symmetric-structure", cluster.content_hash): structure}

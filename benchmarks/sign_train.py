@@ -2,10 +2,10 @@
 
 Times supervised training of the sign network (``make_model("dilated", triangular-6x6,
 channels=(32, 32, 32), kernel_size=3, dilations=(1, 2, 3))``, sign head with 2 logits, float32)
-through the driver's own jitted training function (:mod:`nqs_dilated.drivers.supervised`: a
+through the driver's own jitted training function (:mod:`nqs_dilated.training.sign`: a
 ``lax.scan`` of Adam steps on the softmax cross-entropy, batches gathered from int8
 configurations inside the scan, on CPU each gradient accumulated over micro-batches of
-``supervised.CPU_MICRO_BATCH`` samples; the row "ours, whole batches" times the same steps
+``sign_steps.CPU_MICRO_BATCH`` samples; the row "ours, whole batches" times the same steps
 without micro-batches), on synthetic data: random ±1 configurations with Sz = 0 and
 random class labels. After compilation, each timed call runs ``--samples / batch`` steps.
 
@@ -53,10 +53,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nqs_dilated.drivers import supervised
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.models import make_model, n_params
 from nqs_dilated.provenance import git_revision, package_versions
+from nqs_dilated.training import sign_steps
 
 LATTICE = "triangular-6x6"
 CONFIG = dict(channels=(32, 32, 32), kernel_size=3, dilations=(1, 2, 3), head="sign", sign_logits=2)
@@ -81,11 +81,11 @@ def synthetic_data(n: int, n_sites: int, seed: int = 0):
 
 
 def driver_steps(model, optimizer, n: int, batch: int, micro: int | None):
-    """The driver's jitted training function (``supervised._make_steps``) as
+    """The driver's jitted training function (``sign_steps._make_steps``) as
     ``f(params, opt_state, x, y) -> (params, opt_state, loss)``: ``n // batch`` Adam steps on the
     batches of one random permutation of the ``n`` samples, gradients accumulated over
     micro-batches of ``micro`` samples (None: whole batches)."""
-    fn = supervised._make_steps(model, optimizer, micro)
+    fn = sign_steps._make_steps(model, optimizer, micro)
     idx = np.random.default_rng(1).permutation(n).astype(np.int32)[: (n // batch) * batch]
     idx = jnp.asarray(idx.reshape(n // batch, batch))
     return lambda p, o, x, y: fn(p, o, x, y, idx)
@@ -97,7 +97,7 @@ class JaxRunner:
     def __init__(self, label, model, params, x, y, batch, micro):
         self.label = label
         optimizer = optax.adam(LR)
-        self.fn, self.path = driver_steps(model, optimizer, len(x), batch, micro), "supervised._make_steps"
+        self.fn, self.path = driver_steps(model, optimizer, len(x), batch, micro), "sign_steps._make_steps"
         self.state = (params, optimizer.init(params))
         self.x, self.y = jnp.asarray(x), jnp.asarray(y)
         self.device = jax.devices()[0].platform
@@ -204,7 +204,7 @@ def bench_batch(batch, args, cluster, model, params, torch, flops):
     """Interleaved timings of every runner at one batch size; returns the table rows."""
     n = max(batch, (args.samples // batch) * batch)
     x, y = synthetic_data(n, cluster.n_sites, seed=batch)
-    micro = supervised.default_micro_batch()
+    micro = sign_steps.default_micro_batch()
     runners = [JaxRunner("ours (nqs_dilated)", model, params, x, y, batch, micro)]
     if micro is not None and micro < batch:  # what the micro-batches gain, in the same run
         runners.append(JaxRunner("ours, whole batches", model, params, x, y, batch, None))
@@ -311,7 +311,7 @@ def main(argv=None):
         f"timing: {args.repeats} interleaved repeats per row, each a jitted call of ~{args.samples} samples; "
         f"median samples/s (min-max), samples per CPU-second of this process"
     )
-    micro = supervised.default_micro_batch()
+    micro = sign_steps.default_micro_batch()
     print(
         f"ours: the driver's steps, gradient accumulated over micro-batches of {micro} samples"
         if micro

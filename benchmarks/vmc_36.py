@@ -1,7 +1,7 @@
 """Time of one VMC_SR iteration: our invariant dilated CNN vs NetKet's GCNN, same lattice and samples.
 
 Every wave function runs in the same process through the same code path
-(:func:`nqs_dilated.drivers.vmc.make_state` with MetropolisExchange on Sz = 0, then ``VMC_SR`` with
+(:func:`nqs_dilated.training.vmc.make_state` with MetropolisExchange on Sz = 0, then ``VMC_SR`` with
 an SGD step and NetKet's automatic SR / minSR choice): the dilated CNN in ``full`` mode (complex
 ``log_psi`` head, Marshall prior) and ``netket.models.GCNN`` on the cluster's space group (real
 parameters, complex output). Each model is timed in two set-ups:
@@ -10,7 +10,7 @@ parameters, complex output). Each model is timed in two set-ups:
   kernel: ``1 + n_bonds`` padded connected configurations per sample), ``chunk_size`` 1024;
 * ``after``: float32 parameters, :func:`nqs_dilated.hamiltonian.bonds.heisenberg_bonds` (only the
   anti-aligned bonds are evaluated, in chunks of ``hamiltonian.bonds.DEFAULT_CHUNK``), no state chunking,
-  and :class:`nqs_dilated.drivers.minsr.VMC_MinSR` (NetKet's minSR step with the Gram matrix
+  and :class:`nqs_dilated.training.minsr.VMC_MinSR` (NetKet's minSR step with the Gram matrix
   computed by symmetric blocks).
 
 After ``--warmup`` iterations (compilation), ``--iters`` iterations are timed: the median and best
@@ -42,11 +42,11 @@ import jax.numpy as jnp
 import netket as nk
 import optax
 
-from nqs_dilated.drivers.minsr import GRAM_BLOCKS, VMC_MinSR
-from nqs_dilated.drivers.vmc import device_info, make_state, make_wavefunction
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.hamiltonian.bonds import DEFAULT_CHUNK, heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
+from nqs_dilated.training.minsr import GRAM_BLOCKS, VMC_MinSR
+from nqs_dilated.training.wavefunction import device_info, make_state, make_wavefunction
 
 #: Set-ups: (parameter dtype, operator, MCState chunk size, driver).
 SETUPS = {

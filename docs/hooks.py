@@ -1,6 +1,6 @@
 """MkDocs hooks: every module on an API page; two known prose "Raises:" sections let through.
 
-The ``Raises:`` sections of ``drivers/vmc_run.py`` (``run``) and ``drivers/executors.py`` list their
+The ``Raises:`` sections of ``experiments/vmc_run.py`` (``run``) and ``experiments/executors.py`` list their
 exceptions in prose instead of ``Type: description`` pairs, which griffe reports as a warning.
 Only that warning, for those two lines, is dropped; every other warning still fails the build.
 Remove an entry once its docstring uses ``Type: description`` pairs.
@@ -13,8 +13,8 @@ until it is documented.
 import logging
 
 KNOWN = (
-    ("nqs_dilated/drivers/vmc_run.py", "Failed to get 'exception: description' pair from 'ValueError (incl."),
-    ("nqs_dilated/drivers/executors.py", "Failed to get 'exception: description' pair from 'Whatever the run"),
+    ("nqs_dilated/experiments/vmc_run.py", "Failed to get 'exception: description' pair from 'ValueError (incl."),
+    ("nqs_dilated/experiments/executors.py", "Failed to get 'exception: description' pair from 'Whatever the run"),
 )
 
 

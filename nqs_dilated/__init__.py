@@ -7,8 +7,8 @@ The public API, imported on first use (``import nqs_dilated`` itself loads neith
     cluster = nd.load_lattice("triangular-4x4")          # a shipped cluster or a TOML path
     state = nd.ground_state(cluster, j2=0.5)             # exact ground state (Pauli convention)
     model = nd.make_model("dilated", cluster, channels=(8, 8), dilations=(1, 2))
-    # nd.train_sign(model, datasets, ...)                # supervised sign fit (nqs_dilated.drivers.supervised)
-    # nd.optimise(vstate, hamiltonian, ...)              # VMC with minSR (nqs_dilated.drivers.vmc)
+    # nd.train_sign(model, datasets, ...)                # supervised sign fit (nqs_dilated.training.sign)
+    # nd.optimise(vstate, hamiltonian, ...)              # VMC with minSR (nqs_dilated.training.vmc)
 
 =============================== ======================================================
 name                            from
@@ -18,9 +18,10 @@ name                            from
 ``ground_state``                :mod:`nqs_dilated.ed.ground`
 ``make_datasets``               :mod:`nqs_dilated.data`
 ``make_model`` and the models   :mod:`nqs_dilated.models`
-``train_sign``                  :mod:`nqs_dilated.drivers.supervised`
-``optimise``                    :mod:`nqs_dilated.drivers.vmc`
-``FitConfig``, ``resolve``      :mod:`nqs_dilated.config`
+``SignFit``, ``train_sign``     :mod:`nqs_dilated.training.sign`
+``AmplitudeFit``                :mod:`nqs_dilated.training.amplitude`
+``optimise``                    :mod:`nqs_dilated.training.vmc`
+``FitConfig``, ``resolve``      :mod:`nqs_dilated.experiments.config`
 =============================== ======================================================
 
 The command line is ``nqs-dilated ed | sign | vmc | sweep | search | plot``.
@@ -45,11 +46,13 @@ _EXPORTS = {
     "InvariantCNN": "nqs_dilated.models",
     "DenseSign": "nqs_dilated.models",
     "SymmetricGCNN": "nqs_dilated.models",
-    "train_sign": "nqs_dilated.drivers.supervised",
-    "optimise": "nqs_dilated.drivers.vmc",
-    "FitConfig": "nqs_dilated.config",
-    "ConfigError": "nqs_dilated.config",
-    "resolve": "nqs_dilated.config",
+    "train_sign": "nqs_dilated.training.sign",
+    "SignFit": "nqs_dilated.training.sign",
+    "AmplitudeFit": "nqs_dilated.training.amplitude",
+    "optimise": "nqs_dilated.training.vmc",
+    "FitConfig": "nqs_dilated.experiments.config",
+    "ConfigError": "nqs_dilated.experiments.config",
+    "resolve": "nqs_dilated.experiments.config",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -67,7 +67,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import EPS_CONVENTIONS, SPLITS
 from .ed.basis import orbit_labels
 from .ed.bits import codes_to_configs, configs_to_codes
 from .ed.state import GroundState
@@ -75,6 +74,8 @@ from .metrics import psi2_sample_estimates, sign_metric_errors, sign_metrics
 from .symmetry import SymmetryGroup, space_group
 
 __all__ = [
+    "EPS_CONVENTIONS",
+    "SPLITS",
     "EPS_CONVENTIONS",
     "SIGN_CLASSES",
     "SPLITS",
@@ -95,6 +96,11 @@ __all__ = [
 
 #: Sign carried by class 0 and class 1 of a sign classifier.
 SIGN_CLASSES = (1, -1)
+#: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (module docstring).
+EPS_CONVENTIONS = ("sz0", "representatives")
+#: Accepted values of ``split``: what the training, validation and test sets may not share (module
+#: docstring); ``"orbits"`` is the default, ``"configurations"`` reproduces numbers measured that way.
+SPLITS = ("orbits", "configurations")
 
 #: Relative amplitude below which a configuration has no defined sign and is left out.
 ZERO_AMPLITUDE = 1e-12

@@ -16,10 +16,10 @@ def test_import_loads_neither_netket_nor_jax():
 
 
 def test_every_exported_name_resolves():
-    from nqs_dilated.drivers.supervised import train_sign
-    from nqs_dilated.drivers.vmc import optimise
     from nqs_dilated.ed.ground import ground_state
     from nqs_dilated.lattice import load_lattice
+    from nqs_dilated.training.sign import train_sign
+    from nqs_dilated.training.vmc import optimise
 
     for name in nqs_dilated.__all__:
         assert getattr(nqs_dilated, name) is not None, name

@@ -11,8 +11,8 @@ import pytest
 
 from nqs_dilated.cli import ed as ed_cli
 from nqs_dilated.cli.common import one_line_warnings
-from nqs_dilated.config import FitConfig
 from nqs_dilated.ed.store import StoreWarning
+from nqs_dilated.experiments.config import FitConfig
 
 ED_FAST = ["--lattice", "triangular-4x4", "--quiet"]
 
@@ -106,7 +106,7 @@ import tomllib  # noqa: E402
 
 from nqs_dilated.cli import fit as fit_cli  # noqa: E402
 from nqs_dilated.cli import main as main_cli  # noqa: E402
-from nqs_dilated.config import (  # noqa: E402
+from nqs_dilated.experiments.config import (  # noqa: E402
     COMMON_KEYS,
     SIGN_KEYS,
     VMC_KEYS,
@@ -318,7 +318,7 @@ def test_subcommands_and_the_fit_alias(tmp_path, capsys):
 def test_energy_text_shows_the_real_part():
     from netket.stats import Stats
 
-    from nqs_dilated.drivers.progress import energy_text
+    from nqs_dilated.training.progress import energy_text
 
     text = energy_text(Stats(mean=np.complex128(-44.849 - 1e-5j), error_of_mean=0.012, variance=1.1, R_hat=1.01))
     assert text.startswith("-44.849 ± 0.012") and "j" not in text

@@ -57,7 +57,7 @@ def test_killed_fit_resumes_and_ends_as_uninterrupted(tmp_path, capsys, monkeypa
     """A sign fit killed at its fourth validation, after logging it and before its checkpoint,
     resumes from the checkpoint of step 60 (and says so), drops the record of step 80 logged after
     it, and ends with the metrics of an uninterrupted run."""
-    from nqs_dilated.rundir import RunDir
+    from nqs_dilated.experiments.rundir import RunDir
 
     args = FAST + ["--j2", "0.5", "--model", "dense", "--hidden", "8", "--steps", "200", "--eval-every", "20"]
     assert main(args + ["--out", str(tmp_path / "full")]) == 0

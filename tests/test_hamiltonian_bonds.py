@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from netket.vqs.mc import kernels
 
-from nqs_dilated.drivers.vmc import make_state, make_wavefunction
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian import heisenberg
 from nqs_dilated.hamiltonian.bonds import HeisenbergBonds, heisenberg_bonds, local_energy_kernel
 from nqs_dilated.models.wavefunction import bit_codes
+from nqs_dilated.training.wavefunction import make_state, make_wavefunction
 
 
 @pytest.mark.parametrize("j2", [0.0, 0.5, 1.3])
@@ -49,7 +49,7 @@ def test_bad_bonds():
 @pytest.mark.parametrize("chunk", [3, 128, 100_000])
 def test_local_energies_equal_netket_kernel(cluster_4x6, mode, chunk):
     """Random-parameter CNN on 4x6, J2 = 0.7: our kernel (any chunk) = NetKet's padded kernel."""
-    from nqs_dilated.drivers.vmc import make_sign
+    from nqs_dilated.training.wavefunction import make_sign
 
     ours, ref = heisenberg_bonds(cluster_4x6, 0.7), heisenberg(cluster_4x6, 0.7)
     sign = make_sign("marshall", cluster_4x6) if mode == "fixed-sign" else None

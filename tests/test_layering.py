@@ -18,15 +18,15 @@ LAYERS = {
     "metrics": 0,
     "files": 0,
     "lazy": 0,
+    "choice": 0,
     "symmetry": 1,
     "hamiltonian": 1,
-    "config": 1,  # config reads the lattice (default dilations)
     "ed": 2,
-    "rundir": 2,
     "models": 2,
     "data": 3,
-    "drivers": 4,
-    "cli": 5,
+    "training": 4,
+    "experiments": 5,
+    "cli": 6,
 }
 #: The ``python -m`` entry points, by path in the package (not by file name: any other
 #: ``__main__.py`` is checked like every module).

@@ -9,9 +9,9 @@ import numpy as np
 import optax
 import pytest
 
-from nqs_dilated.drivers.minsr import VMC_MinSR, symmetric_gram
-from nqs_dilated.drivers.vmc import jacobian_mode_of, make_sign, make_state, make_wavefunction
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
+from nqs_dilated.training.minsr import VMC_MinSR, symmetric_gram
+from nqs_dilated.training.wavefunction import jacobian_mode_of, make_sign, make_state, make_wavefunction
 
 SMALL = dict(channels=(4, 4), dilations=(1, 2))
 

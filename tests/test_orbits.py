@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from nqs_dilated.data import make_datasets, orbit_representatives
-from nqs_dilated.drivers.supervised import train_sign
 from nqs_dilated.ed.bits import configs_to_codes
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.models import make_model
+from nqs_dilated.training.sign import train_sign
 
 
 def _moved(configs, perm):

@@ -11,18 +11,17 @@ import pytest
 from conftest import marshall_sign
 
 from nqs_dilated.data import make_datasets, sign_to_class
-from nqs_dilated.drivers import supervised
-from nqs_dilated.drivers.supervised import (
+from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.training import sign_steps
+from nqs_dilated.training.sign import TrainResult, train_sign
+from nqs_dilated.training.sign_steps import (
     DEFAULT_STEPS,
     PLATEAU_MARGIN,
-    TrainResult,
     auto_batch_size,
     plateau_loss,
     predict_signs,
-    train_sign,
     training_budget,
 )
-from nqs_dilated.ed.ground import ground_state
 
 
 class MLP(nn.Module):
@@ -146,7 +145,7 @@ def test_micro_batches_give_the_whole_batch_gradient(datasets, batch):
     idx = jnp.arange(batch, dtype=jnp.int32)[None]
     moved = {}
     for micro in (None, 128):
-        steps = supervised._make_steps(model, optimizer, micro)
+        steps = sign_steps._make_steps(model, optimizer, micro)
         new, _, loss = steps(params, optimizer.init(params), x, y, idx)
         moved[micro] = (jax.tree_util.tree_map(jnp.subtract, new, params), float(loss))
     assert moved[None][1] == pytest.approx(moved[128][1], rel=1e-6)

@@ -18,13 +18,13 @@ import pandas as pd
 import psutil
 import pytest
 import submitit  # noqa: F401  (imported before any capsys: its logger keeps the first stderr it sees)
+from nqs_dilated.experiments import tables
 
 import nqs_dilated
 from nqs_dilated.cli.fit import build_parser, values_from_args
 from nqs_dilated.cli.main import fit_main as main
-from nqs_dilated.config import ConfigError, SweepConfig, is_sweep, j2_values, resolve_sweep
-from nqs_dilated.drivers import tables
-from nqs_dilated.drivers.plots import frustrated_region
+from nqs_dilated.experiments.config import ConfigError, SweepConfig, is_sweep, j2_values, resolve_sweep
+from nqs_dilated.experiments.plots import frustrated_region
 
 REPO = Path(nqs_dilated.__file__).resolve().parent.parent
 # 3 J2 x 2 models x 2 seeds on 4x4, tiny networks: about a second per run
@@ -325,7 +325,7 @@ def test_killed_sweep_resumes_to_the_same_files(full_sweep, tmp_path):
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 def test_local_pool_pins_each_worker_to_its_own_cores():
-    from nqs_dilated.drivers.executors import LocalPool
+    from nqs_dilated.experiments.executors import LocalPool
 
     cores = sorted(os.sched_getaffinity(0))[:2]
     env = dict(os.environ)
@@ -398,7 +398,7 @@ def test_slurm_jobs_get_the_configured_resources(tmp_path, monkeypatch):
         (tmp_path / "bin" / cmd).chmod(0o755)
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from nqs_dilated.drivers.executors import SubmititPool
+    from nqs_dilated.experiments.executors import SubmititPool
 
     sweep = SweepConfig(
         executor="slurm",

@@ -7,12 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_dilated.drivers.vmc import energy_report, jacobian_mode_of, make_sign, make_state, make_wavefunction, optimise
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models import make_model
 from nqs_dilated.models.wavefunction import sector_projection
 from nqs_dilated.symmetry import SymmetryError, space_group
+from nqs_dilated.training.vmc import energy_report, optimise
+from nqs_dilated.training.wavefunction import jacobian_mode_of, make_sign, make_state, make_wavefunction
 
 SMALL = dict(channels=(4, 4), dilations=(1, 2))
 

@@ -12,25 +12,16 @@ import pytest
 from conftest import marshall_sign
 
 from nqs_dilated.cli.main import fit_main as main
-from nqs_dilated.config import ConfigError, resolve
-from nqs_dilated.drivers.vmc import (
-    GUARD_MAX_REJECTIONS,
-    CheckpointError,
-    SignQualityError,
-    check_sign_fit,
-    checkpoint_seconds,
-    energy_report,
-    load_checkpoint,
-    make_sign,
-    make_state,
-    make_wavefunction,
-    optimise,
-    save_checkpoint,
-)
 from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.experiments.config import ConfigError, resolve
+from nqs_dilated.experiments.sign_source import SignQualityError, check_sign_fit, sign_from_source
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes
 from nqs_dilated.symmetry import space_group
+from nqs_dilated.training.callbacks import GUARD_MAX_REJECTIONS
+from nqs_dilated.training.vmc import energy_report, optimise
+from nqs_dilated.training.vmc_checkpoint import CheckpointError, checkpoint_seconds, load_checkpoint, save_checkpoint
+from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
 
 SMALL = dict(channels=(4, 4), dilations=(1, 2))
 
@@ -163,7 +154,7 @@ def test_checkpoint_round_trip_and_mismatch(cluster_4x4, gs0, ham0, tmp_path):
 def _killed_before_summary(monkeypatch, args):
     """Run the CLI and kill it after its last checkpoint and ``params.msgpack``, before
     ``summary.json``: an interrupted run directory that still holds its checkpoint."""
-    from nqs_dilated.drivers import vmc_run
+    from nqs_dilated.experiments import vmc_run
 
     def killed(*a, **k):
         raise KeyboardInterrupt
@@ -314,7 +305,7 @@ def test_sign_network_from_run_dir(sign_run, cluster_4x4, gs0, tmp_path, capsys)
     configs = gs0.enumerate()[0]
     pred = _predicted_signs(sign_run, cluster_4x4, configs)
     assert 0.05 < np.mean(pred < 0) < 0.95  # the network predicts both signs (a test that can fail)
-    sign = make_sign(str(sign_run), cluster_4x4, force=True)  # the mechanics, whatever the fit's quality
+    sign = sign_from_source(str(sign_run), cluster_4x4, force=True)  # the mechanics, whatever the fit's quality
     np.testing.assert_array_equal(np.asarray(sign.apply({}, jnp.asarray(configs))), pred)
 
     out = tmp_path / "vmc"
@@ -352,7 +343,7 @@ def test_sign_network_from_run_dir(sign_run, cluster_4x4, gs0, tmp_path, capsys)
     model = make_wavefunction(
         cluster_4x4,
         "fixed-sign",
-        make_sign(str(sign_run), cluster_4x4, force=True),
+        sign_from_source(str(sign_run), cluster_4x4, force=True),
         channels=(4, 4),
         dilations=(1, 2),
         param_dtype=jnp.float64,
@@ -392,7 +383,7 @@ def test_a_poor_learned_sign_is_refused_unless_forced(
         }
         return
     with pytest.raises(SignQualityError, match="below " + re.escape(refused)):
-        make_sign(str(fit), cluster_4x4)
+        sign_from_source(str(fit), cluster_4x4)
     assert check_sign_fit(fit, force=True)["forced"] is True
     out = tmp_path / "vmc"
     args = [
@@ -438,23 +429,23 @@ def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):
     cfg = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**cfg, "lattice": "triangular-4x6"}))
     with pytest.raises(ValueError, match="fitted on triangular-4x6"):
-        make_sign(str(other), cluster_4x4)
+        sign_from_source(str(other), cluster_4x4)
     # parameters of another model
     (other / "config.json").write_text(json.dumps({**cfg, "channels": [6, 4]}))
     with pytest.raises(ValueError, match="does not match the model"):
-        make_sign(str(other), cluster_4x4)
+        sign_from_source(str(other), cluster_4x4)
     # a VMC run is not a sign fit
     (other / "config.json").write_text(json.dumps({**cfg, "task": "vmc"}))
     with pytest.raises(ValueError, match="not a sign fit"):
-        make_sign(str(other), cluster_4x4)
+        sign_from_source(str(other), cluster_4x4)
     # an unfinished sign fit (no summary.json)
     (other / "config.json").write_text(json.dumps(cfg))
     (other / "summary.json").unlink()
     with pytest.raises(ValueError, match="not finished"):
-        make_sign(str(other), cluster_4x4)
+        sign_from_source(str(other), cluster_4x4)
     # a directory without parameters
     with pytest.raises(ValueError, match="unknown sign source"):
-        make_sign(str(tmp_path), cluster_4x4)
+        sign_from_source(str(tmp_path), cluster_4x4)
 
 
 def test_cli_refuses_checkpoint_of_another_model(tmp_path, capsys, monkeypatch):
@@ -544,7 +535,7 @@ def test_non_finite_energy_restores_last_finite_parameters(cluster_4x4, gs1, mon
     """When the energy turns non-finite (here forced at step 3), the run stops with status
     invalid_loss and the state is reset to the parameters whose energy was last finite (step 2),
     so the report is not NaN."""
-    from nqs_dilated.drivers.minsr import VMC_MinSR
+    from nqs_dilated.training.minsr import VMC_MinSR
 
     ham, vs = _j2_1_state(cluster_4x4, gs1, "fixed-sign")
     seen = {}
@@ -570,7 +561,7 @@ def test_step_guard_undoes_a_blow_up_and_retries_smaller(cluster_4x4, gs1, monke
     recomputed from the parameters of step 2 and applied at a quarter of its size, then half."""
     from jax.flatten_util import ravel_pytree
 
-    from nqs_dilated.drivers.minsr import VMC_MinSR
+    from nqs_dilated.training.minsr import VMC_MinSR
 
     ham, vs = _j2_1_state(cluster_4x4, gs1, "fixed-sign")
     seen, calls = {}, []
@@ -605,8 +596,8 @@ def _vmc_iters(run_dir):
 def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
     """A run killed between checkpoints has logged iterations past its last checkpoint; resuming
     logged them again (``..., 2, 3, 2, 3, ...``). Now vmc.log is cut back to the checkpoint."""
-    from nqs_dilated.drivers.minsr import VMC_MinSR
-    from nqs_dilated.drivers.vmc_run import run_vmc
+    from nqs_dilated.experiments.vmc_run import run_vmc
+    from nqs_dilated.training.minsr import VMC_MinSR
 
     out = tmp_path / "run"
     cfg = resolve(
@@ -656,8 +647,8 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
     and energies of the run that was never interrupted."""
     import flax.serialization
 
-    from nqs_dilated.drivers.minsr import VMC_MinSR
-    from nqs_dilated.drivers.vmc_run import run_vmc
+    from nqs_dilated.experiments.vmc_run import run_vmc
+    from nqs_dilated.training.minsr import VMC_MinSR
 
     def config(out):
         return resolve(
@@ -709,7 +700,7 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
 
 
 def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):
-    from nqs_dilated.drivers.vmc import truncate_json_log
+    from nqs_dilated.training.vmc_checkpoint import truncate_json_log
 
     log = {
         "Energy": {
@@ -735,7 +726,7 @@ def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):
 def test_energy_plot_data_and_file(tmp_path):
     from matplotlib.image import imread
 
-    from nqs_dilated.drivers.plots import energy_figure, plot_vmc_run, vmc_energy_series
+    from nqs_dilated.experiments.plots import energy_figure, plot_vmc_run, vmc_energy_series
 
     n, ed = 7, -44.9
     log = {
@@ -769,7 +760,7 @@ def test_energy_plot_data_and_file(tmp_path):
 def test_sweep_vmc_error_figure_one_line_per_mode_and_sign():
     import pandas as pd
 
-    from nqs_dilated.drivers.plots import vmc_error_figure
+    from nqs_dilated.experiments.plots import vmc_error_figure
 
     rows = []
     for mode, sign in (("full", None), ("fixed-sign", "marshall"), ("fixed-sign", "/runs/sign_fit")):

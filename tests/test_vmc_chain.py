@@ -9,10 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_dilated.cli.main import fit_main as main
-from nqs_dilated.config import FitConfig, config_values, load_toml, resolve
-from nqs_dilated.drivers.vmc import make_sign, make_wavefunction
-from nqs_dilated.drivers.vmc_run import sign_fit_config
 from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.experiments.config import FitConfig, config_values, load_toml, resolve
+from nqs_dilated.experiments.sign_source import sign_from_source
+from nqs_dilated.experiments.vmc_run import sign_fit_config
+from nqs_dilated.training.wavefunction import make_wavefunction
 
 NET = ["--channels", "8,8", "--dilations", "1,2"]
 VMC = ["--n-iter", "3", "--n-samples", "128", "--n-chains", "8", "--quiet"]
@@ -61,7 +62,7 @@ def test_fit_then_fixed_sign_vmc_in_one_command(tmp_path, cluster_4x4, capsys):
     assert fit_cfg["task"] == "sign" and fit_cfg["eps"] == 0.05 and fit_cfg["steps"] == 1500 and fit_cfg["lr"] == 1e-3
     gs = ground_state(cluster_4x4, 0.0)
     configs = gs.enumerate()[0]
-    sign = make_sign(str(out / "sign-fit"), cluster_4x4, force=True)
+    sign = sign_from_source(str(out / "sign-fit"), cluster_4x4, force=True)
     model = make_wavefunction(cluster_4x4, "fixed-sign", sign, dilations=(1, 2, 2), param_dtype=jnp.float64)
     variables = flax.serialization.msgpack_restore((out / "params.msgpack").read_bytes())
     logpsi = np.asarray(model.apply(variables, jnp.asarray(configs)))

@@ -37,10 +37,11 @@ def _worker(part: str, out: Path) -> None:
     import netket as nk
     from jax.flatten_util import ravel_pytree
 
-    from nqs_dilated.drivers.minsr import minsr_update
-    from nqs_dilated.drivers.vmc import device_info, energy_report, make_state, make_wavefunction, optimise
     from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
     from nqs_dilated.lattice import load_lattice
+    from nqs_dilated.training.minsr import minsr_update
+    from nqs_dilated.training.vmc import energy_report, optimise
+    from nqs_dilated.training.wavefunction import device_info, make_state, make_wavefunction
 
     t0 = time.perf_counter()
     cluster = load_lattice("triangular-4x4")
@@ -210,13 +211,13 @@ if __name__ == "__main__":
 def test_executors_module_does_not_start_jax():
     """A submitit job unpickles execute_run_distributed before jax.distributed may start: importing
     the module must import neither JAX nor NetKet."""
-    code = "import sys, nqs_dilated.drivers.executors; print(sorted({'jax', 'netket'} & set(sys.modules)))"
+    code = "import sys, nqs_dilated.experiments.executors; print(sorted({'jax', 'netket'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out
 
 
 def test_distributed_arguments_from_the_job_environment(monkeypatch):
-    from nqs_dilated.drivers.executors import PORT_BASE, PORT_RANGE, distributed_arguments
+    from nqs_dilated.experiments.executors import PORT_BASE, PORT_RANGE, distributed_arguments
 
     class Env:
         job_id, hostnames, num_tasks, global_rank, local_rank = "4242", ["gpu017", "gpu018"], 8, 5, 1
@@ -241,8 +242,8 @@ def test_slurm_job_of_several_tasks(tmp_path, monkeypatch):
         (tmp_path / "bin" / cmd).chmod(0o755)
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from nqs_dilated.config import ConfigError, SweepConfig, resolve_sweep
-    from nqs_dilated.drivers.executors import SubmititPool, execute_run, execute_run_distributed
+    from nqs_dilated.experiments.config import ConfigError, SweepConfig, resolve_sweep
+    from nqs_dilated.experiments.executors import SubmititPool, execute_run, execute_run_distributed
 
     sweep = SweepConfig(executor="slurm", slurm_cpus=4, slurm_nodes=2, slurm_tasks_per_node=4, slurm_gpus_per_node=4)
     pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
@@ -280,8 +281,8 @@ class _Done:
 def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
     """Two local tasks (processes) of one CPU device each, joined by jax.distributed: the same
     run as in one process, written once by process 0."""
-    from nqs_dilated.config import SweepConfig, resolve
-    from nqs_dilated.drivers.executors import SubmititPool, execute_run
+    from nqs_dilated.experiments.config import SweepConfig, resolve
+    from nqs_dilated.experiments.executors import SubmititPool, execute_run
 
     values = {
         "task": "vmc",

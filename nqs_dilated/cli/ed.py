@@ -1,7 +1,7 @@
 """``nqs-dilated ed`` (alias ``python -m nqs_dilated.ed``): exact ground state of the J1-J2 model on a cluster.
 
 The defaults (cluster, couplings, ED method and sector) are those of the sign fit and VMC
-(:class:`~nqs_dilated.config.FitConfig`), and ``--help`` shows them. First prints the cluster and
+(:class:`~nqs_dilated.experiments.config.FitConfig`), and ``--help`` shows them. First prints the cluster and
 the couplings, then one line as each ground state starts, then E0 and E0/N and E0/N in the Pauli convention (``H = J1 sum sigma.sigma + J2 sum sigma.sigma``) and
 in the S.S convention (a quarter of it), the residual ``||H psi - E0 psi||``, the wall time, and
 where the state is stored. ``--json`` prints one JSON object per J2 value instead (JSON lines).
@@ -30,9 +30,9 @@ import time
 
 from tqdm.auto import tqdm
 
-from ..config import FitConfig, j2_values
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
+from ..experiments.config import FitConfig, j2_values
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError, space_group
 from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib

@@ -2,16 +2,16 @@
 
 ``nqs-dilated sign`` with no arguments: ``triangular-4x6`` at J2/J1 = 1.0, the dilated invariant
 CNN, eps = 0.01 (Schurov et al., arXiv:2406.08318; protocol of Westerhout et al., Nat. Commun. 11,
-1593, 2020). A TOML config file (:mod:`nqs_dilated.config`: common keys at the top level, tables
+1593, 2020). A TOML config file (:mod:`nqs_dilated.experiments.config`: common keys at the top level, tables
 ``[sign]``, ``[vmc]``, ``[sweep]``) may be given as the first argument; flags override it. Writes a
-run directory (:mod:`nqs_dilated.rundir`) and prints a table of the test metrics. Bad input exits
+run directory (:mod:`nqs_dilated.experiments.rundir`) and prints a table of the test metrics. Bad input exits
 with status 2 and writes nothing. ``nqs-dilated vmc``: the same for VMC (NetKet ``VMC_SR``, minSR).
 
 A single run takes single values: several values on a sweep axis (``--j2 0:1.4:0.2``, ``--model
 dilated,cnn``, ``--eps 0.01,0.02``, ``--dilations`` twice) are an error naming ``nqs-dilated
-sweep``, which runs the cartesian product in a sweep directory (:mod:`nqs_dilated.drivers.sweep`)
+sweep``, which runs the cartesian product in a sweep directory (:mod:`nqs_dilated.experiments.sweep`)
 and prints the summary table. ``nqs-dilated search`` runs the Optuna search over dilation stacks
-(:mod:`nqs_dilated.drivers.search`); ``nqs-dilated plot SWEEP_DIR`` redraws a sweep's plots.
+(:mod:`nqs_dilated.experiments.search`); ``nqs-dilated plot SWEEP_DIR`` redraws a sweep's plots.
 
 ``python -m nqs_dilated.fit`` is an alias: with a command first it is ``nqs-dilated``, without one
 it is ``nqs-dilated sign`` (``--task vmc`` makes it ``nqs-dilated vmc``).
@@ -23,7 +23,7 @@ import argparse
 import contextlib
 import sys
 
-from ..config import (
+from ..experiments.config import (
     EXECUTORS,
     MODELS,
     ConfigError,
@@ -36,8 +36,8 @@ from ..config import (
     resolve_sweep,
     task_defaults,
 )
+from ..experiments.rundir import RunDirError
 from ..lattice import LatticeError
-from ..rundir import RunDirError
 from ..symmetry import SymmetryError
 from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib
 
@@ -286,6 +286,16 @@ def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) 
         help=f"std of the initial readout kernel of the CNNs (default {d['readout_scale']:g}; the G-CNN keeps NetKet's)",
     )
     g.add_argument("--dtype", help=f"parameter dtype, float64 or float32 (default {d['dtype']})")
+    g.add_argument(
+        "--pretrain-eps",
+        type=float,
+        help="first fit the amplitude to the exact one on this fraction of the data, drawn with |psi|^2 "
+        "(eps of --eps-relative-to; default 0: no pretraining)",
+    )
+    g.add_argument(
+        "--pretrain-steps", type=int, help=f"Adam steps of the amplitude fit (default {d['pretrain_steps']})"
+    )
+    g.add_argument("--pretrain-lr", type=float, help=f"Adam rate of the amplitude fit (default {d['pretrain_lr']:g})")
 
 
 def _add_pool(p: argparse.ArgumentParser, sw: SweepConfig, seeds_default: str) -> None:
@@ -478,7 +488,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
         return (search_main if command == "search" else sweep_main)(base, sweep, quiet=args.quiet)
     # heavy imports only after the arguments are valid
     if cfg.task == "vmc":
-        from ..drivers.vmc_run import run_vmc as run
+        from ..experiments.vmc_run import run_vmc as run
 
         sign = f"sign {cfg.sign_source}" if cfg.mode == "fixed-sign" else f"prior {cfg.sign_prior}"
         print(
@@ -489,7 +499,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
             flush=True,
         )
     else:
-        from ..drivers.sign_run import run_sign_fit as run
+        from ..experiments.sign_run import run_sign_fit as run
 
         print(
             f"sign fit: {cfg.lattice}  J2/J1 = {cfg.j2:g}  model {cfg.model} {_model_text(cfg)}  eps = {cfg.eps:g} "
@@ -596,7 +606,7 @@ def plot_main(argv: list[str], prog: str = "nqs-dilated plot") -> int:
         except ValueError:
             return fail(f"--frustrated must be two numbers LO,HI, got {args.frustrated!r}")
         region = (lo, hi)
-    from ..drivers.plots import plot_sweep
+    from ..experiments.plots import plot_sweep
 
     try:
         paths = plot_sweep(args.directory, frustrated=region)
@@ -621,7 +631,7 @@ def leakage_main(argv: list[str], prog: str = "nqs-dilated leakage") -> int:
     args = p.parse_args(argv)
     import json
 
-    from ..drivers.sign_run import split_report
+    from ..experiments.sign_run import split_report
 
     for run in args.runs:
         try:

@@ -11,9 +11,9 @@ import sys
 import time
 from typing import Any
 
-from ..config import ConfigError, SweepConfig
+from ..experiments.config import ConfigError, SweepConfig
+from ..experiments.rundir import RunDirError
 from ..lattice import LatticeError
-from ..rundir import RunDirError
 from ..symmetry import SymmetryError
 from .common import fail
 
@@ -27,7 +27,7 @@ def _interval(seconds: float | None) -> str:
 
 
 class SweepProgress:
-    """Renders :class:`~nqs_dilated.drivers.sweep.SweepEvent` objects on stderr (module docstring)."""
+    """Renders :class:`~nqs_dilated.experiments.sweep.SweepEvent` objects on stderr (module docstring)."""
 
     def __init__(self, quiet: bool = False, stream=None):
         self.stream = stream or sys.stderr
@@ -137,7 +137,7 @@ def _report(result, tables: bool = True) -> int:
 
 def sweep_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
     """Plan (exit 2 on bad input, nothing written), run and report a sweep."""
-    from ..drivers.sweep import SweepError, plan_sweep, run_sweep
+    from ..experiments.sweep import SweepError, plan_sweep, run_sweep
 
     try:
         plan = plan_sweep(base, sweep)
@@ -159,8 +159,8 @@ def sweep_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
 
 def search_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
     """Plan (exit 2 on bad input), run the dilation search, its comparison, and report."""
-    from ..drivers.search import plan_search, run_search
-    from ..drivers.sweep import SweepError
+    from ..experiments.search import plan_search, run_search
+    from ..experiments.sweep import SweepError
 
     try:
         plan = plan_search(base, sweep)

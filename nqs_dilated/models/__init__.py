@@ -17,11 +17,13 @@ name        class                                  symmetry
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 
 import jax
 import numpy as np
 
+from ..choice import Choice
 from ..lattice import Cluster
 from .conv import CircularConv, dilated_offsets, neighbour_table
 from .dense import DenseSign
@@ -32,6 +34,8 @@ from .heads import HEADS, Readout
 __all__ = [
     "HEADS",
     "MODELS",
+    "TRANSLATION_INVARIANT",
+    "ModelName",
     "CircularConv",
     "DenseSign",
     "InvariantCNN",
@@ -46,13 +50,26 @@ __all__ = [
     "permutation_group",
 ]
 
+
+class ModelName(Choice):
+    """The models of :func:`make_model` (module docstring)."""
+
+    _what = enum.nonmember("model")
+    DILATED = "dilated"
+    CNN = "cnn"
+    DENSE = "dense"
+    GCNN = "gcnn"
+
+
 #: Model names accepted by :func:`make_model`, with their classes.
 MODELS = {
-    "dilated": InvariantDilatedCNN,
-    "cnn": InvariantCNN,
-    "dense": DenseSign,
-    "gcnn": SymmetricGCNN,
+    ModelName.DILATED: InvariantDilatedCNN,
+    ModelName.CNN: InvariantCNN,
+    ModelName.DENSE: DenseSign,
+    ModelName.GCNN: SymmetricGCNN,
 }
+#: Models exactly invariant under every translation of the cluster (by construction).
+TRANSLATION_INVARIANT = (ModelName.DILATED, ModelName.CNN, ModelName.GCNN)
 
 _GEOMETRY_FIELDS = {"extent", "grid", "symmetries", "parent", "name"}
 
@@ -73,8 +90,7 @@ def make_model(name: str, cluster: Cluster, **config):
         ValueError: unknown ``name``, an unknown configuration key, or an invalid configuration
             (see each class).
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; use one of {sorted(MODELS)}")
+    name = ModelName.parse(name)
     cls = MODELS[name]
     allowed = sorted(f.name for f in dataclasses.fields(cls) if f.name not in _GEOMETRY_FIELDS)
     unknown = sorted(set(config) - set(allowed))

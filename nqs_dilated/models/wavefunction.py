@@ -26,7 +26,7 @@ amplitude is projected with trivial characters.
 
 No sign function has trainable parameters: in :class:`SignedLogPsi` only the amplitude network is
 optimised, which is the ``fixed-sign`` VMC mode. With a complex ``log_psi`` network the sign acts
-as a prior phase (the ``full`` mode starts from the Marshall sign, see :mod:`nqs_dilated.drivers.vmc`).
+as a prior phase (the ``full`` mode starts from the Marshall sign, see :mod:`nqs_dilated.training.vmc`).
 
 Where the state starts: a network whose outputs barely depend on ``x`` is close to the uniform
 state, which on Sz = 0 belongs to the ferromagnetic multiplet (an exact eigenstate, where the

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from nqs_dilated.data import make_datasets
-from nqs_dilated.drivers.tables import mean_std_table, per_seed_table
 from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.experiments.tables import mean_std_table, per_seed_table
 from nqs_dilated.files import write_atomic
 
 here = Path(__file__).resolve().parent

@@ -7,8 +7,9 @@ and ``plots/`` in this directory.
 
 from pathlib import Path
 
-from nqs_dilated.drivers import tables
-from nqs_dilated.drivers.plots import plot_sweep
+from nqs_dilated.experiments import tables
+
+from nqs_dilated.experiments.plots import plot_sweep
 from nqs_dilated.files import write_atomic
 
 here = Path(__file__).resolve().parent

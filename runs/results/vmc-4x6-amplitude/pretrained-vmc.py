@@ -31,12 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_dilated.drivers.vmc import energy_report, make_sign, make_state, make_wavefunction, optimise, psi_values
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.models import n_params
+from nqs_dilated.training.vmc import energy_report, optimise, psi_values
+from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
 
 here = Path(__file__).resolve().parent
 p = argparse.ArgumentParser()

@@ -41,7 +41,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nqs_dilated.drivers.vmc import energy_report, make_sign, make_state, make_wavefunction
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
@@ -50,6 +49,8 @@ from nqs_dilated.models import n_params
 from nqs_dilated.models.conv import CircularConv
 from nqs_dilated.models.dilated import grid_of
 from nqs_dilated.models.wavefunction import SignedLogPsi
+from nqs_dilated.training.vmc import energy_report
+from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
 
 here = Path(__file__).resolve().parent
 p = argparse.ArgumentParser()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nqs_dilated.drivers.plots import vmc_energy_series
+from nqs_dilated.experiments.plots import vmc_energy_series
 
 
 def cpu_seconds(path: Path) -> float | None:

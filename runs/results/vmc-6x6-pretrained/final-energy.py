@@ -20,11 +20,12 @@ from pathlib import Path
 import flax.serialization
 import jax.numpy as jnp
 
-from nqs_dilated.drivers.vmc import energy_report, make_sign, make_state, make_wavefunction
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.files import write_atomic
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.lattice import load_lattice
+from nqs_dilated.training.vmc import energy_report
+from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
 
 p = argparse.ArgumentParser()
 p.add_argument("runs", nargs="+", type=Path)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_path
+from .rundir import METRICS
 from .tables import read_ed, read_results
 
 __all__ = [
@@ -350,8 +351,8 @@ def plot_vmc_run(directory: str | Path, *, ed_energy: float | None = None, title
 
     directory = Path(directory)
     series = vmc_energy_series(directory / "vmc.log")
-    if ed_energy is None and (directory / "metrics.jsonl").exists():
-        for line in (directory / "metrics.jsonl").read_text().splitlines():
+    if ed_energy is None and (directory / METRICS).exists():
+        for line in (directory / METRICS).read_text().splitlines():
             if line.strip() and "ed_energy" in json.loads(line):
                 ed_energy = float(json.loads(line)["ed_energy"])
     with matplotlib.rc_context(_STYLE):
@@ -404,7 +405,7 @@ def plot_training(
     and validation overlap (right) against the Adam step.
 
     Args:
-        history: The records of :attr:`~nqs_dilated.drivers.supervised.TrainResult.history`
+        history: The records of :attr:`~nqs_dilated.training.sign.TrainResult.history`
             (``step``, ``loss``, ``val_loss``, ``val_overlap``).
         directory: Where to write (created; files written atomically).
         marshall_overlap: The Marshall-sign overlap of the exact state on the validation set,

@@ -1,14 +1,14 @@
 """What a configuration implies for the model and the sign-fit budget (shared by every driver).
 
 :func:`model_options` gives the keywords of :func:`nqs_dilated.models.make_model`,
-:func:`budget_options` those of :func:`~nqs_dilated.drivers.supervised.train_sign`. The sign fit,
+:func:`budget_options` those of :func:`~nqs_dilated.training.sign.train_sign`. The sign fit,
 VMC, the sweep and the search all build their networks from the same configuration through here,
 so that a run directory's ``model_options`` mean the same network everywhere.
 """
 
 from __future__ import annotations
 
-from ..config import FitConfig
+from .config import FitConfig
 
 __all__ = ["budget_options", "model_options"]
 
@@ -29,7 +29,7 @@ def model_options(cfg: FitConfig) -> dict:
 
 
 def budget_options(cfg: FitConfig) -> dict:
-    """The budget keywords of :func:`~nqs_dilated.drivers.supervised.train_sign` a configuration
+    """The budget keywords of :func:`~nqs_dilated.training.sign.train_sign` a configuration
     implies (0 in the configuration = automatic or off)."""
     return dict(
         steps=cfg.steps,

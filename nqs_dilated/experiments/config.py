@@ -37,7 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .lattice import LatticeError, load_lattice
+from ..data import EPS_CONVENTIONS, SPLITS
+from ..lattice import LatticeError, load_lattice
+from ..models import ModelName
+from ..training.wavefunction import VMC_MODELS, SignSource, VmcMode
+from ..training.wavefunction import check_vmc_model as _check_vmc_model
+from .rundir import PARAMS
 
 __all__ = [
     "EPS_CONVENTIONS",
@@ -65,19 +70,15 @@ __all__ = [
     "task_defaults",
 ]
 
-MODELS = ("dilated", "cnn", "dense", "gcnn")
+#: Model names (:class:`~nqs_dilated.models.ModelName`).
+MODELS = tuple(m.value for m in ModelName)
 TASKS = ("sign", "vmc")
-VMC_MODES = ("full", "fixed-sign")
-#: Models a VMC run accepts (the G-CNN as the amplitude of mode fixed-sign only).
-VMC_MODELS = ("dilated", "cnn", "gcnn")
-SIGN_SOURCES = ("exact", "marshall", "fit")
+#: VMC modes (:class:`~nqs_dilated.training.wavefunction.VmcMode`).
+VMC_MODES = tuple(m.value for m in VmcMode)
+#: Named sign sources (:class:`~nqs_dilated.training.wavefunction.SignSource`); anything else must be a run directory of a sign fit.
+SIGN_SOURCES = tuple(s.value for s in SignSource)
 #: Named phase priors of VMC full mode (anything else must be a run directory of a sign fit).
 SIGN_PRIORS = ("marshall", "none", "fit")
-#: Accepted values of ``eps_relative_to``: what ``eps`` is a fraction of (see :mod:`nqs_dilated.data`).
-EPS_CONVENTIONS = ("sz0", "representatives")
-#: Accepted values of ``split``: what the training, validation and test sets may not share (see
-#: :mod:`nqs_dilated.data`); ``"orbits"`` is the default, ``"configurations"`` reproduces numbers measured that way.
-SPLITS = ("orbits", "configurations")
 #: Defaults that differ by task (applied when the key is not given).
 TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
 #: FitConfig keys of a config file's top level, shared by every task (``task`` says which task a
@@ -131,6 +132,9 @@ VMC_KEYS = (
     "lr",
     "symmetrize",
     "sign_lr",
+    "pretrain_eps",
+    "pretrain_steps",
+    "pretrain_lr",
 )
 #: FitConfig keys that a VMC run uses only for its chained sign fit (``[sign]``; its ``lr`` is ``sign_lr``).
 CHAIN_FIT_KEYS = (*(k for k in SIGN_KEYS if k != "lr"), "sign_lr")
@@ -173,7 +177,7 @@ class FitConfig:
             ``steps``, default).
         patience: Sign fit: early stopping after this many Adam steps without a lower validation
             loss, counted once the run has left its initial plateau (default 1000; 0 = never; see
-            :mod:`nqs_dilated.drivers.supervised`). The best validation point is returned either way.
+            :mod:`nqs_dilated.training.sign`). The best validation point is returned either way.
         eval_every: Sign fit: Adam steps between validations (0 = automatic: ``ceil(steps / 100)``).
         batch_size: Sign fit: samples per Adam step (0 = automatic: the power of two nearest below
             ``n_train / 16``, clipped to [32, 8192]).
@@ -188,7 +192,7 @@ class FitConfig:
         sign_source: vmc fixed-sign: ``"exact"``, ``"marshall"``, a sign-fit run directory, or
             ``"fit"``: first run the sign fit of this configuration (its sign keys: ``eps``,
             ``steps``, ...; the ``[sign]`` table of a config file; Adam rate ``sign_lr``) into
-            ``<out>/sign-fit``, then use it (:mod:`nqs_dilated.drivers.vmc_run`).
+            ``<out>/sign-fit``, then use it (:mod:`nqs_dilated.experiments.vmc_run`).
         sign_prior: vmc full mode: the phase prior at the start, ``"marshall"``, ``"none"``, a
             sign-fit run directory or ``"fit"`` (as for ``sign_source``).
         sign_lr: vmc with ``sign_source`` or ``sign_prior`` ``"fit"``: Adam learning rate of that
@@ -210,6 +214,11 @@ class FitConfig:
         readout_scale: vmc: standard deviation of the initial readout kernel of the CNNs (the
             G-CNN keeps NetKet's initialisation).
         dtype: vmc: parameter dtype, ``"float64"`` or ``"float32"``.
+        pretrain_eps: vmc: fit the amplitude to the exact one on this fraction of the data first
+            (:class:`~nqs_dilated.training.amplitude.AmplitudeFit`; ``eps`` of the same reference
+            as ``eps_relative_to``, drawn with ``|psi_ED|^2``; 0 = no pretraining).
+        pretrain_steps: vmc: Adam steps of the amplitude fit.
+        pretrain_lr: vmc: Adam rate of the amplitude fit.
     """
 
     task: str = "sign"
@@ -253,6 +262,9 @@ class FitConfig:
     timeout: float = 0.0
     readout_scale: float = 1.0
     dtype: str = "float64"
+    pretrain_eps: float = 0.0
+    pretrain_steps: int = 2000
+    pretrain_lr: float = 0.001
 
     def default_out(self) -> str:
         name = Path(self.lattice).stem
@@ -263,7 +275,8 @@ class FitConfig:
                 sign = f"_prior-fit-eps={self.eps:g}" if self.sign_prior == "fit" else ""
             sym = "_sym" if self.symmetrize else ""
             exact = "_exact" if self.exact else ""
-            return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{sym}{exact}_seed={self.seed}"
+            pre = f"_pre-eps={self.pretrain_eps:g}" if self.pretrain_eps else ""
+            return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{pre}{sym}{exact}_seed={self.seed}"
         rel = "" if self.eps_relative_to == "sz0" else f"-{self.eps_relative_to}"
         return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}{rel}_seed={self.seed}"
 
@@ -289,7 +302,13 @@ class FitConfig:
 
 #: Keys added after run directories were first written, with the value those directories
 #: implied (see :meth:`FitConfig.to_dict`).
-ADDED_KEYS = {"lr_final": 0.0, "split": "configurations"}
+ADDED_KEYS = {
+    "lr_final": 0.0,
+    "split": "configurations",
+    "pretrain_eps": 0.0,
+    "pretrain_steps": 2000,
+    "pretrain_lr": 0.001,
+}
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(FitConfig)}
@@ -554,15 +573,12 @@ def check_vmc_model(model: str, mode: str, symmetrize: bool = False) -> None:
 
     Raises:
         ConfigError: a model VMC does not support, or the G-CNN outside mode fixed-sign or with
-            symmetrize.
+            symmetrize (:func:`nqs_dilated.training.wavefunction.check_vmc_model`).
     """
-    if model not in VMC_MODELS:
-        raise ConfigError(f"task vmc supports the models {VMC_MODELS}, got {model!r}")
-    if model == "gcnn" and (mode != "fixed-sign" or symmetrize):
-        raise ConfigError(
-            "the G-CNN is invariant under the whole space group, so it serves as the amplitude of "
-            "mode fixed-sign only, without symmetrize; use --mode fixed-sign, or the dilated CNN in full mode"
-        )
+    try:
+        _check_vmc_model(model, mode, symmetrize)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _validate_vmc(cfg: FitConfig) -> None:
@@ -570,13 +586,13 @@ def _validate_vmc(cfg: FitConfig) -> None:
         raise ConfigError(f"unknown mode {cfg.mode!r}; use one of {VMC_MODES}")
     check_vmc_model(cfg.model, cfg.mode, cfg.symmetrize)
     if cfg.mode == "fixed-sign" and cfg.sign_source not in SIGN_SOURCES:
-        if not (Path(cfg.sign_source) / "params.msgpack").is_file():
+        if not (Path(cfg.sign_source) / PARAMS).is_file():
             raise ConfigError(
                 f"unknown sign source {cfg.sign_source!r}; use one of {SIGN_SOURCES} or the run "
                 "directory of a finished sign fit (holding params.msgpack)"
             )
     if cfg.mode == "full" and cfg.sign_prior not in SIGN_PRIORS:
-        if not (Path(cfg.sign_prior) / "params.msgpack").is_file():
+        if not (Path(cfg.sign_prior) / PARAMS).is_file():
             raise ConfigError(
                 f"unknown sign prior {cfg.sign_prior!r}; use one of {SIGN_PRIORS} or the run "
                 "directory of a finished sign fit (holding params.msgpack)"
@@ -604,6 +620,12 @@ def _validate_vmc(cfg: FitConfig) -> None:
         raise ConfigError("timeout and readout_scale must be >= 0")
     if cfg.dtype not in ("float64", "float32"):
         raise ConfigError(f"dtype must be 'float64' or 'float32', got {cfg.dtype!r}")
+    if not 0 <= cfg.pretrain_eps < 1:
+        raise ConfigError(f"pretrain_eps must be in [0, 1) (0: no pretraining), got {cfg.pretrain_eps}")
+    if cfg.pretrain_eps and (cfg.pretrain_steps < 1 or not (cfg.pretrain_lr > 0 and math.isfinite(cfg.pretrain_lr))):
+        raise ConfigError(
+            f"pretraining needs pretrain_steps >= 1 and pretrain_lr > 0, got {cfg.pretrain_steps}, {cfg.pretrain_lr}"
+        )
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -645,10 +667,10 @@ class SweepConfig:
         slurm_mem_gib: Memory per SLURM job, GiB.
         slurm_nodes, slurm_tasks_per_node, slurm_gpus_per_node: VMC over several devices: one
             task (process) per device, ``nodes x tasks_per_node`` processes per run joined by
-            ``jax.distributed`` (:func:`~nqs_dilated.drivers.executors.execute_run_distributed`);
+            ``jax.distributed`` (:func:`~nqs_dilated.experiments.executors.execute_run_distributed`);
             default 1, 1, 0 (one process). ``submitit-local`` runs the tasks on this machine.
         search: ``""`` (plain sweep) or ``"dilations"`` (Optuna search over dilation stacks at one
-            J2, see :mod:`nqs_dilated.drivers.search`).
+            J2, see :mod:`nqs_dilated.experiments.search`).
         trials: Search budget in trials, counting finished trials of a resumed study (0 = none).
         minutes: Search budget in minutes of this invocation (0 = none). With neither budget, 20 trials.
         search_depth: Smallest and largest number of layers searched.

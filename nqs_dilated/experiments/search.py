@@ -10,7 +10,7 @@ from ``search_channels``. The first trials of a new study are the references (1,
 (1, 2, 3) with the base kernel size and channels, when they lie in the space.
 
 Objective: the validation overlap (``sum |psi|^2 s_pred s / sum |psi|^2`` on the validation set)
-of the supervised sign task at the one J2, trained as :func:`~nqs_dilated.drivers.sign_run.run_sign_fit`
+of the supervised sign task at the one J2, trained as :func:`~nqs_dilated.experiments.sign_run.run_sign_fit`
 does (same datasets for the base seed, learning rate, batch size, epochs, early stopping) but
 without evaluating the test set, which stays unseen until the comparison. Maximised with Optuna's
 TPE sampler (seeded with the base seed).
@@ -24,7 +24,7 @@ process died is marked failed and retried once). ``<dir>/trials.csv`` lists ever
 
 Comparison: the best stack (with its kernel and channels) and the references (1, 1, 1) and
 (1, 2, 3) (base kernel and channels) are run on the test set for ``seeds`` seeds (default 3) as a
-sweep in ``<dir>/comparison/`` (:mod:`nqs_dilated.drivers.sweep`: ``results.csv``,
+sweep in ``<dir>/comparison/`` (:mod:`nqs_dilated.experiments.sweep`: ``results.csv``,
 ``summary.md``, plots); ``<dir>/search.md`` reports the best trial and the comparison.
 """
 
@@ -39,16 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import FitConfig, SweepConfig, resolve
 from ..data import make_datasets
 from ..ed.ground import ground_state
 from ..files import write_atomic
 from ..lattice import load_lattice
 from ..models import make_model, n_params
 from ..symmetry import space_group
+from ..training.sign import train_sign
 from . import tables
+from .config import FitConfig, SweepConfig, resolve
 from .options import budget_options
-from .supervised import train_sign
 from .sweep import (
     SWEEP_FILE,
     SweepError,
@@ -94,7 +94,7 @@ class SearchResult:
     Attributes:
         best: ``{"dilations", "kernel_size", "channels", "value", "number", "label"}`` of the best trial.
         n_trials: Finished trials in the study.
-        comparison: The :class:`~nqs_dilated.drivers.sweep.SweepResult` of the test-set comparison.
+        comparison: The :class:`~nqs_dilated.experiments.sweep.SweepResult` of the test-set comparison.
         report: The text of ``search.md``.
     """
 
@@ -314,7 +314,7 @@ def run_search(
         on_trial: Called after every finished trial with ``number``, ``value`` (validation
             overlap), ``label``, ``n_params``, ``seconds``, ``best_value``, ``best_label``,
             ``complete``, ``elapsed``.
-        progress: Progress callback of the comparison sweep (:func:`~nqs_dilated.drivers.sweep.run_sweep`).
+        progress: Progress callback of the comparison sweep (:func:`~nqs_dilated.experiments.sweep.run_sweep`).
 
     Returns:
         :class:`SearchResult`.

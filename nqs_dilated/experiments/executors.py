@@ -11,7 +11,7 @@ Two pools with one interface (:class:`Pool`: ``capacity``, ``submit(config) -> h
   pool) and gets ``OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS`` to match; a worker dies with its parent
   (``PR_SET_PDEATHSIG``), so a killed sweep leaves no run going on behind its back.
 * :class:`SubmititPool` (``"slurm"``: one SLURM job per run with the resources of the
-  :class:`~nqs_dilated.config.SweepConfig`; ``"submitit-local"``: submitit's local executor, the
+  :class:`~nqs_dilated.experiments.config.SweepConfig`; ``"submitit-local"``: submitit's local executor, the
   same submission path without a cluster, used by the tests). Job logs go to ``<sweep>/jobs/``.
 
 Every run, whatever the pool, goes through :func:`execute_run`: it takes an exclusive lock on
@@ -20,7 +20,7 @@ processes never write one run directory, and then calls the run driver, which is
 finished run (``summary.json`` present).
 
 One VMC run over several devices and nodes (``slurm_nodes x slurm_tasks_per_node`` > 1 in the
-:class:`~nqs_dilated.config.SweepConfig`): the job has one SLURM task (process) per device, each
+:class:`~nqs_dilated.experiments.config.SweepConfig`): the job has one SLURM task (process) per device, each
 running :func:`execute_run_distributed`, which joins them with ``jax.distributed.initialize``
 (coordinator: the first host of the job, a port derived from the job id; rank and task count
 from submitit's ``JobEnvironment``, i.e. ``SLURM_PROCID``/``SLURM_NTASKS``/``SLURM_LOCALID``)
@@ -31,7 +31,7 @@ several GPUs uses the one of its local rank. By hand, without submitit::
 
     srun --nodes 2 --ntasks-per-node 4 --gpus-per-node 4 python -c "
     import jax; jax.distributed.initialize()  # JAX reads SLURM's variables
-    from nqs_dilated.drivers.executors import execute_run
+    from nqs_dilated.experiments.executors import execute_run
     execute_run({...FitConfig.to_dict() with out...}, lock=jax.process_index() == 0)"
 
 This module imports neither JAX nor NetKet at import time (a test checks it), so that a submitit
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psutil
 
 if TYPE_CHECKING:  # config imports the lattice, hence NetKet: not before jax.distributed starts
-    from ..config import FitConfig, SweepConfig
+    from .config import FitConfig, SweepConfig
 
 __all__ = [
     "LocalPool",
@@ -109,7 +109,7 @@ def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict
     """Run one configuration in this process, under the lock of its run directory.
 
     Args:
-        config: A :class:`~nqs_dilated.config.FitConfig` as a dict (``FitConfig.to_dict()``),
+        config: A :class:`~nqs_dilated.experiments.config.FitConfig` as a dict (``FitConfig.to_dict()``),
             with ``out`` set to the run directory.
         progress: Show the run's own progress bar (stderr).
         lock: Take the run lock (False in the processes other than 0 of a distributed run).
@@ -120,7 +120,7 @@ def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict
     Raises:
         Whatever the run driver raises (bad input, MemoryError, ...).
     """
-    from ..config import resolve
+    from .config import resolve
 
     cfg: FitConfig = resolve(config)
     if cfg.task == "vmc":

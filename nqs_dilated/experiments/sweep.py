@@ -4,15 +4,15 @@
 cartesian product ``J2 x eps x variant x seed`` of one base configuration (:class:`SweepPlan`,
 :func:`plan_sweep`), computes or loads the exact ground state of every J2 once, in this process,
 before any fit starts (:func:`reference_states`; the fits then load it from the store), runs the
-fits in a pool of workers (:mod:`nqs_dilated.drivers.executors`), and writes the tables
-(:mod:`nqs_dilated.drivers.tables`) and plots (:mod:`nqs_dilated.drivers.plots`).
+fits in a pool of workers (:mod:`nqs_dilated.experiments.executors`), and writes the tables
+(:mod:`nqs_dilated.experiments.tables`) and plots (:mod:`nqs_dilated.experiments.plots`).
 
 Sweep directory::
 
     sweep.json        what the sweep is (base configuration, axes); a rerun must match it
     provenance.json   versions and git revision of the first start
     ed.csv            one row per J2: the exact reference (Pauli convention), sector, ...
-    runs/<name>/      one run directory per run (config.json, summary.json, ...; nqs_dilated.rundir)
+    runs/<name>/      one run directory per run (config.json, summary.json, ...; nqs_dilated.experiments.rundir)
     results.csv       one row per finished run (updated after every run)
     summary.md        mean and std over seeds per J2 and model (updated after every run)
     plots/            PNG and PDF figures (at the end; ``python -m nqs_dilated.fit plot DIR``)
@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 
-from ..config import FitConfig, SweepConfig, resolve
 from ..ed.ground import ground_state
 from ..files import write_atomic
 from ..hamiltonian import CONVENTION
@@ -52,10 +51,11 @@ from ..metrics import overlap
 from ..models import make_model
 from ..models.wavefunction import MarshallSign
 from ..provenance import git_revision, package_versions
-from ..rundir import RunDir
 from . import tables
+from .config import FitConfig, SweepConfig, resolve
 from .executors import check_executor, make_pool, memory_per_run_gib
 from .options import model_options
+from .rundir import METRICS, PROVENANCE, SUMMARY, RunDir
 
 __all__ = [
     "PlannedRun",
@@ -92,7 +92,7 @@ class Variant:
 
     Attributes:
         label: Name in tables, plots and run names (``"dilated-1-2-3"``, ``"cnn"``).
-        model: Model name (:data:`nqs_dilated.config.MODELS`).
+        model: Model name (:data:`nqs_dilated.experiments.config.MODELS`).
         overrides: ``(field, value)`` pairs applied to the base configuration.
     """
 
@@ -120,7 +120,7 @@ class SweepPlan:
     Attributes:
         directory: The sweep directory (absolute).
         base: Base configuration values (FitConfig keys, without the axes).
-        sweep: The :class:`~nqs_dilated.config.SweepConfig`.
+        sweep: The :class:`~nqs_dilated.experiments.config.SweepConfig`.
         variants: Model variants in order.
         runs: Every run, ordered by J2, then variant, then seed.
         kind: ``"sweep"``, or ``"search-comparison"`` for the runs that close a search.
@@ -374,7 +374,7 @@ def run_progress(config: FitConfig) -> tuple[int, int]:
             return 0, config.n_iter
     total = config.steps if not config.epochs else 0  # an epoch budget is known once the data is
     try:
-        with open(out / "metrics.jsonl") as f:
+        with open(out / METRICS) as f:
             lines = [line for line in f if line.strip()]
         return (json.loads(lines[-1]).get("step", len(lines)) if lines else 0), total
     except (OSError, ValueError):
@@ -490,7 +490,7 @@ def _session_seconds(directory: Path) -> float:
 def _finished_rows(plan: SweepPlan) -> list[dict[str, Any]]:
     rows = []
     for run in plan.runs:
-        path = Path(run.config.out) / "summary.json"
+        path = Path(run.config.out) / SUMMARY
         if path.exists():
             rows.append(
                 {
@@ -570,7 +570,7 @@ def run_sweep(
     with sweep_lock(d):
         if not (d / SWEEP_FILE).exists():
             write_atomic(
-                d / "provenance.json",
+                d / PROVENANCE,
                 json.dumps(
                     {
                         "versions": package_versions(),
@@ -584,7 +584,7 @@ def run_sweep(
         if not (d / SWEEP_FILE).exists() or plan.extend:
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
         summary_text = write_tables(plan, ed_rows)
-        pending = [run for run in plan.runs if not (Path(run.config.out) / "summary.json").exists()]
+        pending = [run for run in plan.runs if not (Path(run.config.out) / SUMMARY).exists()]
         found = len(plan.runs) - len(pending)
         failures: dict[str, str] = {}
         _log(
@@ -692,7 +692,7 @@ def run_sweep(
             drawn = _draw(plan)
         seconds = time.perf_counter() - t_start
         _log(d, {"event": "session-end", "clock": time.time(), "ran": ran, "failed": len(failures), "seconds": seconds})
-    finished = sum(1 for run in plan.runs if (Path(run.config.out) / "summary.json").exists())
+    finished = sum(1 for run in plan.runs if (Path(run.config.out) / SUMMARY).exists())
     result = SweepResult(d, len(plan.runs), finished, ran, failures, seconds, _session_seconds(d), summary_text, drawn)
     emit(SweepEvent("done", total=len(plan.runs), finished=finished, failed=len(failures), found_finished=found))
     return result
@@ -703,7 +703,7 @@ def _write_failures(directory: Path, failures: dict[str, str], plan: SweepPlan) 
     path = directory / FAILURES_FILE
     old = json.loads(path.read_text()) if path.exists() else {}
     merged = {**old, **failures}
-    merged = {name: err for name, err in merged.items() if not (directory / RUNS_DIR / name / "summary.json").exists()}
+    merged = {name: err for name, err in merged.items() if not (directory / RUNS_DIR / name / SUMMARY).exists()}
     if merged:
         write_atomic(path, json.dumps(merged, indent=2, sort_keys=True))
     else:

@@ -15,11 +15,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .files import check_writable_dir, write_atomic
-from .hamiltonian import CONVENTION
-from .provenance import git_revision, package_versions
+from ..files import check_writable_dir, write_atomic
+from ..hamiltonian import CONVENTION
+from ..provenance import git_revision, package_versions
 
-__all__ = ["RunDirError", "RunDir"]
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "PARAMS", "PROVENANCE", "SUMMARY", "RunDirError", "RunDir"]
+
+
+#: The files of a run directory (every module names them through these constants).
+CONFIG = "config.json"
+PROVENANCE = "provenance.json"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+PARAMS = "params.msgpack"
+CHECKPOINT = "checkpoint.msgpack"
 
 
 class RunDirError(ValueError):
@@ -47,7 +56,7 @@ class RunDir:
             if not self.path.is_dir():
                 raise RunDirError(f"output {self.path} exists and is not a directory; choose another --out")
             entries = [p for p in self.path.iterdir() if not p.name.startswith(".")]
-            cfg = self.path / "config.json"
+            cfg = self.path / CONFIG
             if entries and not cfg.exists():
                 raise RunDirError(f"output directory {self.path} is not empty and holds no run; choose another --out")
             if cfg.exists() and json.loads(cfg.read_text()) != json.loads(json.dumps(config)):
@@ -59,30 +68,30 @@ class RunDir:
     @property
     def finished(self) -> bool:
         """Whether ``summary.json`` exists (the run completed)."""
-        return (self.path / "summary.json").exists()
+        return (self.path / SUMMARY).exists()
 
     def start(self) -> None:
         """Create the directory, write ``config.json`` and ``provenance.json``, truncate metrics."""
         self.path.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path / "config.json", json.dumps(self.config, indent=2, sort_keys=True))
+        write_atomic(self.path / CONFIG, json.dumps(self.config, indent=2, sort_keys=True))
         provenance = {
             "versions": package_versions(),
             "git_revision": git_revision(),
             "convention": CONVENTION,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        write_atomic(self.path / "provenance.json", json.dumps(provenance, indent=2))
-        write_atomic(self.path / "metrics.jsonl", "")
+        write_atomic(self.path / PROVENANCE, json.dumps(provenance, indent=2))
+        write_atomic(self.path / METRICS, "")
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl``."""
-        with open(self.path / "metrics.jsonl", "a") as f:
+        with open(self.path / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
 
     def truncate_log(self, keep) -> int:
         """Keep only the ``metrics.jsonl`` records for which ``keep(record)`` is true (a resumed
         run drops what it logged after its checkpoint); rewritten atomically. Returns the count kept."""
-        path = self.path / "metrics.jsonl"
+        path = self.path / METRICS
         lines = path.read_text().splitlines() if path.exists() else []
         kept = [line for line in lines if line.strip() and keep(json.loads(line))]
         write_atomic(path, "".join(line + "\n" for line in kept))

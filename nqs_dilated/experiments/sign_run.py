@@ -4,7 +4,7 @@
 Used by ``python -m nqs_dilated.fit``; returns the summary and prints nothing (progress lines go
 to the ``report`` callback).
 
-Run directory (:mod:`nqs_dilated.rundir`): ``config.json``, ``provenance.json``, ``metrics.jsonl``
+Run directory (:mod:`nqs_dilated.experiments.rundir`): ``config.json``, ``provenance.json``, ``metrics.jsonl``
 (one record per validation), ``checkpoint.msgpack`` (the training state at the last validation,
 written atomically; a rerun of an unfinished run resumes from it and ends with the metrics of an
 uninterrupted run), ``params.msgpack`` (the best parameters), ``summary.json`` and
@@ -23,23 +23,19 @@ import flax.serialization
 import jax
 import numpy as np
 
-from ..config import FitConfig
 from ..data import SignDatasets, make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
-from ..models import make_model, n_params
+from ..models import TRANSLATION_INVARIANT, make_model, n_params
 from ..models.wavefunction import MarshallSign
-from ..rundir import RunDir
 from ..symmetry import space_group
+from ..training.sign import train_sign
+from ..training.sign_steps import training_budget
+from .config import FitConfig
 from .options import budget_options, model_options
-from .supervised import train_sign, training_budget
+from .rundir import CHECKPOINT, CONFIG, PARAMS, SUMMARY, RunDir
 
-__all__ = ["TRANSLATION_INVARIANT", "marshall_metrics", "run_sign_fit", "split_report", "test_figures"]
-
-#: Models exactly invariant under the translations of the cluster (see :mod:`nqs_dilated.models`):
-#: their test set is evaluated once per translation orbit (``train_sign(invariant_perms=...)``).
-TRANSLATION_INVARIANT = ("dilated", "cnn", "gcnn")
-CHECKPOINT = "checkpoint.msgpack"
+__all__ = ["marshall_metrics", "run_sign_fit", "split_report", "test_figures"]
 
 
 def test_figures(metrics: dict[str, dict], suffix: str = "") -> tuple[float, float, float]:
@@ -105,7 +101,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     config = {**cfg.to_dict(), "out": str(out)}
     run = RunDir(out, config)
     if run.finished:
-        return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
+        return {**json.loads((out / SUMMARY).read_text()), "skipped": True, "out": str(out)}
     cluster = load_lattice(cfg.lattice)
     model = make_model(cfg.model, cluster, **model_options(cfg))
     t0 = time.perf_counter()
@@ -155,7 +151,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         resume=None if resume is None else resume[0],
         on_checkpoint=lambda ck: run.write_bytes(CHECKPOINT, ck.to_bytes()),
     )
-    run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(result.params)))
+    run.write_bytes(PARAMS, flax.serialization.to_bytes(jax.device_get(result.params)))
     splits = datasets.splits()
     metrics = {split: {**m, "size": len(splits[split])} for split, m in result.metrics.items()}
     test_acc, test_wacc, test_ovl = test_figures(metrics)
@@ -215,7 +211,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
         title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}",
     )
-    run.write_json("summary.json", summary)
+    run.write_json(SUMMARY, summary)
     (run.path / CHECKPOINT).unlink(missing_ok=True)
     return summary
 
@@ -237,9 +233,9 @@ def split_report(run_dir: str | Path) -> dict:
         FileNotFoundError: no ``config.json`` in ``run_dir``.
         ConfigError: the directory is not a sign-fit run, or its config is invalid.
     """
-    from ..config import ConfigError, resolve
+    from .config import ConfigError, resolve
 
-    path = Path(run_dir) / "config.json"
+    path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} holds no config.json: not a run directory")
     values = json.loads(path.read_text())

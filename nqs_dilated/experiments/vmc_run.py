@@ -11,16 +11,16 @@ one at the end: energy report), ``vmc.log`` (NetKet ``JsonLog``: energy per iter
 it; a resumed run first drops from ``vmc.log`` the iterations logged after the checkpoint;
 deleted when the run finishes),
 ``params.msgpack`` (final variables), ``plots/energy.png`` (and ``.pdf``: energy ± error per
-iteration from ``vmc.log``, the ED energy as a line, :func:`~nqs_dilated.drivers.plots.plot_vmc_run`)
+iteration from ``vmc.log``, the ED energy as a line, :func:`~nqs_dilated.experiments.plots.plot_vmc_run`)
 and ``summary.json`` (written last; ``max_step`` is the bound on one step's parameter change,
 ``rejected_steps`` how many steps the step guard undid and retried smaller, ``restored_step`` the
 step whose parameters a run that ended on a non-finite energy was reset to, else null;
 ``devices``, ``processes``, ``platform`` and ``sharding``: the JAX devices the samples were
-split over, :func:`~nqs_dilated.drivers.vmc.device_info`).
+split over, :func:`~nqs_dilated.training.vmc.device_info`).
 
 The chain sign fit -> VMC: with ``sign_source = "fit"`` (fixed-sign mode) or ``sign_prior = "fit"``
 (full mode) the run first fits the sign structure at the configuration's ``eps`` (the supervised
-protocol of :mod:`nqs_dilated.drivers.sign_run`: same lattice, couplings, model options, seed and
+protocol of :mod:`nqs_dilated.experiments.sign_run`: same lattice, couplings, model options, seed and
 ED sector; its budget keys ``steps``, ``patience``, ...; Adam rate ``sign_lr``) into
 ``<out>/sign-fit`` (resumable; a finished fit is reused), then uses the fitted network as the fixed
 sign (:class:`~nqs_dilated.models.wavefunction.NetworkSign`) or as the phase prior of the full
@@ -28,11 +28,11 @@ mode. ``summary.json`` then has ``sign_fit`` (its directory and test figures). T
 one process only (several processes: fit first, then pass its directory).
 
 Several devices: nothing to configure here; NetKet shards the samples over every JAX device
-that exists when it is imported (:mod:`nqs_dilated.drivers.vmc`). On one machine, e.g.
+that exists when it is imported (:mod:`nqs_dilated.training.vmc`). On one machine, e.g.
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m nqs_dilated.fit --task vmc ...``
 (CPU) or with several GPUs visible; ``n_chains`` must be a multiple of the device count. Over
 several processes (one per GPU, possibly on several nodes) every process runs this same function
-after ``jax.distributed.initialize()`` (:func:`~nqs_dilated.drivers.executors.execute_run_distributed`,
+after ``jax.distributed.initialize()`` (:func:`~nqs_dilated.experiments.executors.execute_run_distributed`,
 the sweep's ``slurm_tasks``); process 0 alone writes the run directory.
 """
 
@@ -48,29 +48,31 @@ import jax
 import jax.numpy as jnp
 from netket.jax.sharding import extract_replicated
 
-from ..config import COMMON_KEYS, SIGN_KEYS, FitConfig, resolve
+from ..data import make_datasets
 from ..ed.ground import ground_state
 from ..hamiltonian.bonds import heisenberg_bonds
 from ..lattice import load_lattice
 from ..models import n_params
-from ..rundir import RunDir
+from ..training.amplitude import AmplitudeFit
+from ..training.callbacks import CheckpointCallback
+from ..training.progress import FitProgressBar
+from ..training.vmc import MAX_STEP, energy_report, optimise
+from ..training.vmc_checkpoint import checkpoint_guard, checkpoint_seconds, load_checkpoint
+from ..training.wavefunction import device_info, make_state, make_wavefunction
+from .config import COMMON_KEYS, SIGN_KEYS, FitConfig, resolve
 from .options import model_options
 from .plots import plot_vmc_run
-from .vmc import (
-    MAX_STEP,
-    check_sign_fit,
-    checkpoint_guard,
-    checkpoint_seconds,
-    device_info,
-    energy_report,
-    load_checkpoint,
-    make_sign,
-    make_state,
-    make_wavefunction,
-    optimise,
-)
+from .rundir import CHECKPOINT, CONFIG, PARAMS, SUMMARY, RunDir
+from .sign_source import check_sign_fit, sign_from_source
 
-__all__ = ["checkpoint_meta", "run_vmc"]
+__all__ = ["PRETRAIN_CHECKPOINT", "checkpoint_meta", "run_vmc"]
+
+#: Checkpoint of the amplitude fit of a pretrained run (kept until the run finishes).
+PRETRAIN_CHECKPOINT = "pretrain-checkpoint.msgpack"
+#: Size of the amplitude fit's unused test sets (only its training and validation sets are used).
+PRETRAIN_N_TEST = 1000
+#: Adam steps between two validations of the amplitude fit.
+PRETRAIN_EVAL_EVERY = 100
 
 
 def checkpoint_meta(cfg: FitConfig) -> dict:
@@ -108,7 +110,7 @@ def run_vmc(
         report: Called with one line of text at each stage (``"resuming from step N"``, the
             devices); process 0 only.
         force_sign: Use a learned sign (source or prior) that
-            :func:`~nqs_dilated.drivers.vmc.check_sign_fit` refuses (recorded in ``summary.json``
+            :func:`~nqs_dilated.training.vmc.check_sign_fit` refuses (recorded in ``summary.json``
             as ``sign_check.forced``; not part of the run's identity, so a refused run is rerun
             with it in the same directory and reuses its chained fit).
 
@@ -119,7 +121,7 @@ def run_vmc(
 
     Raises:
         ValueError: bad input, incl. ConfigError, RunDirError, CheckpointError and SignQualityError
-            (a learned sign below the bounds of :func:`~nqs_dilated.drivers.vmc.check_sign_fit`).
+            (a learned sign below the bounds of :func:`~nqs_dilated.training.vmc.check_sign_fit`).
         LatticeError: an unreadable lattice file.
         MemoryError: an ED that does not fit.
     """
@@ -127,7 +129,7 @@ def run_vmc(
     config = {**cfg.to_dict(), "out": str(out)}
     run = RunDir(out, config)
     if run.finished:
-        return {**json.loads((out / "summary.json").read_text()), "skipped": True, "out": str(out)}
+        return {**json.loads((out / SUMMARY).read_text()), "skipped": True, "out": str(out)}
     t0 = time.perf_counter()
     main = jax.process_index() == 0  # over several processes, one writes the files
     say = report if report is not None and main else (lambda line: None)
@@ -151,9 +153,9 @@ def run_vmc(
         say(f"warning: using the sign fit {source} below the quality bounds (--force-sign)")
     sign, prior = None, None
     if cfg.mode == "fixed-sign":
-        sign = make_sign(source, cluster, ground, force=True)  # checked above (sign_check)
+        sign = sign_from_source(source, cluster, ground, force=True)  # checked above (sign_check)
     else:
-        prior = source if source in ("marshall", "none") else make_sign(source, cluster, force=True)
+        prior = source if source in ("marshall", "none") else sign_from_source(source, cluster, force=True)
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     model = make_wavefunction(
         cluster,
@@ -178,8 +180,12 @@ def run_vmc(
         readout_scale=None if cfg.model == "gcnn" else cfg.readout_scale,  # the G-CNN has no linear readout
     )
     meta = checkpoint_meta(cfg)
-    ckpt = out / "checkpoint.msgpack"
-    start, seconds_before, guard_state = 0, 0.0, None
+    ckpt = out / CHECKPOINT
+    start, seconds_before, guard_state, pretraining = 0, 0.0, None, None
+    if main and not ckpt.exists() and not (out / PRETRAIN_CHECKPOINT).exists():
+        run.start()
+    if cfg.pretrain_eps:  # resumed (or reused when VMC has a checkpoint): its summary is wanted either way
+        pretraining = _pretrain(cfg, run, ground, vstate, say, progress, main)
     if ckpt.exists():
         start = load_checkpoint(ckpt, vstate, meta)
         seconds_before, guard_state = checkpoint_seconds(ckpt), checkpoint_guard(ckpt)
@@ -187,7 +193,6 @@ def run_vmc(
     else:
         start_report = energy_report(vstate, hamiltonian, ground, fidelity=False)
         if main:
-            run.start()
             run.log({"stage": "start", "step": 0, **start_report})
     result = optimise(
         hamiltonian,
@@ -225,6 +230,7 @@ def run_vmc(
         "symmetrize": cfg.symmetrize,
         "sign_fit": fit,
         "sign_check": sign_check,
+        "pretraining": pretraining,
         "n_params": n_params(vstate.parameters),
         "n_samples": cfg.n_samples if not cfg.exact else ground.dimension,
         "exact": cfg.exact,
@@ -252,14 +258,51 @@ def run_vmc(
     }
     if result.status == "timeout" or not main:
         return summary
-    run.write_bytes("params.msgpack", flax.serialization.to_bytes(jax.device_get(extract_replicated(vstate.variables))))
+    run.write_bytes(PARAMS, flax.serialization.to_bytes(jax.device_get(extract_replicated(vstate.variables))))
     try:
         plot_vmc_run(out, ed_energy=float(ground.energy), title=_title(cfg, cluster.name))
     except (FileNotFoundError, ValueError):  # no iteration logged (n_iter = 0)
         pass
-    run.write_json("summary.json", summary)
+    run.write_json(SUMMARY, summary)
     ckpt.unlink(missing_ok=True)  # a finished run is not resumed; params.msgpack holds its variables
+    (out / PRETRAIN_CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def _pretrain(
+    cfg: FitConfig, run: RunDir, ground, vstate, say: Callable[[str], None], progress: bool, main: bool
+) -> dict:
+    """Fit the amplitude of ``vstate`` on ``pretrain_eps`` of the exact data (in place), resuming
+    from (and checkpointing to) ``pretrain-checkpoint.msgpack``; its figures for ``summary.json``."""
+    datasets = make_datasets(
+        ground,
+        eps=cfg.pretrain_eps,
+        eps_relative_to=cfg.eps_relative_to,
+        split="configurations",  # validation: a |psi|^2 sample of the whole space (amplitude module docstring)
+        seed=cfg.seed,
+        n_test=PRETRAIN_N_TEST,
+    )
+    fit = AmplitudeFit(
+        vstate.model, vstate.parameters, datasets, lr=cfg.pretrain_lr, seed=cfg.seed, eval_every=PRETRAIN_EVAL_EVERY
+    )
+    ckpt = run.path / PRETRAIN_CHECKPOINT
+    if ckpt.exists():
+        fit.restore(ckpt.read_bytes())
+        if main:  # records logged after the checkpoint come again
+            run.truncate_log(lambda r: r.get("stage") != "pretrain" or r["step"] <= fit.step_count)
+    callbacks = [CheckpointCallback(lambda d: run.write_bytes(PRETRAIN_CHECKPOINT, d.checkpoint().to_bytes()))]
+    if main:
+        callbacks.insert(0, lambda step, log_data, driver: run.log({"stage": "pretrain", **log_data}) or True)
+    if progress:
+        callbacks.append(FitProgressBar(cfg.pretrain_steps, desc="amplitude", key="val_loss"))
+    fit.run(max(0, cfg.pretrain_steps - fit.step_count), callback=callbacks)
+    result = fit.result()
+    vstate.parameters = result.params
+    say(
+        f"amplitude fitted on {result.n_train:,} configurations (eps {cfg.pretrain_eps:g}): infidelity estimate "
+        f"{result.infidelity_estimate:.3g} at step {result.best_step} ({result.seconds:.0f} s)"
+    )
+    return {k: v for k, v in result.to_json().items() if k != "history"} | {"eps": cfg.pretrain_eps}
 
 
 def _run_sign_fit(cfg: FitConfig, run: RunDir, say: Callable[[str], None], progress: bool) -> dict:
@@ -272,7 +315,7 @@ def _run_sign_fit(cfg: FitConfig, run: RunDir, say: Callable[[str], None], progr
     from .sign_run import run_sign_fit
 
     sign_cfg = sign_fit_config(cfg, run.path)
-    if not (run.path / "config.json").exists():
+    if not (run.path / CONFIG).exists():
         run.start()  # the directory holds this run before the fit writes into it
     say(f"sign fit at eps = {sign_cfg.eps:g} ({sign_cfg.eps_relative_to}) -> {sign_cfg.out}")
     s = run_sign_fit(sign_cfg, progress=progress)

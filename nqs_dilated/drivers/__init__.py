@@ -1,1 +1,0 @@
-"""Drivers: training loops that use the models on data or on the Hamiltonian (supervised first)."""
