@@ -18,11 +18,11 @@ import pandas as pd
 import psutil
 import pytest
 import submitit  # noqa: F401  (imported before any capsys: its logger keeps the first stderr it sees)
-from nqs_dilated.experiments import tables
 
 import nqs_dilated
 from nqs_dilated.cli.fit import build_parser, values_from_args
 from nqs_dilated.cli.main import fit_main as main
+from nqs_dilated.experiments import tables
 from nqs_dilated.experiments.config import ConfigError, SweepConfig, is_sweep, j2_values, resolve_sweep
 from nqs_dilated.experiments.plots import frustrated_region
 

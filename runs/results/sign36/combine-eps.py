@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from nqs_dilated.experiments import tables
 
+from nqs_dilated.experiments import tables
 from nqs_dilated.experiments.plots import plot_sweep
 from nqs_dilated.files import write_atomic
 

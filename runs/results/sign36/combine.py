@@ -8,8 +8,8 @@ and 1.0; seeds 0-2 at J2 = 1.3) into one table and plot (the sweeps not yet run 
 from pathlib import Path
 
 import pandas as pd
-from nqs_dilated.experiments import tables
 
+from nqs_dilated.experiments import tables
 from nqs_dilated.experiments.plots import plot_sweep
 from nqs_dilated.files import write_atomic
 

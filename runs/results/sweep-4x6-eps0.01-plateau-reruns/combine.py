@@ -8,7 +8,6 @@ and ``plots/`` in this directory.
 from pathlib import Path
 
 from nqs_dilated.experiments import tables
-
 from nqs_dilated.experiments.plots import plot_sweep
 from nqs_dilated.files import write_atomic
 
