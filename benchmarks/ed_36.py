@@ -149,7 +149,7 @@ def bench_36(
     from nqs_dilated.ed import store
     from nqs_dilated.ed.bounds import coupling_spectrum_bounds, sector_lower_bounds, sector_upper_bounds
     from nqs_dilated.ed.symmetric import symmetric_ground_state
-    from nqs_dilated.experiments.config import j2_values
+    from nqs_dilated.experiments.resolve import j2_values
     from nqs_dilated.hamiltonian import heisenberg
 
     cache = {("symmetric-structure", cluster.content_hash): structure}

@@ -21,7 +21,7 @@ name                            from
 ``SignFit``, ``train_sign``     :mod:`nqs_dilated.training.sign`
 ``AmplitudeFit``                :mod:`nqs_dilated.training.amplitude`
 ``optimise``                    :mod:`nqs_dilated.training.vmc`
-``FitConfig``, ``resolve``      :mod:`nqs_dilated.experiments.config`
+``FitConfig``, ``resolve``      :mod:`nqs_dilated.experiments.config`, :mod:`nqs_dilated.experiments.resolve`
 =============================== ======================================================
 
 The command line is ``nqs-dilated ed | sign | vmc | sweep | search | plot``.
@@ -52,7 +52,7 @@ _EXPORTS = {
     "optimise": "nqs_dilated.training.vmc",
     "FitConfig": "nqs_dilated.experiments.config",
     "ConfigError": "nqs_dilated.experiments.config",
-    "resolve": "nqs_dilated.experiments.config",
+    "resolve": "nqs_dilated.experiments.resolve",
 }
 
 __all__ = sorted(_EXPORTS)

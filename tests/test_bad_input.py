@@ -98,16 +98,16 @@ def test_bad_input_fails_fast_with_one_line_and_writes_nothing(argv, expect, tmp
 
 
 def test_a_negative_range_after_an_option_needs_no_equals_sign():
-    from nqs_dilated.cli import fit as fit_cli
+    from nqs_dilated.cli import parser as parser_cli
     from nqs_dilated.cli.common import attach_negative_values
-    from nqs_dilated.experiments.config import resolve_sweep
+    from nqs_dilated.experiments.sweep_config import resolve_sweep
 
     assert attach_negative_values(["--j2", "-0.5:0:0.25", "--quiet", "--seed", "-1"]) == [
         "--j2=-0.5:0:0.25",
         "--quiet",
         "--seed=-1",
     ]
-    args = fit_cli.build_parser("sweep").parse_args(attach_negative_values(["--j2", "-0.5:0:0.25", *S4]))
-    values, sweep_values = fit_cli.values_from_args(args, "sweep")
+    args = parser_cli.build_parser("sweep").parse_args(attach_negative_values(["--j2", "-0.5:0:0.25", *S4]))
+    values, sweep_values = parser_cli.values_from_args(args, "sweep")
     _, sweep = resolve_sweep(values, sweep_values)
     assert sweep.j2 == (-0.5, -0.25, 0.0)

@@ -104,19 +104,12 @@ def test_one_line_warnings_only_inside_the_cli(capsys):
 
 import tomllib  # noqa: E402
 
-from nqs_dilated.cli import fit as fit_cli  # noqa: E402
 from nqs_dilated.cli import main as main_cli  # noqa: E402
-from nqs_dilated.experiments.config import (  # noqa: E402
-    COMMON_KEYS,
-    SIGN_KEYS,
-    VMC_KEYS,
-    ConfigError,
-    config_values,
-    load_toml,
-    resolve,
-    resolve_sweep,
-    task_defaults,
-)
+from nqs_dilated.cli import parser as parser_cli  # noqa: E402
+from nqs_dilated.experiments.config import COMMON_KEYS, SIGN_KEYS, VMC_KEYS, ConfigError  # noqa: E402
+from nqs_dilated.experiments.config_file import config_values, load_toml, task_defaults  # noqa: E402
+from nqs_dilated.experiments.resolve import resolve  # noqa: E402
+from nqs_dilated.experiments.sweep_config import resolve_sweep  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_SIGN = [
@@ -147,7 +140,7 @@ def test_console_script_and_every_field_in_one_section():
 )
 def test_help_shows_the_defaults_of_each_command(command, lr_help, capsys):
     """Every option of ``sign`` and ``vmc`` names its default, and ``--lr`` the right one per task."""
-    parser = fit_cli.build_parser(command)
+    parser = parser_cli.build_parser(command)
     for action in parser._actions:
         if action.option_strings and action.dest not in ("help", "quiet", "out"):
             assert "default" in (action.help or ""), (command, action.option_strings)
@@ -238,9 +231,9 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
         'lattice = "triangular-4x4"\nj2 = 0.5\n[sign]\nlr = 0.005\neps = 0.1\n'
         '[vmc]\nlr = 0.05\nn_iter = 7\n[sweep]\nj2 = "0:1:0.5"\nseeds = 2\n',
     )
-    sign = fit_cli.config_from_args(fit_cli.build_parser("sign").parse_args([str(path)]), "sign")
-    vmc = fit_cli.config_from_args(
-        fit_cli.build_parser("vmc").parse_args(
+    sign = parser_cli.config_from_args(parser_cli.build_parser("sign").parse_args([str(path)]), "sign")
+    vmc = parser_cli.config_from_args(
+        parser_cli.build_parser("vmc").parse_args(
             [str(path), "--n-iter", "9", "--mode", "fixed-sign", "--sign-source", "fit"]
         ),
         "vmc",
@@ -249,16 +242,16 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
     # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its sign_lr
     assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps, vmc.sign_lr) == ("vmc", 0.05, 9, 0.5, 0.1, 0.005)
     # without a chain the [sign] keys stay at their defaults: config.json is that of the file without [sign]
-    plain = fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(path)]), "vmc")
+    plain = parser_cli.config_from_args(parser_cli.build_parser("vmc").parse_args([str(path)]), "vmc")
     no_sign = tmp_path / "no-sign.toml"
     no_sign.write_text('lattice = "triangular-4x4"\nj2 = 0.5\n[vmc]\nlr = 0.05\nn_iter = 7\n')
     assert (
         plain.to_dict()
-        == fit_cli.config_from_args(fit_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
+        == parser_cli.config_from_args(parser_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
     )
     assert (plain.eps, plain.sign_lr) == (FitConfig().eps, FitConfig().sign_lr)
     base, sweep = resolve_sweep(
-        *fit_cli.values_from_args(fit_cli.build_parser("sweep").parse_args([str(path)]), "sweep")
+        *parser_cli.values_from_args(parser_cli.build_parser("sweep").parse_args([str(path)]), "sweep")
     )
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
     # without tables each task has its own learning rate
@@ -275,8 +268,8 @@ def test_examples_resolve(path):
     import re
 
     command = re.search(r"nqs-dilated (sign|vmc|sweep|search) ", path.read_text()).group(1)
-    args = fit_cli.build_parser(command).parse_args([str(path)])
-    values, sweep_values = fit_cli.values_from_args(args, command)
+    args = parser_cli.build_parser(command).parse_args([str(path)])
+    values, sweep_values = parser_cli.values_from_args(args, command)
     if command in ("sweep", "search"):
         base, sweep = resolve_sweep(values, sweep_values)
         assert bool(sweep.search) == (command == "search")

@@ -20,11 +20,13 @@ import pytest
 import submitit  # noqa: F401  (imported before any capsys: its logger keeps the first stderr it sees)
 
 import nqs_dilated
-from nqs_dilated.cli.fit import build_parser, values_from_args
 from nqs_dilated.cli.main import fit_main as main
+from nqs_dilated.cli.parser import build_parser, values_from_args
 from nqs_dilated.experiments import tables
-from nqs_dilated.experiments.config import ConfigError, SweepConfig, is_sweep, j2_values, resolve_sweep
+from nqs_dilated.experiments.config import ConfigError
 from nqs_dilated.experiments.plots import frustrated_region
+from nqs_dilated.experiments.resolve import j2_values
+from nqs_dilated.experiments.sweep_config import SweepConfig, is_sweep, resolve_sweep
 
 REPO = Path(nqs_dilated.__file__).resolve().parent.parent
 # 3 J2 x 2 models x 2 seeds on 4x4, tiny networks: about a second per run

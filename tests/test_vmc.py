@@ -13,7 +13,8 @@ from conftest import marshall_sign
 
 from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.ed.ground import ground_state
-from nqs_dilated.experiments.config import ConfigError, resolve
+from nqs_dilated.experiments.config import ConfigError
+from nqs_dilated.experiments.resolve import resolve
 from nqs_dilated.experiments.sign_source import SignQualityError, check_sign_fit, sign_from_source
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
 from nqs_dilated.models.wavefunction import bit_codes

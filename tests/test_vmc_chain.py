@@ -10,7 +10,9 @@ import numpy as np
 
 from nqs_dilated.cli.main import fit_main as main
 from nqs_dilated.ed.ground import ground_state
-from nqs_dilated.experiments.config import FitConfig, config_values, load_toml, resolve
+from nqs_dilated.experiments.config import FitConfig
+from nqs_dilated.experiments.config_file import config_values, load_toml
+from nqs_dilated.experiments.resolve import resolve
 from nqs_dilated.experiments.sign_source import sign_from_source
 from nqs_dilated.experiments.vmc_run import sign_fit_config
 from nqs_dilated.training.wavefunction import make_wavefunction

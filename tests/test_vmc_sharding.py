@@ -242,8 +242,9 @@ def test_slurm_job_of_several_tasks(tmp_path, monkeypatch):
         (tmp_path / "bin" / cmd).chmod(0o755)
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from nqs_dilated.experiments.config import ConfigError, SweepConfig, resolve_sweep
+    from nqs_dilated.experiments.config import ConfigError
     from nqs_dilated.experiments.executors import SubmititPool, execute_run, execute_run_distributed
+    from nqs_dilated.experiments.sweep_config import SweepConfig, resolve_sweep
 
     sweep = SweepConfig(executor="slurm", slurm_cpus=4, slurm_nodes=2, slurm_tasks_per_node=4, slurm_gpus_per_node=4)
     pool = SubmititPool("slurm", tmp_path / "jobs", sweep)
@@ -281,8 +282,9 @@ class _Done:
 def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
     """Two local tasks (processes) of one CPU device each, joined by jax.distributed: the same
     run as in one process, written once by process 0."""
-    from nqs_dilated.experiments.config import SweepConfig, resolve
     from nqs_dilated.experiments.executors import SubmititPool, execute_run
+    from nqs_dilated.experiments.resolve import resolve
+    from nqs_dilated.experiments.sweep_config import SweepConfig
 
     values = {
         "task": "vmc",

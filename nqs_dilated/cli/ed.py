@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
-from ..experiments.config import FitConfig, j2_values
+from ..experiments.config import FitConfig
+from ..experiments.resolve import j2_values
 from ..lattice import LatticeError, load_lattice
 from ..symmetry import SymmetryError, space_group
 from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib

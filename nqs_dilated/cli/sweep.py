@@ -11,8 +11,9 @@ import sys
 import time
 from typing import Any
 
-from ..experiments.config import ConfigError, SweepConfig
+from ..experiments.config import ConfigError
 from ..experiments.rundir import RunDirError
+from ..experiments.sweep_config import SweepConfig
 from ..lattice import LatticeError
 from ..symmetry import SymmetryError
 from .common import fail
@@ -137,7 +138,8 @@ def _report(result, tables: bool = True) -> int:
 
 def sweep_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
     """Plan (exit 2 on bad input, nothing written), run and report a sweep."""
-    from ..experiments.sweep import SweepError, plan_sweep, run_sweep
+    from ..experiments.sweep import run_sweep
+    from ..experiments.sweep_plan import SweepError, plan_sweep
 
     try:
         plan = plan_sweep(base, sweep)
@@ -160,7 +162,7 @@ def sweep_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
 def search_main(base: dict, sweep: SweepConfig, *, quiet: bool = False) -> int:
     """Plan (exit 2 on bad input), run the dilation search, its comparison, and report."""
     from ..experiments.search import plan_search, run_search
-    from ..experiments.sweep import SweepError
+    from ..experiments.sweep_plan import SweepError
 
     try:
         plan = plan_search(base, sweep)

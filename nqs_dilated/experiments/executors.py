@@ -11,7 +11,7 @@ Two pools with one interface (:class:`Pool`: ``capacity``, ``submit(config) -> h
   pool) and gets ``OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS`` to match; a worker dies with its parent
   (``PR_SET_PDEATHSIG``), so a killed sweep leaves no run going on behind its back.
 * :class:`SubmititPool` (``"slurm"``: one SLURM job per run with the resources of the
-  :class:`~nqs_dilated.experiments.config.SweepConfig`; ``"submitit-local"``: submitit's local executor, the
+  :class:`~nqs_dilated.experiments.sweep_config.SweepConfig`; ``"submitit-local"``: submitit's local executor, the
   same submission path without a cluster, used by the tests). Job logs go to ``<sweep>/jobs/``.
 
 Every run, whatever the pool, goes through :func:`execute_run`: it takes an exclusive lock on
@@ -20,7 +20,7 @@ processes never write one run directory, and then calls the run driver, which is
 finished run (``summary.json`` present).
 
 One VMC run over several devices and nodes (``slurm_nodes x slurm_tasks_per_node`` > 1 in the
-:class:`~nqs_dilated.experiments.config.SweepConfig`): the job has one SLURM task (process) per device, each
+:class:`~nqs_dilated.experiments.sweep_config.SweepConfig`): the job has one SLURM task (process) per device, each
 running :func:`execute_run_distributed`, which joins them with ``jax.distributed.initialize``
 (coordinator: the first host of the job, a port derived from the job id; rank and task count
 from submitit's ``JobEnvironment``, i.e. ``SLURM_PROCID``/``SLURM_NTASKS``/``SLURM_LOCALID``)
@@ -56,7 +56,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psutil
 
 if TYPE_CHECKING:  # config imports the lattice, hence NetKet: not before jax.distributed starts
-    from .config import FitConfig, SweepConfig
+    from .config import FitConfig
+    from .sweep_config import SweepConfig
 
 __all__ = [
     "LocalPool",
@@ -120,7 +121,7 @@ def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict
     Raises:
         Whatever the run driver raises (bad input, MemoryError, ...).
     """
-    from .config import resolve
+    from .resolve import resolve
 
     cfg: FitConfig = resolve(config)
     if cfg.task == "vmc":

@@ -47,20 +47,12 @@ from ..models import make_model, n_params
 from ..symmetry import space_group
 from ..training.sign import train_sign
 from . import tables
-from .config import FitConfig, SweepConfig, resolve
+from .config import FitConfig
 from .options import budget_options
-from .sweep import (
-    SWEEP_FILE,
-    SweepError,
-    SweepEvent,
-    SweepPlan,
-    SweepResult,
-    Variant,
-    plan_runs,
-    run_sweep,
-    sweep_lock,
-    variant_label,
-)
+from .resolve import resolve
+from .sweep import SweepEvent, SweepResult, run_sweep, sweep_lock
+from .sweep_config import SweepConfig
+from .sweep_plan import SWEEP_FILE, SweepError, SweepPlan, Variant, plan_runs, variant_label
 
 __all__ = ["REFERENCES", "SearchPlan", "SearchResult", "plan_search", "run_search", "search_space"]
 

@@ -233,7 +233,8 @@ def split_report(run_dir: str | Path) -> dict:
         FileNotFoundError: no ``config.json`` in ``run_dir``.
         ConfigError: the directory is not a sign-fit run, or its config is invalid.
     """
-    from .config import ConfigError, resolve
+    from .config import ConfigError
+    from .resolve import resolve
 
     path = Path(run_dir) / CONFIG
     if not path.is_file():

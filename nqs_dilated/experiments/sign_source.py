@@ -20,8 +20,9 @@ from ..lattice import Cluster, load_lattice
 from ..models import make_model
 from ..models.wavefunction import NetworkSign, freeze_params
 from ..training.wavefunction import SignSource, make_sign
-from .config import ConfigError, resolve
+from .config import ConfigError
 from .options import model_options
+from .resolve import resolve
 from .rundir import CONFIG, PARAMS, SUMMARY
 
 __all__ = [

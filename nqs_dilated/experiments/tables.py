@@ -103,7 +103,7 @@ def results_frame(rows: Iterable[dict[str, Any]], directory: str | Path) -> pd.D
 
 
 def ed_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """``ed.csv`` from the reference rows of :func:`nqs_dilated.experiments.sweep.reference_states`."""
+    """``ed.csv`` from the reference rows of :func:`nqs_dilated.experiments.references.reference_states`."""
     records = []
     for row in rows:
         record: dict[str, Any] = {}

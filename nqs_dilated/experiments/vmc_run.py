@@ -59,9 +59,10 @@ from ..training.progress import FitProgressBar
 from ..training.vmc import MAX_STEP, energy_report, optimise
 from ..training.vmc_checkpoint import checkpoint_guard, checkpoint_seconds, load_checkpoint
 from ..training.wavefunction import device_info, make_state, make_wavefunction
-from .config import COMMON_KEYS, SIGN_KEYS, FitConfig, resolve
+from .config import COMMON_KEYS, SIGN_KEYS, FitConfig
 from .options import model_options
 from .plots import plot_vmc_run
+from .resolve import resolve
 from .rundir import CHECKPOINT, CONFIG, PARAMS, SUMMARY, RunDir
 from .sign_source import check_sign_fit, sign_from_source
 
