@@ -24,6 +24,7 @@ LAYERS = {
     "ed": 2,
     "models": 2,
     "data": 3,
+    "observables": 3,
     "training": 4,
     "experiments": 5,
     "cli": 6,

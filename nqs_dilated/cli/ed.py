@@ -27,14 +27,18 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..experiments.config import FitConfig
+from ..experiments.observables_files import peak_row, write_observables, write_peaks
 from ..experiments.resolve import j2_values
+from ..files import check_writable_dir
 from ..lattice import LatticeError, load_lattice
+from ..observables import correlations, structure_factor
 from ..symmetry import SymmetryError, space_group
 from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gib
 
@@ -120,6 +124,15 @@ def add_arguments(p: argparse.ArgumentParser, d: FitConfig | None = None) -> Non
     p.add_argument(
         "--json", action="store_true", help="print one JSON object per J2 value (the header lines go to stderr)"
     )
+    p.add_argument(
+        "--observables",
+        action="store_true",
+        help="also compute the spin correlations and S(q) of each ground state and write them to --out "
+        "(correlations.csv, structure_factor.csv, a figure; peaks.csv for several J2 values)",
+    )
+    p.add_argument(
+        "--out", default=None, help="directory of the --observables files (default runs/observables/<lattice>)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -142,6 +155,15 @@ def run(args: argparse.Namespace) -> int:
     say = _header(cluster, values, args)
     if args.sector.strip().startswith("k="):
         return _momentum_sector(cluster, values, args)
+    if args.out is not None and not args.observables:
+        return fail(f"--out {args.out} is where --observables writes its files: add --observables, or drop --out")
+    out = Path(args.out or f"runs/observables/{cluster.name}")
+    if args.observables:
+        try:
+            check_writable_dir(out, "output directory", "choose another --out")
+        except ValueError as err:
+            return fail(str(err))
+    peaks = []
     if args.momenta == "all" and args.sector.strip().lower() != "auto":
         return fail(f"--momenta all needs --sector auto (got --sector {args.sector})")
     if args.momenta == "all":
@@ -179,8 +201,27 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.close()
-        _report(cluster, state, time.perf_counter() - t0, args.json, others)
+        observables = None
+        if args.observables:
+            try:
+                observables = _observables(cluster, state, out if len(values) == 1 else out / f"j2={j2:g}")
+            except (ValueError, MemoryError) as err:
+                return fail(str(err))
+            peaks.append(observables)
+        _report(cluster, state, time.perf_counter() - t0, args.json, others, observables)
+    if len(peaks) > 1:
+        write_peaks(out, peaks)
     return 0
+
+
+def _observables(cluster, state, directory: Path) -> dict:
+    """Correlations and S(q) of ``state`` written to ``directory``; the peak row (:func:`peak_row`)."""
+    t0 = time.perf_counter()
+    corr = correlations(state)
+    sf = structure_factor(corr, cluster)
+    title = f"{cluster.name}  J2/J1 = {state.info.j2:g}  ({state.info.sector})"
+    write_observables(directory, corr, sf, title=title)
+    return {**peak_row(state.info.j2, corr, sf), "seconds": time.perf_counter() - t0, "out": str(directory)}
 
 
 def _header(cluster, values: list[float], args):
@@ -248,7 +289,7 @@ def _momentum_sector(cluster, values, args) -> int:
     return 0
 
 
-def _report(cluster, state, seconds: float, as_json: bool, others: dict | None = None) -> None:
+def _report(cluster, state, seconds: float, as_json: bool, others: dict | None = None, obs: dict | None = None) -> None:
     info = state.info
     n = cluster.n_sites
     result = {
@@ -290,6 +331,8 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
                 "of the cluster has non-zero momentum",
                 file=sys.stderr,
             )
+    if obs is not None:
+        result["observables"] = obs
     if as_json:
         print(json.dumps(result), flush=True)
         return
@@ -313,6 +356,11 @@ def _report(cluster, state, seconds: float, as_json: bool, others: dict | None =
             print(f"  sector {label:>12}: {e:.12f}")
         print(f"  ground state at zero momentum: {result['ground_state_at_zero_momentum']}")
     print(f"  residual ||H psi - E0 psi|| = {info.residual:.3e}")
+    if obs is not None:
+        print(
+            f"  S(q) peak {obs['S_peak']:.6f} (S.S) at m = ({obs['m1']}, {obs['m2']}), q = ({obs['qx']:.4f}, {obs['qy']:.4f}); "
+            f"bond sum of the correlators {obs['bond_energy']:.10f} ({obs['route']} route); {obs['seconds']:.1f} s -> {obs['out']}"
+        )
     loaded = " (loaded from store)" if result["loaded_from_store"] else ""
     print(f"  wall time {seconds:.2f} s{loaded}, peak RSS {result['peak_rss_gib']:.2f} GiB")
     print(f"  stored at {result['store_path']}" if result["store_path"] else "  not stored (--no-store)", flush=True)

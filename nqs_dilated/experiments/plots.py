@@ -93,7 +93,7 @@ def _shade(ax, region, label: bool) -> None:
         )
 
 
-def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     """A figure and its axes, row by row in one flat array."""
     from matplotlib.figure import Figure
 
@@ -102,7 +102,7 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
     return fig, axes
 
 
-def _save(fig, directory: Path, name: str) -> list[Path]:
+def save_figure(fig, directory: Path, name: str) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
@@ -180,7 +180,7 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
             titles = [f"{lattice}, eps = {e:g}, test set" if e is not None else lattice for e in eps_values]
             subsets = [results if e is None else results[results["eps"] == e] for e in eps_values]
             marshall = ed[["j2", "marshall_overlap"]] if "marshall_overlap" in ed else None
-            fig, axes = _figure(3.4 * len(eps_values) + _LEGEND_WIDTH, 2.6, len(eps_values))
+            fig, axes = new_figure(3.4 * len(eps_values) + _LEGEND_WIDTH, 2.6, len(eps_values))
             for k, (ax, sub, title) in enumerate(zip(axes, subsets, titles)):
                 _metric_axes(
                     ax,
@@ -192,8 +192,8 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
                     legend=k == 0,
                 )
                 ax.set_title(title)
-            written += _save(fig, out, "overlap_vs_j2")
-            fig, axes = _figure(7.0 + _LEGEND_WIDTH, 2.6 * len(eps_values), 2, nrows=len(eps_values))
+            written += save_figure(fig, out, "overlap_vs_j2")
+            fig, axes = new_figure(7.0 + _LEGEND_WIDTH, 2.6 * len(eps_values), 2, nrows=len(eps_values))
             for k, (sub, title) in enumerate(zip(subsets, titles)):
                 _metric_axes(
                     axes[2 * k],
@@ -212,9 +212,9 @@ def plot_sweep(directory: str | Path, *, frustrated: tuple[float, float] | None 
                     legend=False,
                 )
                 axes[2 * k].set_title(title, fontsize=8)
-            written += _save(fig, out, "accuracy_vs_j2")
+            written += save_figure(fig, out, "accuracy_vs_j2")
         if not results.empty and task == "vmc":
-            written += _save(vmc_error_figure(results, region, title=f"{lattice}, VMC"), out, "vmc_error_vs_j2")
+            written += save_figure(vmc_error_figure(results, region, title=f"{lattice}, VMC"), out, "vmc_error_vs_j2")
         written += _plot_ed(ed, region, out, lattice)
     return written
 
@@ -257,7 +257,7 @@ def vmc_error_figure(results: pd.DataFrame, region=None, *, title: str = ""):
     Returns:
         A matplotlib ``Figure`` (one axes; its ``containers`` hold the error-bar lines in order).
     """
-    fig, (ax,) = _figure(3.4 + _LEGEND_WIDTH, 2.6)
+    fig, (ax,) = new_figure(3.4 + _LEGEND_WIDTH, 2.6)
     _shade(ax, region, True)
     for k, (label, j2, mean, std, _) in enumerate(_vmc_groups(results)):
         ax.errorbar(j2 + 0.006 * (k - 1), mean, yerr=std, marker="os^vD<>"[k % 7], capsize=2, label=label)
@@ -307,7 +307,7 @@ def energy_figure(series: dict[str, np.ndarray], ed_energy: float | None = None,
         A matplotlib ``Figure``; the first axes holds the error-bar line (``containers[0]``).
     """
     it, e, err = series["iters"], series["energy"], series["error"]
-    fig, axes = _figure(7.0, 2.6, 2 if ed_energy is not None else 1)
+    fig, axes = new_figure(7.0, 2.6, 2 if ed_energy is not None else 1)
     ax = axes[0]
     ax.errorbar(it, e, yerr=err, fmt="-", lw=0.8, elinewidth=0.5, color="C0", ecolor="C0", label="VMC")
     if ed_energy is not None:
@@ -356,11 +356,11 @@ def plot_vmc_run(directory: str | Path, *, ed_energy: float | None = None, title
             if line.strip() and "ed_energy" in json.loads(line):
                 ed_energy = float(json.loads(line)["ed_energy"])
     with matplotlib.rc_context(_STYLE):
-        return _save(energy_figure(series, ed_energy, title=title), directory / "plots", "energy")
+        return save_figure(energy_figure(series, ed_energy, title=title), directory / "plots", "energy")
 
 
 def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
-    fig, (ax,) = _figure(3.4, 2.6)
+    fig, (ax,) = new_figure(3.4, 2.6)
     _shade(ax, region, True)
     sector_cols = sorted(c for c in ed.columns if c.startswith("sector_energies."))
     labels: dict[float, list[str]] = {}  # sector names at the right edge, merged where they coincide
@@ -392,7 +392,7 @@ def _plot_ed(ed: pd.DataFrame, region, out: Path, lattice: str) -> list[Path]:
     ax.grid(alpha=0.3, lw=0.5)
     ax.legend(frameon=False, loc="lower right")
     ax.margins(x=0.12)
-    return _save(fig, out, "ed_energy_vs_j2")
+    return save_figure(fig, out, "ed_energy_vs_j2")
 
 
 # --- one sign fit --------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def plot_training(
     Returns:
         The written paths.
     """
-    fig, (ax_loss, ax_ovl) = _figure(9.0, 3.4, ncols=2)
+    fig, (ax_loss, ax_ovl) = new_figure(9.0, 3.4, ncols=2)
     steps = [r["step"] for r in history]
     ax_loss.plot(steps, [r["loss"] for r in history], label="training")
     ax_loss.plot(steps, [r["val_loss"] for r in history], label="validation")
@@ -431,4 +431,4 @@ def plot_training(
     ax_ovl.legend(frameon=False)
     if title:
         fig.suptitle(title)
-    return _save(fig, Path(directory), "training")
+    return save_figure(fig, Path(directory), "training")

@@ -1,0 +1,192 @@
+"""Spin correlations and S(q) of exact ground states: against NetKet's operators on the full Sz = 0
+space, the orbit (36-site) route against the listed one, sum rules, the bond sum, the CLI."""
+
+import dataclasses
+import json
+
+import netket as nk
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqs_dilated.ed.ground import ground_state
+from nqs_dilated.lattice import load_lattice
+from nqs_dilated.observables import (
+    SINGLET_RTOL,
+    allowed_momenta,
+    bond_energy,
+    correlations,
+    structure_factor,
+)
+
+#: sigma_i . sigma_j on two spins (symmetric under relabelling up <-> down on both sites).
+SIGMA_DOT_SIGMA = np.array([[1, 0, 0, 0], [0, -1, 2, 0], [0, 2, -1, 0], [0, 0, 0, 1]], dtype=np.float64)
+
+
+def _netket_correlators(state):
+    """``(zz, sigma)`` for the pairs (site 0, site at each displacement), from NetKet's operators
+    on the full Sz = 0 space: an independent route to the same numbers."""
+    cluster = state.cluster
+    hi = nk.hilbert.Spin(0.5, cluster.n_sites, total_sz=0)
+    v = state.amplitude(np.asarray(hi.all_states()))
+    L1, L2 = cluster.extent
+    index = {tuple(int(x) for x in g): s for s, g in enumerate(cluster.grid)}
+    origin = index[(0, 0)]
+    zz, sigma = [], []
+    for k in range(L1 * L2):
+        j = index[(k // L2, k % L2)]
+        if j == origin:
+            zz.append(1.0)
+            sigma.append(3.0)
+            continue
+        z = nk.operator.spin.sigmaz(hi, origin) * nk.operator.spin.sigmaz(hi, j)
+        s = nk.operator.LocalOperator(hi, SIGMA_DOT_SIGMA, [origin, j])
+        zz.append(float(v @ (z.to_sparse() @ v)))
+        sigma.append(float(v @ (s.to_sparse() @ v)))
+    return np.array(zz), np.array(sigma)
+
+
+@pytest.mark.parametrize("j2", [0.0, 1.0])
+def test_correlators_equal_netket_4x4(j2):
+    state = ground_state("triangular-4x4", j2)
+    corr = correlations(state)
+    zz, sigma = _netket_correlators(state)
+    np.testing.assert_allclose(corr.zz, zz, atol=1e-10)
+    np.testing.assert_allclose(corr.sigma, sigma, atol=1e-10)
+    assert corr.route == "listed"
+
+
+@pytest.mark.slow
+def test_correlators_equal_netket_4x6():
+    state = ground_state("triangular-4x6", 1.2)
+    corr = correlations(state)
+    zz, sigma = _netket_correlators(state)
+    np.testing.assert_allclose(corr.zz, zz, atol=1e-10)
+    np.testing.assert_allclose(corr.sigma, sigma, atol=1e-10)
+
+
+@pytest.mark.parametrize(("lattice", "j2"), [("triangular-4x4", 1.0), ("triangular-4x6", 0.5)])
+def test_orbit_route_equals_listed(lattice, j2):
+    """The 36-site route (Ising correlators over the orbit representatives, sigma = 3 zz for a
+    singlet) gives the listed route's numbers on clusters where both run."""
+    state = ground_state(lattice, j2)
+    listed = correlations(state, route="listed")
+    orbits = correlations(state, route="singlet")
+    np.testing.assert_allclose(orbits.zz, listed.zz, atol=1e-12)
+    np.testing.assert_allclose(orbits.sigma, listed.sigma, atol=1e-8)  # the ground state is a singlet
+    assert orbits.route == "singlet"
+    assert orbits.bond_energy == pytest.approx(state.energy, rel=SINGLET_RTOL)
+
+
+@pytest.mark.parametrize(("lattice", "j2"), [("triangular-4x4", 0.0), ("triangular-4x4", 1.0), ("triangular-4x6", 1.2)])
+def test_sum_rules_and_bond_sum(lattice, j2):
+    """sigma(0) = 3; sum_d <S_0.S_d> = S(q = 0) = <S_tot^2>/N = 0 for the singlet ground state;
+    S(q) >= 0; the bond sum of the correlators is the ground-state energy."""
+    state = ground_state(lattice, j2)
+    corr = correlations(state)
+    sf = structure_factor(corr, state.cluster)
+    assert corr.sigma[0] == pytest.approx(3.0, abs=1e-12) and corr.zz[0] == pytest.approx(1.0, abs=1e-12)
+    assert abs(np.sum(corr.s_dot_s)) < 1e-9
+    assert sf.s[0] == pytest.approx(0.0, abs=1e-9) and np.all(sf.s > -1e-9)
+    assert corr.bond_energy == pytest.approx(state.energy, rel=1e-9)
+    assert bond_energy(state.cluster, corr.sigma, j2) == corr.bond_energy
+
+
+def test_neel_peak_on_the_square_lattice():
+    """J2 = 0 is the square-lattice Heisenberg model: S(q) peaks at the Neel momentum, q.a1 = q.a2 = pi
+    (mod 2 pi), and the staggered correlator alternates in sign with the bipartite sublattices."""
+    state = ground_state("triangular-4x4", 0.0)
+    corr = correlations(state)
+    sf = structure_factor(corr, state.cluster)
+    a = np.asarray(state.cluster.basis_vectors)
+    phases = (sf.q[sf.peak] @ a.T) % (2 * np.pi)
+    np.testing.assert_allclose(phases, [np.pi, np.pi], atol=1e-12)
+    parity = (-1) ** (corr.displacements.sum(axis=1))
+    assert np.all(np.sign(corr.sigma) == parity)
+
+
+def test_allowed_momenta():
+    """q = (m1/L1) b1 + (m2/L2) b2 with a_i . b_j = 2 pi delta_ij: exp(i q.(L1 a1)) = exp(i q.(L2 a2)) = 1."""
+    cluster = load_lattice("triangular-4x6")
+    m, q = allowed_momenta(cluster)
+    a = np.asarray(cluster.basis_vectors)
+    L1, L2 = cluster.extent
+    np.testing.assert_allclose(np.exp(1j * q @ (L1 * a[0])), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.exp(1j * q @ (L2 * a[1])), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.exp(1j * q @ a.T), np.exp(2j * np.pi * m / [L1, L2]), atol=1e-12)
+    assert len({tuple(x) for x in m}) == cluster.n_sites
+
+
+def test_not_a_singlet_is_refused():
+    """The orbit route takes sigma = 3 zz only when the bond sum reproduces E0; a state whose
+    energy does not match (here: a shifted record) is refused with one clear error."""
+    state = ground_state("triangular-4x4", 1.0)
+    state.info = dataclasses.replace(state.info, energy=state.info.energy + 0.5)
+    with pytest.raises(ValueError, match="not a singlet"):
+        correlations(state, route="singlet")
+    with pytest.raises(ValueError, match="unknown route"):
+        correlations(state, route="xx")
+
+
+def test_cli_writes_observables(tmp_path):
+    from nqs_dilated.cli.main import main
+
+    out = tmp_path / "obs"
+    assert (
+        main(
+            [
+                "ed",
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "0,1",
+                "--observables",
+                "--out",
+                str(out),
+                "--quiet",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    peaks = pd.read_csv(out / "peaks.csv")
+    assert list(peaks["j2"]) == [0.0, 1.0]
+    for j2 in ("0", "1"):
+        sf = pd.read_csv(out / f"j2={j2}" / "structure_factor.csv")
+        assert list(sf.columns) == ["m1", "m2", "qx", "qy", "S"] and len(sf) == 16
+        assert (out / f"j2={j2}" / "structure_factor.png").exists()
+        corr = pd.read_csv(out / f"j2={j2}" / "correlations.csv")
+        assert corr["s_dot_s"].iloc[0] == pytest.approx(0.75)
+    single = tmp_path / "one"
+    assert (
+        main(
+            [
+                "ed",
+                "--lattice",
+                "triangular-4x4",
+                "--j2",
+                "1",
+                "--observables",
+                "--out",
+                str(single),
+                "--quiet",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert (single / "correlations.csv").exists() and not (single / "peaks.csv").exists()
+    assert main(["ed", "--lattice", "triangular-4x4", "--out", str(tmp_path / "x")]) == 2  # --out without --observables
+
+
+@pytest.mark.slow
+def test_36_sites_bond_sum():
+    """6x6 at J2/J1 = 1.3: the nearest-neighbour correlators of the orbit route reproduce E0 through
+    the bond sum to 1e-9 (the singlet check), and S(q) >= 0 with S(0) = 0."""
+    state = ground_state("triangular-6x6", 1.3)
+    corr = correlations(state)
+    assert corr.route == "singlet"
+    assert corr.bond_energy == pytest.approx(state.energy, rel=1e-9)
+    sf = structure_factor(corr, state.cluster)
+    assert sf.s[0] == pytest.approx(0.0, abs=1e-9) and np.all(sf.s > -1e-9)
+    json.dumps(corr.rows())
