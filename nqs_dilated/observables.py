@@ -49,10 +49,15 @@ __all__ = [
     "ROUTES",
     "SINGLET_RTOL",
     "Correlations",
+    "MonteCarloCorrelations",
     "StructureFactor",
     "allowed_momenta",
     "bond_energy",
+    "compare_peak",
     "correlations",
+    "listed_correlators",
+    "mc_correlations",
+    "mc_structure_factor",
     "structure_factor",
 ]
 
@@ -212,13 +217,32 @@ def _symmetric_zz(state) -> np.ndarray:
     return out.sum(axis=0) / (L1 * L2)
 
 
-def _listed(state: GroundState, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
-    """``(zz, sigma)`` per displacement from the listed Sz = 0 space (exact; module docstring)."""
-    codes, amps = state.enumerate_codes()
+def listed_correlators(cluster: Cluster, codes: np.ndarray, amplitudes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(zz, sigma)``: ``<sigma^z_0 sigma^z_d>`` and ``<sigma_0 . sigma_d>`` (Pauli, pairs from the site
+    at grid ``(0, 0)``) of the state with ``amplitudes`` on the listed ``codes`` (module docstring).
+
+    Args:
+        cluster: The cluster.
+        codes: uint64 ``(D,)``, bit codes of the Sz = 0 space (any order; bit set = spin up).
+        amplitudes: float64 ``(D,)``, real amplitudes (normalised here), e.g. learned signs times
+            exact amplitudes.
+
+    Returns:
+        float64 ``(N,)`` each, one entry per displacement (row ``d1 * L2 + d2``), not averaged
+        over point images.
+
+    Raises:
+        ValueError: arrays of different lengths, or a zero state.
+    """
     codes = np.asarray(codes, dtype=np.uint64)
-    amps = np.asarray(amps, dtype=np.float64)
+    amps = np.asarray(amplitudes, dtype=np.float64)
+    if codes.shape != amps.shape:
+        raise ValueError(f"codes {codes.shape} and amplitudes {amps.shape} differ in shape")
+    norm = float(np.dot(amps, amps))
+    if not norm > 0:
+        raise ValueError("the amplitudes vanish")
     order = np.argsort(codes)
-    codes, amps = codes[order], amps[order]
+    codes, amps = codes[order], amps[order] / math.sqrt(norm)
     weights = amps**2
     site = _site_of_displacement(cluster)
     one = np.uint64(1)
@@ -226,16 +250,14 @@ def _listed(state: GroundState, cluster: Cluster) -> tuple[np.ndarray, np.ndarra
     zz = np.empty(len(site))
     sigma = np.empty(len(site))
     for k, j in enumerate(site):
-        bitj = (codes >> np.uint64(j)) & one
-        anti = bit0 != bitj
+        anti = bit0 != ((codes >> np.uint64(j)) & one)
         zz[k] = float(np.sum(weights[~anti]) - np.sum(weights[anti]))
         if k == 0:
             sigma[k] = 3.0 * zz[k]
             continue
         flipped = codes[anti] ^ ((one << np.uint64(site[0])) | (one << np.uint64(j)))
-        pos = np.searchsorted(codes, flipped)
-        partner = amps[np.minimum(pos, len(codes) - 1)]
-        partner = np.where(codes[np.minimum(pos, len(codes) - 1)] == flipped, partner, 0.0)
+        pos = np.minimum(np.searchsorted(codes, flipped), len(codes) - 1)
+        partner = np.where(codes[pos] == flipped, amps[pos], 0.0)
         sigma[k] = zz[k] + 2.0 * float(np.sum(amps[anti] * partner))
     return zz, sigma
 
@@ -292,7 +314,7 @@ def correlations(state: GroundState, route: str = "auto") -> Correlations:
     if route == "singlet" and not by_orbits:
         raise ValueError(f"route 'singlet' reads a symmetric-basis state; got {type(state).__name__}")
     if route == "listed":
-        zz, sigma = _listed(state, cluster)
+        zz, sigma = listed_correlators(cluster, *state.enumerate_codes())
     else:
         check_cluster(cluster)
         zz, sigma = _symmetric_zz(state), None
@@ -335,3 +357,121 @@ def structure_factor(corr: Correlations, cluster: Cluster) -> StructureFactor:
     m, q = allowed_momenta(cluster)
     s = np.cos(q @ corr.vectors.T) @ corr.s_dot_s
     return StructureFactor(m, q, s)
+
+
+@dataclass(frozen=True)
+class MonteCarloCorrelations:
+    """``<sigma_0 . sigma_d>`` of a variational state estimated by Monte Carlo (NetKet), with errors.
+
+    Attributes:
+        cluster: Name of the cluster.
+        displacements, vectors: As in :class:`Correlations`.
+        sigma: float64 ``(N,)``, the mean of ``(1/N) sum_i sigma_i . sigma_{i+d}`` (Pauli).
+        sigma_error: float64 ``(N,)``, its standard error (NetKet's ``error_of_mean``, from the
+            autocorrelation of the chains).
+    """
+
+    cluster: str
+    displacements: np.ndarray
+    vectors: np.ndarray
+    sigma: np.ndarray
+    sigma_error: np.ndarray
+
+    @property
+    def s_dot_s(self) -> np.ndarray:
+        """``<S_0 . S_d>`` (S.S convention), float64 ``(N,)``."""
+        return self.sigma / 4.0
+
+
+def _pair_operator(hilbert, pairs: list[tuple[int, int]], weights: list[float]):
+    """``sum_k w_k sigma_{i_k} . sigma_{j_k}`` as a NetKet ``LocalOperator`` (Pauli)."""
+    import netket as nk
+
+    op = nk.operator.LocalOperator(hilbert, dtype=np.float64)
+    dot = np.array([[1, 0, 0, 0], [0, -1, 2, 0], [0, 2, -1, 0], [0, 0, 0, 1]], dtype=np.float64)
+    for (i, j), w in zip(pairs, weights):
+        op += nk.operator.LocalOperator(hilbert, w * dot, [int(i), int(j)])
+    return op
+
+
+def _translated_pairs(cluster: Cluster, k: int) -> list[tuple[int, int]]:
+    """The ``N`` pairs ``(i, i + d_k)`` of displacement ``k``."""
+    L1, L2 = cluster.extent
+    grid = np.asarray(cluster.grid, dtype=np.int64)
+    index = {(int(g[0]), int(g[1])): s for s, g in enumerate(grid)}
+    d1, d2 = divmod(k, L2)
+    return [(s, index[((g[0] + d1) % L1, (g[1] + d2) % L2)]) for s, g in enumerate(grid)]
+
+
+def mc_correlations(vstate, cluster: Cluster) -> MonteCarloCorrelations:
+    """``<sigma_0 . sigma_d>`` of a NetKet variational state on ``cluster``, each as the Monte Carlo
+    mean of the translation average ``(1/N) sum_i sigma_i . sigma_{i+d}`` over ``vstate``'s samples
+    (:meth:`netket.vqs.MCState.expect`; exact sums for a ``FullSumState``).
+
+    Args:
+        vstate: The variational state (Sz = 0 Hilbert space of ``cluster``).
+        cluster: The cluster.
+
+    Returns:
+        :class:`MonteCarloCorrelations` (not averaged over point images: a variational state need
+        not be point-group symmetric).
+    """
+    displacements, vectors = _displacements(cluster)
+    n = cluster.n_sites
+    means, errors = np.empty(n), np.empty(n)
+    means[0], errors[0] = 3.0, 0.0
+    for k in range(1, n):
+        pairs = _translated_pairs(cluster, k)
+        stats = vstate.expect(_pair_operator(vstate.hilbert, pairs, [1.0 / n] * n))
+        means[k] = float(np.real(stats.mean))
+        errors[k] = float(np.nan_to_num(stats.error_of_mean))
+    return MonteCarloCorrelations(cluster.name, displacements, vectors, means, errors)
+
+
+def mc_structure_factor(vstate, cluster: Cluster, m: tuple[int, int]) -> tuple[float, float]:
+    """``S(q)`` (S.S units) of a NetKet variational state at the momentum of indices ``m = (m1, m2)``,
+    as the Monte Carlo mean of the operator ``(1/N) sum_ij cos(q.(r_i - r_j)) S_i . S_j`` over the
+    state's samples: ``(mean, standard error)``.
+
+    Raises:
+        ValueError: ``m`` outside ``0 <= m_i < L_i``.
+    """
+    L1, L2 = cluster.extent
+    if not (0 <= m[0] < L1 and 0 <= m[1] < L2):
+        raise ValueError(f"momentum indices {m} outside the {L1}x{L2} torus")
+    ms, qs = allowed_momenta(cluster)
+    q = qs[int(m[0]) * L2 + int(m[1])]
+    _, vectors = _displacements(cluster)
+    n = cluster.n_sites
+    pairs, weights = [], []
+    for k in range(1, n):  # the d = 0 terms give the constant 3/4
+        w = math.cos(float(q @ vectors[k])) / (4.0 * n)
+        if abs(w) > 1e-15:
+            pairs += _translated_pairs(cluster, k)
+            weights += [w] * n
+    stats = vstate.expect(_pair_operator(vstate.hilbert, pairs, weights))
+    return 0.75 + float(np.real(stats.mean)), float(np.nan_to_num(stats.error_of_mean))
+
+
+def compare_peak(ground: GroundState, vstate) -> dict:
+    """``S(q)`` of a variational state at the peak of the exact ``S(q)``, next to the exact value.
+
+    Returns:
+        ``{"m": [m1, m2], "q": [qx, qy], "exact": S_exact, "variational": S_var, "error": its standard
+        error}`` (S.S units; :func:`correlations`, :func:`mc_structure_factor`).
+
+    Raises:
+        ValueError: as :func:`correlations`.
+    """
+    cluster = ground.cluster
+    exact = structure_factor(correlations(ground), cluster)
+    k = exact.peak
+    m = (int(exact.m[k, 0]), int(exact.m[k, 1]))
+    mean, error = mc_structure_factor(vstate, cluster, m)
+    return {
+        "m": list(m),
+        "q": [float(exact.q[k, 0]), float(exact.q[k, 1])],
+        "exact": float(exact.s[k]),
+        "variational": mean,
+        "error": error,
+    }

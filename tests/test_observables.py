@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nqs_dilated.ed.bits import codes_to_configs
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.lattice import load_lattice
 from nqs_dilated.observables import (
@@ -190,3 +191,52 @@ def test_36_sites_bond_sum():
     sf = structure_factor(corr, state.cluster)
     assert sf.s[0] == pytest.approx(0.0, abs=1e-9) and np.all(sf.s > -1e-9)
     json.dumps(corr.rows())
+
+
+def test_variational_estimates_equal_the_listed_sums(cluster_4x4):
+    """For a full-sum NetKet state (exact expectation values) of a dilated CNN with the exact sign,
+    the translation-averaged operator estimates equal the listed-route correlators of its amplitude
+    vector, and S(q) from the S(q) operator equals the Fourier sum of those correlators."""
+    from nqs_dilated.ed.bits import configs_to_codes
+    from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
+    from nqs_dilated.observables import Correlations, listed_correlators, mc_correlations, mc_structure_factor
+    from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
+
+    gs = ground_state(cluster_4x4, 1.0)
+    model = make_wavefunction(
+        cluster_4x4, "fixed-sign", make_sign("exact", cluster_4x4, gs), channels=(8, 8), dilations=(1, 2)
+    )
+    vstate = make_state(heisenberg_bonds(cluster_4x4, 1.0), cluster_4x4, model, exact=True, seed=3)
+    mc = mc_correlations(vstate, cluster_4x4)
+    psi = np.asarray(vstate.to_array())
+    codes = configs_to_codes(np.asarray(vstate.hilbert.all_states()))
+    zz, sigma = listed_correlators(cluster_4x4, codes, psi.real)
+    np.testing.assert_allclose(mc.sigma, sigma, atol=1e-12)
+    assert np.all(mc.sigma_error == 0)
+    exact = structure_factor(
+        Correlations(cluster_4x4.name, mc.displacements, mc.vectors, zz, sigma, "listed", 0, 0), cluster_4x4
+    )
+    s, err = mc_structure_factor(vstate, cluster_4x4, (2, 2))
+    assert s == pytest.approx(exact.s[2 * 4 + 2], abs=1e-12) and err == 0
+    with pytest.raises(ValueError, match="outside"):
+        mc_structure_factor(vstate, cluster_4x4, (4, 0))
+
+
+def test_learned_signs_times_exact_amplitudes():
+    """``listed_correlators`` on |psi_ED| times a sign structure: the exact signs give the exact
+    correlators; the Marshall sign at J2/J1 = 1 (wrong on much of the weight) changes the exchange
+    part and S(q), not the Ising part, which depends on |psi|^2 only."""
+    from nqs_dilated.models.wavefunction import MarshallSign
+    from nqs_dilated.observables import listed_correlators
+
+    state = ground_state("triangular-4x4", 1.0)
+    cluster = state.cluster
+    codes, amps = state.enumerate_codes()
+    zz, sigma = listed_correlators(cluster, codes, amps)
+    exact = correlations(state, route="listed")
+    np.testing.assert_allclose(sigma, exact.sigma, atol=1e-9)  # the point average changes nothing here
+    configs = codes_to_configs(codes, cluster.n_sites)
+    marshall = np.asarray(MarshallSign.from_grid(cluster.grid).apply({}, configs)).real
+    zz_m, sigma_m = listed_correlators(cluster, codes, np.abs(amps) * np.sign(marshall))
+    np.testing.assert_allclose(zz_m, zz, atol=1e-12)
+    assert np.max(np.abs(sigma_m - sigma)) > 0.05

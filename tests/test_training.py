@@ -3,6 +3,7 @@ fit (VMC pretraining) with its bit-for-bit resume, and the named choices parsed 
 
 import json
 
+import flax.serialization
 import jax
 import netket as nk
 import numpy as np
@@ -177,3 +178,16 @@ def test_vmc_cli_pretrains(tmp_path):
     assert summary["pretraining"]["n_train"] == round(0.3 * 12870) and summary["pretraining"]["eps"] == 0.3
     assert not (tmp_path / "pre" / "pretrain-checkpoint.msgpack").exists()  # removed with the finished run
     assert starts["pre"] < 0.6 * starts["plain"], starts
+    # the summary has S(q) at the exact peak, variational next to exact, and the run directory
+    # gives its final state back
+    from nqs_dilated.experiments.vmc_run import load_vmc_state
+    from nqs_dilated.observables import correlations, structure_factor
+
+    cfg, ground, vstate = load_vmc_state(tmp_path / "pre")
+    exact = structure_factor(correlations(ground), ground.cluster)
+    sq = summary["structure_factor"]
+    assert sq["exact"] == pytest.approx(float(exact.s[exact.peak])) and sq["m"] == list(exact.m[exact.peak])
+    assert sq["error"] > 0 and abs(sq["variational"] - sq["exact"]) < 3.0
+    assert cfg.pretrain_eps == 0.3
+    stored = flax.serialization.msgpack_restore((tmp_path / "pre" / "params.msgpack").read_bytes())
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(vstate.variables["params"]), stored["params"])

@@ -161,6 +161,12 @@ def _report_vmc(s: dict) -> int:
     if "fidelity" in s:
         line += f"  fidelity {s['fidelity']:.6f}"
     print(line)
+    if s.get("structure_factor"):
+        sq = s["structure_factor"]
+        print(
+            f"S(q) at the exact peak m = ({sq['m'][0]}, {sq['m'][1]}): {sq['variational']:.4f} +- {sq['error']:.4f} "
+            f"(exact {sq['exact']:.4f}, S.S units)"
+        )
     if s["status"] != "finished":
         print(
             f"stopped early: {s['status']}" + ("; rerun the same command to resume" if s["status"] == "timeout" else "")

@@ -53,6 +53,7 @@ from ..ed.ground import ground_state
 from ..hamiltonian.bonds import heisenberg_bonds
 from ..lattice import load_lattice
 from ..models import n_params
+from ..observables import compare_peak
 from ..training.amplitude import AmplitudeFit
 from ..training.callbacks import CheckpointCallback
 from ..training.progress import FitProgressBar
@@ -66,7 +67,7 @@ from .resolve import resolve
 from .rundir import CHECKPOINT, CONFIG, PARAMS, SUMMARY, RunDir
 from .sign_source import check_sign_fit, sign_from_source
 
-__all__ = ["PRETRAIN_CHECKPOINT", "checkpoint_meta", "run_vmc"]
+__all__ = ["PRETRAIN_CHECKPOINT", "build_state", "checkpoint_meta", "load_vmc_state", "run_vmc"]
 
 #: Checkpoint of the amplitude fit of a pretrained run (kept until the run finishes).
 PRETRAIN_CHECKPOINT = "pretrain-checkpoint.msgpack"
@@ -152,34 +153,7 @@ def run_vmc(
         sign_check = check_sign_fit(source, force_sign)
     if sign_check is not None and sign_check["forced"]:
         say(f"warning: using the sign fit {source} below the quality bounds (--force-sign)")
-    sign, prior = None, None
-    if cfg.mode == "fixed-sign":
-        sign = sign_from_source(source, cluster, ground, force=True)  # checked above (sign_check)
-    else:
-        prior = source if source in ("marshall", "none") else sign_from_source(source, cluster, force=True)
-    dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
-    model = make_wavefunction(
-        cluster,
-        cfg.mode,
-        sign,
-        model=cfg.model,
-        sign_prior=prior,
-        param_dtype=dtype,
-        symmetrize=cfg.symmetrize,
-        sector=ground.info.sector,
-        **model_options(cfg),
-    )
-    vstate = make_state(
-        hamiltonian,
-        cluster,
-        model,
-        n_samples=cfg.n_samples,
-        n_chains=cfg.n_chains,
-        chunk_size=cfg.chunk_size or None,
-        seed=cfg.seed,
-        exact=cfg.exact,
-        readout_scale=None if cfg.model == "gcnn" else cfg.readout_scale,  # the G-CNN has no linear readout
-    )
+    vstate = build_state(cfg, cluster, hamiltonian, ground, source)
     meta = checkpoint_meta(cfg)
     ckpt = out / CHECKPOINT
     start, seconds_before, guard_state, pretraining = 0, 0.0, None, None
@@ -214,6 +188,7 @@ def run_vmc(
         guard_state=guard_state,
     )
     final = energy_report(vstate, hamiltonian, ground)
+    peak = compare_peak(ground, vstate)  # S(q) at the exact peak, variational vs exact
     if main:
         run.log({"stage": "end", "step": result.steps, "status": result.status, **final})
     summary = {
@@ -232,6 +207,7 @@ def run_vmc(
         "sign_fit": fit,
         "sign_check": sign_check,
         "pretraining": pretraining,
+        "structure_factor": peak,
         "n_params": n_params(vstate.parameters),
         "n_samples": cfg.n_samples if not cfg.exact else ground.dimension,
         "exact": cfg.exact,
@@ -268,6 +244,83 @@ def run_vmc(
     ckpt.unlink(missing_ok=True)  # a finished run is not resumed; params.msgpack holds its variables
     (out / PRETRAIN_CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def build_state(cfg: FitConfig, cluster, hamiltonian, ground, source: str, *, n_samples: int | None = None):
+    """The variational state a VMC configuration describes, at its initial parameters.
+
+    Args:
+        cfg: The VMC configuration.
+        cluster, hamiltonian, ground: Its cluster, Hamiltonian and exact ground state.
+        source: The sign source (fixed-sign) or phase prior (full): a name or a sign-fit run
+            directory (a chained fit's ``<out>/sign-fit``), already checked.
+        n_samples: Samples per expectation value instead of the configuration's.
+
+    Returns:
+        A NetKet ``MCState`` (``FullSumState`` with ``exact``).
+    """
+    sign, prior = None, None
+    if cfg.mode == "fixed-sign":
+        sign = sign_from_source(source, cluster, ground, force=True)
+    else:
+        prior = source if source in ("marshall", "none") else sign_from_source(source, cluster, force=True)
+    dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
+    model = make_wavefunction(
+        cluster,
+        cfg.mode,
+        sign,
+        model=cfg.model,
+        sign_prior=prior,
+        param_dtype=dtype,
+        symmetrize=cfg.symmetrize,
+        sector=ground.info.sector,
+        **model_options(cfg),
+    )
+    return make_state(
+        hamiltonian,
+        cluster,
+        model,
+        n_samples=n_samples or cfg.n_samples,
+        n_chains=cfg.n_chains,
+        chunk_size=cfg.chunk_size or None,
+        seed=cfg.seed,
+        exact=cfg.exact,
+        readout_scale=None if cfg.model == "gcnn" else cfg.readout_scale,  # the G-CNN has no linear readout
+    )
+
+
+def load_vmc_state(run_dir: str | Path, *, n_samples: int | None = None):
+    """A finished VMC run directory's final state: ``(cfg, ground, vstate)``.
+
+    The configuration is read from ``config.json``, the exact ground state from the store (or the
+    ED), the variables from ``params.msgpack``.
+
+    Args:
+        run_dir: The run directory of ``nqs-dilated vmc``.
+        n_samples: Samples per expectation value (default the run's).
+
+    Raises:
+        ValueError: not a finished VMC run directory, or parameters that do not fit its model.
+    """
+    path = Path(run_dir)
+    if not (path / CONFIG).is_file() or not (path / PARAMS).is_file():
+        raise ValueError(f"{path} is not a finished VMC run directory (needs {CONFIG} and {PARAMS})")
+    values = json.loads((path / CONFIG).read_text())
+    values.pop("out", None)
+    cfg = resolve(values)
+    if cfg.task != "vmc":
+        raise ValueError(f"{path} is a {cfg.task!r} run, not a VMC run")
+    cluster = load_lattice(cfg.lattice)
+    ground = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    source = cfg.sign_source if cfg.mode == "fixed-sign" else cfg.sign_prior
+    if source == "fit":
+        source = str(path / "sign-fit")
+    vstate = build_state(cfg, cluster, heisenberg_bonds(cluster, cfg.j2, cfg.j1), ground, source, n_samples=n_samples)
+    try:
+        vstate.variables = flax.serialization.from_bytes(vstate.variables, (path / PARAMS).read_bytes())
+    except Exception as err:  # noqa: BLE001 - msgpack/flax raise various types
+        raise ValueError(f"{path / PARAMS} does not fit the model of {path / CONFIG}: {err}") from None
+    return cfg, ground, vstate
 
 
 def _pretrain(
