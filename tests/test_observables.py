@@ -132,24 +132,13 @@ def test_not_a_singlet_is_refused():
 def test_cli_writes_observables(tmp_path):
     from nqs_dilated.cli.main import main
 
-    out = tmp_path / "obs"
-    assert (
-        main(
-            [
-                "ed",
-                "--lattice",
-                "triangular-4x4",
-                "--j2",
-                "0,1",
-                "--observables",
-                "--out",
-                str(out),
-                "--quiet",
-                "--json",
-            ]
+    def ed(j2: str, out) -> int:
+        return main(
+            ["ed", "--lattice", "triangular-4x4", "--j2", j2, "--observables", "--out", str(out), "--quiet", "--json"]
         )
-        == 0
-    )
+
+    out = tmp_path / "obs"
+    assert ed("0,1", out) == 0
     peaks = pd.read_csv(out / "peaks.csv")
     assert list(peaks["j2"]) == [0.0, 1.0]
     for j2 in ("0", "1"):
@@ -159,23 +148,7 @@ def test_cli_writes_observables(tmp_path):
         corr = pd.read_csv(out / f"j2={j2}" / "correlations.csv")
         assert corr["s_dot_s"].iloc[0] == pytest.approx(0.75)
     single = tmp_path / "one"
-    assert (
-        main(
-            [
-                "ed",
-                "--lattice",
-                "triangular-4x4",
-                "--j2",
-                "1",
-                "--observables",
-                "--out",
-                str(single),
-                "--quiet",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert ed("1", single) == 0
     assert (single / "correlations.csv").exists() and not (single / "peaks.csv").exists()
     assert main(["ed", "--lattice", "triangular-4x4", "--out", str(tmp_path / "x")]) == 2  # --out without --observables
 
@@ -240,3 +213,22 @@ def test_learned_signs_times_exact_amplitudes():
     zz_m, sigma_m = listed_correlators(cluster, codes, np.abs(amps) * np.sign(marshall))
     np.testing.assert_allclose(zz_m, zz, atol=1e-12)
     assert np.max(np.abs(sigma_m - sigma)) > 0.05
+
+
+def test_monte_carlo_estimates_in_chunks(cluster_4x4, monkeypatch):
+    """The Monte Carlo S(q) evaluates its connected configurations in chunks (the 36-site operator
+    would otherwise need tens of GB): the same samples give the same estimate in any chunks, and the
+    state's own chunk size is left as it was."""
+    import nqs_dilated.observables as obs
+    from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
+    from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
+
+    model = make_wavefunction(
+        cluster_4x4, "fixed-sign", make_sign("marshall", cluster_4x4), channels=(4,), dilations=(1,)
+    )
+    vstate = make_state(heisenberg_bonds(cluster_4x4, 1.0), cluster_4x4, model, n_samples=512, n_chains=16, seed=1)
+    whole = obs.mc_structure_factor(vstate, cluster_4x4, (2, 2))
+    monkeypatch.setattr(obs, "MC_CHUNK_CONFIGS", 1024)
+    chunked = obs.mc_structure_factor(vstate, cluster_4x4, (2, 2))
+    assert chunked[0] == pytest.approx(whole[0], abs=1e-10) and chunked[1] == pytest.approx(whole[1], rel=1e-8)
+    assert vstate.chunk_size is None
