@@ -94,7 +94,8 @@ ax_s.set(xlabel="J2/J1", ylabel="S(q_peak) / N", title="(a) height of the S(q) p
 ax_q.set(xlabel="J2/J1", ylabel="|q_peak|", title="(b) position of the peak")
 ax_e.set(xlabel="J2/J1", ylabel="E − E0 (Pauli)", title="(c) gaps over all momenta")
 ax_s.legend(fontsize=7)
-ax_e.legend(fontsize=6, ncol=2)
+ax_e.legend(fontsize=6, loc="upper right", framealpha=0.9)
+ax_e.set_ylim(0, 12)
 for ext in ("png", "pdf"):
     with atomic_path(here / f"structure-factor-vs-j2.{ext}") as tmp:
         fig.savefig(tmp, format=ext, dpi=150)
