@@ -406,6 +406,30 @@ def _collect(draw, n: int, keep, what: str, adaptive: bool = False) -> tuple[np.
 MIN_VAL = 1000
 
 
+#: Bytes per site and configuration taken for the draw of the training and validation sets: one
+#: ``|psi|^2`` draw of 12 million 36-site configurations (``GroundState.sample``) peaked 284 bytes
+#: per configuration above the loaded state, about ``8 (N + 4)`` with ``N = 36``.
+BYTES_PER_SITE_DRAW = 8
+
+
+def _check_memory(n: int, n_sites: int, eps: float, eps_relative_to: str) -> None:
+    """Refuse, before drawing, a training plus validation set that would not fit in memory.
+
+    Raises:
+        MemoryError: one line with the set size, the estimate and the fix.
+    """
+    import psutil
+
+    need = n * BYTES_PER_SITE_DRAW * (n_sites + 4)
+    free = psutil.virtual_memory().available
+    if need > 0.8 * free:
+        raise MemoryError(
+            f"eps = {eps:g} of the {eps_relative_to} reference is {n:,} training and validation configurations "
+            f"(~{need / 2**30:.1f} GiB to draw, {free / 2**30:.1f} GiB available): lower eps, or take eps relative "
+            "to the orbit representatives (eps_relative_to = representatives)"
+        )
+
+
 def default_n_val(n_train: int, dimension: int) -> int:
     """Default validation-set size: ``max(n_train // 4, min(MIN_VAL, dimension // 10))``.
 
@@ -475,6 +499,7 @@ def make_datasets(
     d_ref = _reference_dimension(state, eps_relative_to)
     n_train = max(1, int(round(eps * d_ref)))
     n_val = default_n_val(n_train, int(state.dimension)) if n_val is None else int(n_val)
+    _check_memory(n_train + n_val, state.n_sites, eps, eps_relative_to)
     exhaustive = state.enumerable if exhaustive is None else bool(exhaustive)
     by_orbit = split == "orbits"
 

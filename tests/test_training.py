@@ -191,3 +191,24 @@ def test_vmc_cli_pretrains(tmp_path):
     assert cfg.pretrain_eps == 0.3
     stored = flax.serialization.msgpack_restore((tmp_path / "pre" / "params.msgpack").read_bytes())
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(vstate.variables["params"]), stored["params"])
+
+
+def test_pretraining_keeps_its_eps_reference(monkeypatch):
+    """A VMC run without a chained sign fit resets the sign-fit keys to their defaults, except the
+    reference of eps when the amplitude is pretrained (pretrain_eps is a fraction of it); a
+    training set that would not fit in memory is refused before any draw."""
+    import psutil
+
+    from nqs_dilated.experiments.resolve import resolve
+
+    base = {"task": "vmc", "lattice": "triangular-4x4", "mode": "fixed-sign", "eps_relative_to": "representatives"}
+    assert resolve({**base, "pretrain_eps": 0.01}).eps_relative_to == "representatives"
+    assert resolve(base).eps_relative_to == "sz0"  # unused without pretraining or a chained fit
+
+    class Tiny:
+        available = 1 << 20
+
+    state = ground_state("triangular-4x4", 1.0)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny())
+    with pytest.raises(MemoryError, match="eps = 0.5 of the sz0 reference is 8,043 training and validation"):
+        make_datasets(state, eps=0.5)

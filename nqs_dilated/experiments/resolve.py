@@ -68,8 +68,11 @@ def resolve(values: dict[str, Any]) -> FitConfig:
         # the sign-fit keys only matter to a chained fit: at their defaults, a [sign] table beside
         # [vmc] in a config file does not change this run's config.json (its identity on resume);
         # a key added later takes the value older run directories implied (left out of config.json)
+        # (eps_relative_to stays when the amplitude is pretrained: pretrain_eps is a fraction of it)
+        kept = ("eps_relative_to",) if cfg.pretrain_eps else ()
         for key in CHAIN_FIT_KEYS:
-            setattr(cfg, key, ADDED_KEYS.get(key, CONFIG_FIELDS[key].default))
+            if key not in kept:
+                setattr(cfg, key, ADDED_KEYS.get(key, CONFIG_FIELDS[key].default))
     return cfg
 
 
