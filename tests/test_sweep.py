@@ -264,6 +264,10 @@ def test_sweep_writes_tables_references_and_plots(full_sweep, capsys):
     merged = results.merge(ed, on="j2")  # every run used the reference of its J2
     assert np.array_equal(merged["ed_energy"].to_numpy(), merged["energy"].to_numpy())
     assert ed.loc[ed.j2 == 0.0, "marshall_overlap"].item() == pytest.approx(1.0)  # Marshall exact at J2 = 0
+    # the exact S(q) peak per J2: at J2 = 0 (square lattice) the Neel momentum, q.a1 = q.a2 = pi
+    neel = ed.loc[ed.j2 == 0.0, ["sq_peak_qx", "sq_peak_qy"]].to_numpy()[0] @ np.array([[1, 0.5], [0, 3**0.5 / 2]])
+    np.testing.assert_allclose(np.cos(neel), [-1, -1], atol=1e-9)
+    assert (ed["sq_peak"] > 0).all()
     summary = (full_sweep / "summary.md").read_text()
     assert (
         "runs finished: 12 of 12" in summary and summary.count("| dilated-1-2-1 ") == 3 + 3

@@ -12,6 +12,7 @@ from ..ed.ground import ground_state
 from ..lattice import load_lattice
 from ..metrics import overlap
 from ..models.wavefunction import MarshallSign
+from ..observables import correlations, structure_factor
 from .sweep_plan import SweepPlan
 
 __all__ = ["marshall_overlap", "reference_states"]
@@ -48,7 +49,9 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
         One dict per J2 (the rows of ``ed.csv``): ``j2``, ``j1``, ``lattice``, ``n_sites``,
         ``energy`` and ``energy_per_site`` (Pauli convention), ``sector``, ``sector_energies``
         (per-site energies of every sector searched), ``method``, ``residual``, ``gap``,
-        ``dimension``, ``marshall_overlap``, ``ed_seconds`` (of the original computation),
+        ``dimension``, ``marshall_overlap``, ``sq_peak_m1``, ``sq_peak_m2``, ``sq_peak_qx``,
+        ``sq_peak_qy``, ``sq_peak`` (position and height of the peak of the exact S(q), S.S units,
+        :mod:`nqs_dilated.observables`), ``ed_seconds`` (of the original computation),
         ``convention``, ``store`` (file name).
 
     Raises:
@@ -66,6 +69,8 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
             cluster, j2, ref.j1, method=ref.ed_method, sector=ref.sector, structure_cache=structure_cache, initial=state
         )
         info = state.info
+        sq = structure_factor(correlations(state), cluster)
+        k = sq.peak
         rows.append(
             {
                 "j2": float(j2),
@@ -81,6 +86,11 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
                 "gap": info.gap,
                 "dimension": info.dimension,
                 "marshall_overlap": marshall_overlap(state),
+                "sq_peak_m1": int(sq.m[k, 0]),
+                "sq_peak_m2": int(sq.m[k, 1]),
+                "sq_peak_qx": float(sq.q[k, 0]),
+                "sq_peak_qy": float(sq.q[k, 1]),
+                "sq_peak": float(sq.s[k]),
                 "ed_seconds": info.seconds,
                 "convention": info.convention,
                 "store": Path(state.store_path).name if getattr(state, "store_path", None) else "",

@@ -291,6 +291,9 @@ def render_summary(
         "sector": ("sector", ""),
         "gap": ("gap", ".6f"),
         "marshall_overlap": ("Marshall-sign overlap", ".4f"),
+        "sq_peak_m1": ("S(q) peak m1", "g"),
+        "sq_peak_m2": ("m2", "g"),
+        "sq_peak": ("S(q_peak) (S.S)", ".4f"),
         "method": ("ED method", ""),
         "residual": ("residual", ".1e"),
     }
