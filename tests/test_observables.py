@@ -219,7 +219,7 @@ def test_monte_carlo_estimates_in_chunks(cluster_4x4, monkeypatch):
     """The Monte Carlo S(q) evaluates its connected configurations in chunks (the 36-site operator
     would otherwise need tens of GB): the same samples give the same estimate in any chunks, and the
     state's own chunk size is left as it was."""
-    import nqs_dilated.observables as obs
+    import nqs_dilated.observables.variational as obs
     from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
     from nqs_dilated.training.wavefunction import make_sign, make_state, make_wavefunction
 
