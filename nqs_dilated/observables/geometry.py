@@ -45,25 +45,19 @@ def point_maps(cluster: Cluster) -> np.ndarray:
     of point-group element ``p`` applied to displacement ``k``)."""
     L1, L2 = cluster.extent
     grid = np.asarray(cluster.grid, dtype=np.int64)
-    index = {(int(g[0]), int(g[1])): s for s, g in enumerate(grid)}
+    sites = site_of_displacement(cluster)
     perms = np.asarray(space_group(cluster).point_perms, dtype=np.int64)
-    origin = index[(0, 0)]
     maps = np.empty((len(perms), L1 * L2), dtype=np.int64)
     for p, perm in enumerate(perms):
-        o = grid[perm[origin]]
-        for k in range(L1 * L2):
-            site = index[(k // L2, k % L2)]
-            g = grid[perm[site]]
-            maps[p, k] = ((g[0] - o[0]) % L1) * L2 + (g[1] - o[1]) % L2
+        o = grid[perm[sites[0]]]
+        g = grid[perm[sites]]
+        maps[p] = ((g[:, 0] - o[0]) % L1) * L2 + (g[:, 1] - o[1]) % L2
     return maps
 
 
 def site_of_displacement(cluster: Cluster) -> np.ndarray:
     """int64 ``(N,)``: the site at displacement ``k`` from the site at grid ``(0, 0)``."""
-    L1, L2 = cluster.extent
-    grid = np.asarray(cluster.grid, dtype=np.int64)
-    index = {(int(g[0]), int(g[1])): s for s, g in enumerate(grid)}
-    return np.array([index[(k // L2, k % L2)] for k in range(L1 * L2)], dtype=np.int64)
+    return np.asarray(cluster.site_of, dtype=np.int64).ravel()  # row-major: k = d1 * L2 + d2
 
 
 def bond_displacement(cluster: Cluster, i: int, j: int) -> int:

@@ -54,9 +54,9 @@ def _translated_pairs(cluster: Cluster, k: int) -> list[tuple[int, int]]:
     """The ``N`` pairs ``(i, i + d_k)`` of displacement ``k``."""
     L1, L2 = cluster.extent
     grid = np.asarray(cluster.grid, dtype=np.int64)
-    index = {(int(g[0]), int(g[1])): s for s, g in enumerate(grid)}
     d1, d2 = divmod(k, L2)
-    return [(s, index[((g[0] + d1) % L1, (g[1] + d2) % L2)]) for s, g in enumerate(grid)]
+    partners = np.asarray(cluster.site_of)[(grid[:, 0] + d1) % L1, (grid[:, 1] + d2) % L2]
+    return [(s, int(j)) for s, j in enumerate(partners)]
 
 
 #: Connected configurations evaluated at once by the Monte Carlo estimates (samples per chunk times

@@ -131,8 +131,7 @@ class AmplitudeFit(FitDriver):
         self._full = params
         fitted = params[self._key] if self._key is not None else params
         self._optimizer = optax.adam(lr)
-        self._start(fitted, self._optimizer.init(fitted))
-        self._t0 = t0
+        self._start(fitted, self._optimizer.init(fitted), t0)
         self.batch_size = min(int(batch_size), len(train))
         self._x = jnp.asarray(train.configs, dtype=jnp.int8)
         self._y = jnp.asarray(_log_abs(train))

@@ -78,12 +78,12 @@ class FitDriver:
     step_count: int = 0
     stopped_early: bool = False
 
-    def _start(self, params: Any, opt_state: Any) -> None:
+    def _start(self, params: Any, opt_state: Any, t0: float | None = None) -> None:
         self.params, self.opt_state = params, opt_state
         self.step_count, self.history = 0, []
         self.best_loss, self.best_params, self.best_step = math.inf, params, 0
         self.resumed_from, self._seconds_before = 0, 0.0
-        self._t0 = time.perf_counter()
+        self._t0 = time.perf_counter() if t0 is None else t0  # t0: when the driver's setup began
 
     def seconds(self) -> float:
         """Wall seconds of the fit so far, over every invocation of a resumed run."""

@@ -185,8 +185,7 @@ class SignFit(FitDriver):
             params = model.init(key_init, self._x[:1])
         check_logits(model, params, self._x[:1])
         optimizer, self._run_steps, self._evaluate = compiled(model, float(lr), eval_chunk, default_micro_batch())
-        self._start(params, optimizer.init(params))
-        self._t0 = t0  # the wall time includes initialisation and compilation
+        self._start(params, optimizer.init(params), t0)  # the wall time includes initialisation
         self._stream = BatchStream(len(train), self.budget.batch_size, seed)
         self.plateau_below = (1.0 - PLATEAU_MARGIN) * plateau_loss(np.asarray(self._y))
         self.left_plateau_step: int | None = None
