@@ -21,7 +21,8 @@ name                            from
 ``SignFit``, ``train_sign``     :mod:`nqs_dilated.training.sign`
 ``AmplitudeFit``                :mod:`nqs_dilated.training.amplitude`
 ``optimise``                    :mod:`nqs_dilated.training.vmc`
-``FitConfig``, ``resolve``      :mod:`nqs_dilated.experiments.config`, :mod:`nqs_dilated.experiments.resolve`
+``resolve``, ``RunSpec``        :mod:`nqs_dilated.experiments.resolve`, :mod:`nqs_dilated.experiments.specs`
+``SignResult``, ``VmcResult``   :mod:`nqs_dilated.experiments.results`
 =============================== ======================================================
 
 The command line is ``nqs-dilated ed | sign | vmc | sweep | search | plot``.
@@ -53,6 +54,9 @@ _EXPORTS = {
     "FitConfig": "nqs_dilated.experiments.config",
     "ConfigError": "nqs_dilated.experiments.config",
     "resolve": "nqs_dilated.experiments.resolve",
+    "RunSpec": "nqs_dilated.experiments.specs",
+    "SignResult": "nqs_dilated.experiments.results",
+    "VmcResult": "nqs_dilated.experiments.results",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -238,26 +238,30 @@ def test_config_file_tables_give_each_task_its_values(tmp_path):
         ),
         "vmc",
     )
-    assert (sign.task, sign.lr, sign.eps, sign.j2, sign.n_iter) == ("sign", 0.005, 0.1, 0.5, FitConfig().n_iter)
-    # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its sign_lr
-    assert (vmc.task, vmc.lr, vmc.n_iter, vmc.j2, vmc.eps, vmc.sign_lr) == ("vmc", 0.05, 9, 0.5, 0.1, 0.005)
-    # without a chain the [sign] keys stay at their defaults: config.json is that of the file without [sign]
+    assert (sign.task, sign.sign.lr, sign.sign.eps, sign.problem.j2, sign.vmc) == ("sign", 0.005, 0.1, 0.5, None)
+    # VMC reads [sign] for the fit a chain runs first (sign source or prior "fit"): [sign] lr is its Adam rate
+    assert (vmc.task, vmc.vmc.lr, vmc.vmc.n_iter, vmc.problem.j2, vmc.sign.eps, vmc.sign.lr) == (
+        "vmc",
+        0.05,
+        9,
+        0.5,
+        0.1,
+        0.005,
+    )
+    # without a chain the run has no sign spec: its identity is that of the file without [sign]
     plain = parser_cli.config_from_args(parser_cli.build_parser("vmc").parse_args([str(path)]), "vmc")
     no_sign = tmp_path / "no-sign.toml"
     no_sign.write_text('lattice = "triangular-4x4"\nj2 = 0.5\n[vmc]\nlr = 0.05\nn_iter = 7\n')
-    assert (
-        plain.to_dict()
-        == parser_cli.config_from_args(parser_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc").to_dict()
-    )
-    assert (plain.eps, plain.sign_lr) == (FitConfig().eps, FitConfig().sign_lr)
+    assert plain == parser_cli.config_from_args(parser_cli.build_parser("vmc").parse_args([str(no_sign)]), "vmc")
+    assert plain.sign is None and plain.identity() == plain.identity()
     base, sweep = resolve_sweep(
         *parser_cli.values_from_args(parser_cli.build_parser("sweep").parse_args([str(path)]), "sweep")
     )
     assert sweep.j2 == (0.0, 0.5, 1.0) and sweep.n_seeds == 2 and base["lr"] == 0.005
     # without tables each task has its own learning rate
     bare = _write(tmp_path, 'lattice = "triangular-4x4"\n')
-    assert resolve(config_values(load_toml(bare), "vmc")[0]).lr == 0.02
-    assert resolve(config_values(load_toml(bare), "sign")[0]).lr == 0.001
+    assert resolve(config_values(load_toml(bare), "vmc")[0]).vmc.lr == 0.02
+    assert resolve(config_values(load_toml(bare), "sign")[0]).sign.lr == 0.001
     with pytest.raises(ConfigError, match="for task 'vmc'"):
         config_values({"task": "vmc"}, "sign")
 
@@ -353,16 +357,20 @@ def test_vmc_prints_netket_choices_on_stderr_and_real_energies(tmp_path, capsys)
 
 
 def test_leakage_of_an_old_run_and_of_an_orbit_split_run(tmp_path, capsys):
-    """``nqs-dilated leakage`` draws a run's sets again: a run of the configuration split (its
-    config.json without ``split``, as earlier versions wrote it) has test weight in training orbits,
-    an orbit-split run none; the summary says which split a run used."""
+    """``nqs-dilated leakage`` draws a run's sets again: a run of the configuration split (here
+    with the flat config.json of schema 1 without ``split``, as earlier versions wrote it) has
+    test weight in training orbits, an orbit-split run none; the summary says which split a run used."""
     for name, split in (("old", "configurations"), ("new", "orbits")):
         assert main_cli.main(["sign"] + TINY_SIGN + ["--split", split, "--out", str(tmp_path / name)]) == 0
         summary = json.loads((tmp_path / name / "summary.json").read_text())
         assert summary["split"] == split and summary["coverage"]["n_train_orbits"] > 0
         assert 0 < summary["coverage"]["train_orbit_weight"] < 1
-    config = json.loads((tmp_path / "old" / "config.json").read_text())
-    assert "split" not in config  # the implied value of directories written before the key existed
+    from nqs_dilated.experiments.rundir import read_spec
+
+    # the old form: flat keys, no schema, no split (the implied value of directories written before it)
+    flat = {k: v for k, v in read_spec(tmp_path / "old").flat().items() if k != "split"}
+    (tmp_path / "old" / "config.json").write_text(json.dumps(flat))
+    assert read_spec(tmp_path / "old").sign.split == "configurations"
     capsys.readouterr()
     assert main_cli.main(["leakage", "--json", str(tmp_path / "old"), str(tmp_path / "new")]) == 0
     old, new = (json.loads(line) for line in capsys.readouterr().out.splitlines())

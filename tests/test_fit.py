@@ -102,7 +102,7 @@ def test_pipeline_writes_every_file(tmp_path, model):
     assert (out / "plots" / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert -1 <= summary["marshall_test_overlap"] <= 1 and 2 <= summary["budget"]["epochs"] < 2.5
     config = json.loads((out / "config.json").read_text())
-    assert config["j2"] == 0.5 and config["model"] == model
+    assert config["problem"]["j2"] == 0.5 and config["model"]["name"] == model and config["schema"] == 2
     provenance = json.loads((out / "provenance.json").read_text())
     assert {"versions", "git_revision", "convention"} <= set(provenance)
     # metrics are fractions, overlap within [-1, 1]

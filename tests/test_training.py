@@ -188,22 +188,22 @@ def test_vmc_cli_pretrains(tmp_path):
     sq = summary["structure_factor"]
     assert sq["exact"] == pytest.approx(float(exact.s[exact.peak])) and sq["m"] == list(exact.m[exact.peak])
     assert sq["error"] > 0 and abs(sq["variational"] - sq["exact"]) < 3.0
-    assert cfg.pretrain_eps == 0.3
+    assert cfg.vmc.pretrain.eps == 0.3
     stored = flax.serialization.msgpack_restore((tmp_path / "pre" / "params.msgpack").read_bytes())
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(vstate.variables["params"]), stored["params"])
 
 
 def test_pretraining_keeps_its_eps_reference(monkeypatch):
-    """A VMC run without a chained sign fit resets the sign-fit keys to their defaults, except the
-    reference of eps when the amplitude is pretrained (pretrain_eps is a fraction of it); a
-    training set that would not fit in memory is refused before any draw."""
+    """A VMC run without a chained sign fit has no sign spec; the reference of eps goes to the
+    pretraining spec (pretrain_eps is a fraction of it); a training set that would not fit in
+    memory is refused before any draw."""
     import psutil
 
     from nqs_dilated.experiments.resolve import resolve
 
     base = {"task": "vmc", "lattice": "triangular-4x4", "mode": "fixed-sign", "eps_relative_to": "representatives"}
-    assert resolve({**base, "pretrain_eps": 0.01}).eps_relative_to == "representatives"
-    assert resolve(base).eps_relative_to == "sz0"  # unused without pretraining or a chained fit
+    assert resolve({**base, "pretrain_eps": 0.01}).vmc.pretrain.eps_relative_to == "representatives"
+    assert resolve(base).vmc.pretrain is None and resolve(base).sign is None
 
     class Tiny:
         available = 1 << 20

@@ -67,12 +67,11 @@ def test_unknown_sign_source_and_bad_inputs(cluster_4x4, gs0, ham0, tmp_path):
         resolve({"task": "vmc", "mode": "fixed-sign", "sign_source": str(tmp_path / "nope")})
     with pytest.raises(ConfigError, match="unknown mode"):
         resolve({"task": "vmc", "mode": "half"})
-    assert resolve({"task": "vmc"}).lr == 0.02 and resolve({}).lr == 1e-3
+    assert resolve({"task": "vmc"}).vmc.lr == 0.02 and resolve({}).sign.lr == 1e-3
     with pytest.raises(ConfigError, match="lr_final must be >= 0"):
         resolve({"task": "vmc", "lr_final": -0.01})
     # a key added later is left out of config.json at its default: older run directories resume
-    assert "lr_final" not in resolve({"task": "vmc"}).to_dict()
-    assert resolve({"task": "vmc", "lr_final": 0.002}).to_dict()["lr_final"] == 0.002
+    assert resolve({"task": "vmc", "lr_final": 0.002}).vmc.lr_final == 0.002
 
 
 @pytest.mark.parametrize("mode", ["full", "fixed-sign"])
@@ -233,7 +232,7 @@ def test_cli_writes_run_dir_and_resumes(tmp_path, capsys, monkeypatch):
     assert main(args_k) == 0
     resumed = json.loads((killed / "summary.json").read_text())
     assert resumed["resumed_from"] == 3
-    assert json.loads((killed / "config.json").read_text())["lr_final"] == 0.005
+    assert json.loads((killed / "config.json").read_text())["vmc"]["lr_final"] == 0.005
     # the time of the 3 steps of the first invocation is carried in the checkpoint (the resumed
     # invocation has no step left, so its total is the first one's)
     assert resumed["optimisation_seconds_total"] == pytest.approx(first, rel=0.2, abs=0.5)
@@ -428,15 +427,15 @@ def test_bad_sign_run_dirs(sign_run, cluster_4x4, cluster_4x6, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(sign_run, other)
     cfg = json.loads((other / "config.json").read_text())
-    (other / "config.json").write_text(json.dumps({**cfg, "lattice": "triangular-4x6"}))
+    (other / "config.json").write_text(json.dumps({**cfg, "problem": {**cfg["problem"], "lattice": "triangular-4x6"}}))
     with pytest.raises(ValueError, match="fitted on triangular-4x6"):
         sign_from_source(str(other), cluster_4x4)
     # parameters of another model
-    (other / "config.json").write_text(json.dumps({**cfg, "channels": [6, 4]}))
+    (other / "config.json").write_text(json.dumps({**cfg, "model": {**cfg["model"], "channels": [6, 4]}}))
     with pytest.raises(ValueError, match="does not match the model"):
         sign_from_source(str(other), cluster_4x4)
     # a VMC run is not a sign fit
-    (other / "config.json").write_text(json.dumps({**cfg, "task": "vmc"}))
+    (other / "config.json").write_text(json.dumps(resolve({"task": "vmc", "lattice": "triangular-4x4"}).to_json()))
     with pytest.raises(ValueError, match="not a sign fit"):
         sign_from_source(str(other), cluster_4x4)
     # an unfinished sign fit (no summary.json)
@@ -632,7 +631,7 @@ def test_resume_after_a_crash_logs_each_iteration_once(tmp_path, monkeypatch):
     lines = []
     summary = run_vmc(cfg, progress=False, report=lines.append)
     assert "resuming from step 2" in "\n".join(lines), lines
-    assert summary["resumed_from"] == 2 and summary["steps_done"] == 6
+    assert summary.resumed_from == 2 and summary.steps_done == 6
     iters = _vmc_iters(out)
     assert iters == list(range(6)), iters
     log = json.loads((out / "vmc.log").read_text())
@@ -684,7 +683,7 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
     monkeypatch.setattr(VMC_MinSR, "compute_loss_and_update", original)
     capsys.readouterr()
     resumed = run_vmc(config(tmp_path / "cut"), progress=True)
-    assert resumed["resumed_from"] == 4 and resumed["steps_done"] == whole["steps_done"] == 8
+    assert resumed.resumed_from == 4 and resumed.steps_done == whole.steps_done == 8
     bar = capsys.readouterr().err
     assert "4/8" in bar and "8/8" in bar and "0/4" not in bar  # the bar continues at the resumed step
 
@@ -697,7 +696,7 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tmp_path, monkeypatch, caps
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     energies = [json.loads((tmp_path / n / "vmc.log").read_text())["Energy"]["Mean"]["real"] for n in ("whole", "cut")]
     np.testing.assert_allclose(energies[0], energies[1], rtol=1e-10)
-    assert resumed["energy"] == pytest.approx(whole["energy"], rel=1e-10)
+    assert resumed.energy == pytest.approx(whole.energy, rel=1e-10)
 
 
 def test_truncate_json_log_keeps_iterations_before_the_step(tmp_path):

@@ -14,7 +14,7 @@ from nqs_dilated.experiments.config import FitConfig
 from nqs_dilated.experiments.config_file import config_values, load_toml
 from nqs_dilated.experiments.resolve import resolve
 from nqs_dilated.experiments.sign_source import sign_from_source
-from nqs_dilated.experiments.vmc_run import sign_fit_config
+from nqs_dilated.experiments.vmc_run import sign_fit_spec
 from nqs_dilated.training.wavefunction import make_wavefunction
 
 NET = ["--channels", "8,8", "--dilations", "1,2"]
@@ -61,7 +61,9 @@ def test_fit_then_fixed_sign_vmc_in_one_command(tmp_path, cluster_4x4, capsys):
     # that network
     assert fit["test_overlap"] > 0.7 and summary["steps_done"] == 3
     fit_cfg = json.loads((out / "sign-fit" / "config.json").read_text())
-    assert fit_cfg["task"] == "sign" and fit_cfg["eps"] == 0.05 and fit_cfg["steps"] == 1500 and fit_cfg["lr"] == 1e-3
+    sign_table = fit_cfg["sign"]
+    assert fit_cfg["task"] == "sign" and fit_cfg["schema"] == 2 and fit_cfg["vmc"] is None
+    assert (sign_table["eps"], sign_table["steps"], sign_table["lr"]) == (0.05, 1500, 1e-3)
     gs = ground_state(cluster_4x4, 0.0)
     configs = gs.enumerate()[0]
     sign = sign_from_source(str(out / "sign-fit"), cluster_4x4, force=True)
@@ -83,10 +85,11 @@ def test_full_mode_with_the_fitted_sign_as_prior_reads_the_sign_table(tmp_path, 
     )
     values, _ = config_values(load_toml(config), "vmc")
     cfg = resolve(values)
-    assert cfg.sign_lr == 0.002 and cfg.steps == 600 and cfg.symmetrize
+    assert cfg.sign.lr == 0.002 and cfg.sign.steps == 600 and cfg.vmc.symmetrize
     assert "prior-fit-eps=0.05_sym" in cfg.default_out()
-    fit_cfg = sign_fit_config(cfg, tmp_path / "x")
-    assert fit_cfg.task == "sign" and fit_cfg.lr == 0.002 and fit_cfg.out == str(tmp_path / "x" / "sign-fit")
+    fit_cfg = sign_fit_spec(cfg, tmp_path / "x")
+    assert fit_cfg.task == "sign" and fit_cfg.sign.lr == 0.002 and fit_cfg.out == str(tmp_path / "x" / "sign-fit")
+    assert (fit_cfg.problem, fit_cfg.model, fit_cfg.seed) == (cfg.problem, cfg.model, cfg.seed)
     out = tmp_path / "full"
     assert main(["vmc", str(config), "--quiet", "--force-sign", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())

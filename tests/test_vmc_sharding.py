@@ -306,16 +306,16 @@ def test_vmc_run_over_two_processes_with_submitit_local(tmp_path, monkeypatch):
         tmp_path / "jobs",
         SweepConfig(executor="submitit-local", slurm_tasks_per_node=2, slurm_time_min=10),
     )
-    two = pool.submit(resolve({**values, "out": str(tmp_path / "two")}).to_dict()).result()
-    assert two["processes"] == 2 and two["devices"] == 2 and two["sharding"] and two["steps_done"] == 4
+    two = pool.submit(resolve({**values, "out": str(tmp_path / "two")}).to_json()).result()
+    assert two.processes == 2 and two.devices == 2 and two.sharding and two.steps_done == 4
     written = json.loads((tmp_path / "two" / "summary.json").read_text())
-    assert written["energy"] == two["energy"] and (tmp_path / "two" / "plots" / "energy.png").is_file()
+    assert written["energy"] == two.energy and (tmp_path / "two" / "plots" / "energy.png").is_file()
     assert json.loads((tmp_path / "two" / "vmc.log").read_text())["Energy"]["iters"] == [0, 1, 2, 3]
-    one = execute_run(resolve({**values, "out": str(tmp_path / "one")}).to_dict())
-    assert one["processes"] == 1
-    z = abs(one["energy"] - two["energy"]) / np.hypot(one["energy_error"], two["energy_error"])
+    one = execute_run(resolve({**values, "out": str(tmp_path / "one")}).to_json())
+    assert one.processes == 1
+    z = abs(one.energy - two.energy) / np.hypot(one.energy_error, two.energy_error)
     print(
-        f"\n1 process: E = {one['energy']:.6f} +- {one['energy_error']:.6f}; 2 processes: "
-        f"E = {two['energy']:.6f} +- {two['energy_error']:.6f} ({two['seconds']:.1f} s)"
+        f"\n1 process: E = {one.energy:.6f} +- {one.energy_error:.6f}; 2 processes: "
+        f"E = {two.energy:.6f} +- {two.energy_error:.6f} ({two.seconds:.1f} s)"
     )
     assert z < 4

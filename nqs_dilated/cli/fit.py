@@ -33,10 +33,9 @@ from .common import attach_negative_values, fail, one_line_warnings, peak_rss_gi
 from .parser import build_parser, values_from_args
 
 
-def _print_table(summary: dict) -> None:
-    rows = [(split, m) for split, m in summary["metrics"].items()]
+def _print_table(result) -> None:
     print(f"{'set':<14}{'size':>10}{'accuracy':>18}{'weighted':>11}{'overlap':>20}")
-    for split, m in rows:
+    for split, m in result.metrics.items():
         acc = f"{m['accuracy']:.4f} ± {m.get('accuracy_se', 0):.4f}"
         ovl = f"{m['overlap']:.4f} ± {m.get('overlap_se', 0):.4f}"
         print(f"{split:<14}{m['size']:>10}{acc:>18}{m['weighted_accuracy']:>11.4f}{ovl:>20}")
@@ -59,7 +58,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
         if command in ("sweep", "search"):
             base, sweep = resolve_sweep(values, sweep_values)
         else:
-            cfg = resolve(values)
+            spec = resolve(values)
     except ConfigError as err:
         return fail(str(err))
     if command in ("sweep", "search"):
@@ -67,23 +66,25 @@ def _run(command: str, args: argparse.Namespace) -> int:
 
         return (search_main if command == "search" else sweep_main)(base, sweep, quiet=args.quiet)
     # heavy imports only after the arguments are valid
-    if cfg.task == "vmc":
+    p, m = spec.problem, spec.model
+    if spec.task == "vmc":
         from ..experiments.vmc_run import run_vmc as run
 
-        sign = f"sign {cfg.sign_source}" if cfg.mode == "fixed-sign" else f"prior {cfg.sign_prior}"
+        v = spec.vmc
+        sign = f"sign {v.sign_source}" if v.mode == "fixed-sign" else f"prior {v.sign_prior}"
         print(
-            f"VMC: {cfg.lattice}  J2/J1 = {cfg.j2:g}  {cfg.mode} ({sign})  model {cfg.model} {_model_text(cfg)}  "
-            f"{cfg.n_iter} iterations of {cfg.n_samples} samples, lr {cfg.lr:g}"
-            + (f" -> {cfg.lr_final:g}" if cfg.lr_final else "")
-            + f"  seed {cfg.seed}",
+            f"VMC: {p.lattice}  J2/J1 = {p.j2:g}  {v.mode} ({sign})  model {m.name} {_model_text(m)}  "
+            f"{v.n_iter} iterations of {v.n_samples} samples, lr {v.lr:g}"
+            + (f" -> {v.lr_final:g}" if v.lr_final else "")
+            + f"  seed {spec.seed}",
             flush=True,
         )
     else:
         from ..experiments.sign_run import run_sign_fit as run
 
         print(
-            f"sign fit: {cfg.lattice}  J2/J1 = {cfg.j2:g}  model {cfg.model} {_model_text(cfg)}  eps = {cfg.eps:g} "
-            f"({cfg.eps_relative_to})  seed {cfg.seed}",
+            f"sign fit: {p.lattice}  J2/J1 = {p.j2:g}  model {m.name} {_model_text(m)}  eps = {spec.sign.eps:g} "
+            f"({spec.sign.eps_relative_to})  seed {spec.seed}",
             flush=True,
         )
     stdout = sys.stdout
@@ -91,88 +92,85 @@ def _run(command: str, args: argparse.Namespace) -> int:
         # NetKet prints its automatic choices ("Automatic SR implementation choice: ...") on stdout:
         # to stderr with the progress bars; stdout keeps our lines and the report
         with contextlib.redirect_stdout(sys.stderr):
-            extra = {"force_sign": args.force_sign} if cfg.task == "vmc" else {}
-            summary = run(
-                cfg, progress=not args.quiet, report=lambda line: print(line, file=stdout, flush=True), **extra
+            extra = {"force_sign": args.force_sign} if spec.task == "vmc" else {}
+            result = run(
+                spec, progress=not args.quiet, report=lambda line: print(line, file=stdout, flush=True), **extra
             )
     except _INPUT_ERRORS as err:
         return fail(str(err))
-    if summary.get("skipped"):
-        print(f"{summary['out']}: already finished (summary.json present); nothing to do")
+    if result.skipped:
+        print(f"{result.out}: already finished (summary.json present); nothing to do")
         return 0
-    return _report_vmc(summary) if cfg.task == "vmc" else _report_sign(summary)
+    return _report_vmc(result) if spec.task == "vmc" else _report_sign(result)
 
 
-def _model_text(cfg) -> str:
-    if cfg.model in ("dilated", "cnn"):
-        return f"(channels {','.join(map(str, cfg.channels))}, kernel {cfg.kernel_size}, dilations {','.join(map(str, cfg.dilations))})"
-    if cfg.model == "dense":
-        return f"(hidden {','.join(map(str, cfg.hidden))})"
-    return f"(features {','.join(map(str, cfg.channels))})"
+def _model_text(m) -> str:
+    if m.name in ("dilated", "cnn"):
+        return f"(channels {','.join(map(str, m.channels))}, kernel {m.kernel_size}, dilations {','.join(map(str, m.dilations))})"
+    if m.name == "dense":
+        return f"(hidden {','.join(map(str, m.hidden))})"
+    return f"(features {','.join(map(str, m.channels))})"
 
 
-def _report_sign(summary: dict) -> int:
+def _report_sign(r) -> int:
     print(
-        f"{summary['lattice']}  J2/J1 = {summary['j2']:g}  model {summary['model']} "
-        f"({summary['n_params']:,} parameters)  eps = {summary['eps']:g}  n_train = {summary['n_train']:,}"
+        f"{r.lattice}  J2/J1 = {r.j2:g}  model {r.model} "
+        f"({r.n_params:,} parameters)  eps = {r.eps:g}  n_train = {r.n_train:,}"
     )
-    b = summary["budget"]
+    b = r.budget
     print(
-        f"E_ED = {summary['ed_energy']:.10f} (Pauli; sector {summary['ed_sector']})  {summary['steps_run']:,}/{b['steps']:,} "
-        f"Adam steps of batch {b['batch_size']:,}, best at step {summary['best_step']:,} (epoch {summary['best_epoch']:.1f})"
+        f"E_ED = {r.ed_energy:.10f} (Pauli; sector {r.ed_sector})  {r.steps_run:,}/{b['steps']:,} "
+        f"Adam steps of batch {b['batch_size']:,}, best at step {r.best_step:,} (epoch {r.best_epoch:.1f})"
     )
-    if summary.get("left_plateau_step") is None:
+    if r.left_plateau_step is None:
         print(
             "the validation loss never left its initial plateau (the loss of a constant prediction): "
             "nothing was learned that generalises"
         )
-    cov = summary.get("coverage")
+    cov = r.coverage
     if cov:
         print(
-            f"split {summary.get('split', 'configurations')}: the {cov['n_train_orbits']:,} training orbits hold "
+            f"split {r.split}: the {cov['n_train_orbits']:,} training orbits hold "
             f"{cov['train_orbit_weight']:.4f} of |psi|^2; the test sets are "
             + (
                 "the unseen orbits"
-                if summary.get("split") == "orbits"
+                if r.split == "orbits"
                 else "what is not in the training set (their symmetry images included)"
             )
         )
-    _print_table(summary)
+    _print_table(r)
     print(
-        f"Marshall sign rule on the same test set: accuracy {summary['marshall_test_accuracy']:.4f}, "
-        f"overlap {summary['marshall_test_overlap']:.4f}"
+        f"Marshall sign rule on the same test set: accuracy {r.marshall_test_accuracy:.4f}, "
+        f"overlap {r.marshall_test_overlap:.4f}"
     )
-    print(f"{summary['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {summary['out']}")
+    print(f"{r.seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {r.out}")
     return 0
 
 
-def _report_vmc(s: dict) -> int:
-    sign = f" sign {s['sign_source']}" if s["mode"] == "fixed-sign" else f" prior {s['sign_prior']}"
+def _report_vmc(r) -> int:
+    sign = f" sign {r.sign_source}" if r.mode == "fixed-sign" else f" prior {r.sign_prior}"
     print(
-        f"{s['lattice']}  J2/J1 = {s['j2']:g}  VMC {s['mode']}{sign}  model {s['model']} "
-        f"({s['n_params']:,} parameters)  {s['n_samples']} samples  {s['steps_done']}/{s['n_iter']} iterations "
-        f"({s['sr_mode']}, {s['seconds_per_iter']:.3f} s/it)"
+        f"{r.lattice}  J2/J1 = {r.j2:g}  VMC {r.mode}{sign}  model {r.model} "
+        f"({r.n_params:,} parameters)  {r.n_samples} samples  {r.steps_done}/{r.n_iter} iterations "
+        f"({r.sr_mode}, {r.seconds_per_iter:.3f} s/it)"
     )
     print(
-        f"E_var = {s['energy']:.6f} +- {s['energy_error']:.6f}  var {s['variance']:.4g}  R_hat {s['r_hat']:.4f}  "
-        f"(Pauli convention)"
+        f"E_var = {r.energy:.6f} +- {r.energy_error:.6f}  var {r.variance:.4g}  R_hat {r.r_hat:.4f}  (Pauli convention)"
     )
-    line = f"E_ED  = {s['ed_energy']:.6f}  relative error {s['relative_error']:.3e}"
-    if "fidelity" in s:
-        line += f"  fidelity {s['fidelity']:.6f}"
+    line = f"E_ED  = {r.ed_energy:.6f}  relative error {r.relative_error:.3e}"
+    if r.fidelity is not None:
+        line += f"  fidelity {r.fidelity:.6f}"
     print(line)
-    if s.get("structure_factor"):
-        sq = s["structure_factor"]
+    if r.structure_factor:
+        sq = r.structure_factor
         print(
             f"S(q) at the exact peak m = ({sq['m'][0]}, {sq['m'][1]}): {sq['variational']:.4f} +- {sq['error']:.4f} "
             f"(exact {sq['exact']:.4f}, S.S units)"
         )
-    if s["status"] != "finished":
-        print(
-            f"stopped early: {s['status']}" + ("; rerun the same command to resume" if s["status"] == "timeout" else "")
-        )
-    print(f"{s['seconds']:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {s['out']}")
-    return 0 if s["status"] != "invalid_loss" else 1
+    if r.status != "finished":
+        print(f"stopped early: {r.status}" + ("; rerun the same command to resume" if r.status == "timeout" else ""))
+    print(f"{r.seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB -> {r.out}")
+    return 0 if r.status != "invalid_loss" else 1
 
 
 def plot_main(argv: list[str], prog: str = "nqs-dilated plot") -> int:

@@ -12,6 +12,7 @@ import argparse
 from ..experiments.config import MODELS, ConfigError, FitConfig
 from ..experiments.config_file import config_values, load_toml, task_defaults
 from ..experiments.resolve import j2_values, resolve
+from ..experiments.specs import RunSpec
 from ..experiments.sweep_config import EXECUTORS, SweepConfig
 
 #: The commands of ``nqs-dilated`` this module runs (``ed`` is :mod:`nqs_dilated.cli.ed`).
@@ -416,8 +417,8 @@ def values_from_args(args: argparse.Namespace, command: str = "sign") -> tuple[d
     return values, sweep_values
 
 
-def config_from_args(args: argparse.Namespace, command: str = "sign") -> FitConfig:
-    """Defaults, updated by the config file, updated by the flags that were given (one run).
+def config_from_args(args: argparse.Namespace, command: str = "sign") -> RunSpec:
+    """The run spec of the defaults, updated by the config file, updated by the flags that were given (one run).
 
     Raises:
         ConfigError: bad values, or several values on a sweep axis (a sweep: ``nqs-dilated sweep``).

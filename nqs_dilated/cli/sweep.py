@@ -96,16 +96,16 @@ class SweepProgress:
         if event.kind == "failed":
             print(f"{done} FAILED {event.run}: {event.error}", file=self.stream, flush=True)
             return
-        s = event.summary or {}
+        r = event.summary
         metric = (
-            f"test overlap {s['test_overlap']:.4f}"
-            if "test_overlap" in s
-            else f"relative error {s['relative_error']:.3e}"
-            if "relative_error" in s
+            f"test overlap {r.test_overlap:.4f}"
+            if getattr(r, "task", None) == "sign"
+            else f"relative error {r.relative_error:.3e}"
+            if getattr(r, "relative_error", None) is not None
             else ""
         )
         print(
-            f"{done} {event.run}: {metric}, {s.get('seconds', 0):.0f} s | elapsed {_interval(event.elapsed)}, "
+            f"{done} {event.run}: {metric}, {(r.seconds if r is not None else 0) or 0:.0f} s | elapsed {_interval(event.elapsed)}, "
             f"ETA {_interval(event.eta)}",
             file=self.stream,
             flush=True,

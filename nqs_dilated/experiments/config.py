@@ -1,7 +1,9 @@
-"""Run configurations: the keys of each task, their defaults and meaning.
+"""The configuration keys of the command line and config files: each task's keys, defaults and meaning.
 
-A run is one flat :class:`FitConfig`; :func:`~nqs_dilated.experiments.resolve.resolve` builds the
-validated configuration that a run directory records in ``config.json``. A config file
+:class:`FitConfig` is the flat namespace of those keys (one field per flag);
+:func:`~nqs_dilated.experiments.resolve.resolve` validates its values once and builds the typed
+:class:`~nqs_dilated.experiments.specs.RunSpec` that runs take and a run directory records in
+``config.json``. A config file
 (:mod:`nqs_dilated.experiments.config_file`) splits the keys into a top level and the tables
 ``[sign]``, ``[vmc]`` and ``[sweep]``; a list on a sweep axis (:data:`SWEEP_AXES`) is a sweep
 (:mod:`nqs_dilated.experiments.sweep_config`), never a single run.
@@ -11,16 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from ..data import EPS_CONVENTIONS, SPLITS
 from ..models import ModelName
 from ..training.wavefunction import VMC_MODELS, SignSource, VmcMode
 
 __all__ = [
-    "ADDED_KEYS",
-    "CHAIN_FIT_KEYS",
     "COMMON_KEYS",
     "CONFIG_FIELDS",
     "EPS_CONVENTIONS",
@@ -106,8 +104,6 @@ VMC_KEYS = (
     "pretrain_steps",
     "pretrain_lr",
 )
-#: FitConfig keys that a VMC run uses only for its chained sign fit (``[sign]``; its ``lr`` is ``sign_lr``).
-CHAIN_FIT_KEYS = (*(k for k in SIGN_KEYS if k != "lr"), "sign_lr")
 #: The table of each task.
 TASK_KEYS = {"sign": SIGN_KEYS, "vmc": VMC_KEYS}
 
@@ -118,7 +114,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class FitConfig:
-    """Everything a fit run depends on.
+    """The flat configuration keys with their defaults (the command line's flags, a config file's
+    keys); :func:`~nqs_dilated.experiments.resolve.resolve` turns them into a
+    :class:`~nqs_dilated.experiments.specs.RunSpec`.
 
     Attributes:
         task: ``"sign"`` (supervised sign fitting) or ``"vmc"`` (variational energy optimisation).
@@ -235,50 +233,6 @@ class FitConfig:
     pretrain_eps: float = 0.0
     pretrain_steps: int = 2000
     pretrain_lr: float = 0.001
-
-    def default_out(self) -> str:
-        name = Path(self.lattice).stem
-        if self.task == "vmc":
-            if self.mode == "fixed-sign":
-                sign = f"_fit-eps={self.eps:g}" if self.sign_source == "fit" else f"_{Path(self.sign_source).name}"
-            else:
-                sign = f"_prior-fit-eps={self.eps:g}" if self.sign_prior == "fit" else ""
-            sym = "_sym" if self.symmetrize else ""
-            exact = "_exact" if self.exact else ""
-            pre = f"_pre-eps={self.pretrain_eps:g}" if self.pretrain_eps else ""
-            return f"runs/{name}_j2={self.j2:g}_vmc_{self.model}_{self.mode}{sign}{pre}{sym}{exact}_seed={self.seed}"
-        rel = "" if self.eps_relative_to == "sz0" else f"-{self.eps_relative_to}"
-        return f"runs/{name}_j2={self.j2:g}_{self.model}_eps={self.eps:g}{rel}_seed={self.seed}"
-
-    @property
-    def chains_sign_fit(self) -> bool:
-        """Whether this VMC run first runs a sign fit (``sign_source`` or ``sign_prior`` ``"fit"``)."""
-        return self.task == "vmc" and (
-            (self.mode == "fixed-sign" and self.sign_source == "fit")
-            or (self.mode == "full" and self.sign_prior == "fit")
-        )
-
-    def to_dict(self, all_keys: bool = False) -> dict[str, Any]:
-        """The configuration as JSON-ready values; unless ``all_keys``, a key of
-        :data:`ADDED_KEYS` is left out when it has the value that run directories written before
-        it existed implied, so that those directories resume (and are recognised as what they
-        are: a ``config.json`` without ``split`` is a run of the ``"configurations"`` split)."""
-        d = dataclasses.asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return {k: v for k, v in d.items() if all_keys or not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
-
-
-#: Keys added after run directories were first written, with the value those directories
-#: implied (see :meth:`FitConfig.to_dict`).
-ADDED_KEYS = {
-    "lr_final": 0.0,
-    "split": "configurations",
-    "pretrain_eps": 0.0,
-    "pretrain_steps": 2000,
-    "pretrain_lr": 0.001,
-}
 
 
 #: The fields of :class:`FitConfig` by name.

@@ -49,7 +49,7 @@ def task_defaults(task: str = "sign") -> dict[str, Any]:
     """
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; use one of {TASKS}")
-    defaults = {**FitConfig().to_dict(all_keys=True), **TASK_DEFAULTS.get(task, {}), "task": task}
+    defaults = {**dataclasses.asdict(FitConfig()), **TASK_DEFAULTS.get(task, {}), "task": task}
     return {k: defaults[k] for k in (*COMMON_KEYS, *TASK_KEYS[task])}
 
 

@@ -32,7 +32,7 @@ several GPUs uses the one of its local rank. By hand, without submitit::
     srun --nodes 2 --ntasks-per-node 4 --gpus-per-node 4 python -c "
     import jax; jax.distributed.initialize()  # JAX reads SLURM's variables
     from nqs_dilated.experiments.executors import execute_run
-    execute_run({...FitConfig.to_dict() with out...}, lock=jax.process_index() == 0)"
+    execute_run({...RunSpec.to_json() with out...}, lock=jax.process_index() == 0)"
 
 This module imports neither JAX nor NetKet at import time (a test checks it), so that a submitit
 job can unpickle :func:`execute_run_distributed` before JAX starts.
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psutil
 
 if TYPE_CHECKING:  # config imports the lattice, hence NetKet: not before jax.distributed starts
-    from .config import FitConfig
+    from .results import SignResult, VmcResult
     from .sweep_config import SweepConfig
 
 __all__ = [
@@ -106,32 +106,33 @@ def run_lock(path: str | os.PathLike):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def execute_run(config: dict, progress: bool = False, lock: bool = True) -> dict:
+def execute_run(config: dict, progress: bool = False, lock: bool = True) -> SignResult | VmcResult:
     """Run one configuration in this process, under the lock of its run directory.
 
     Args:
-        config: A :class:`~nqs_dilated.experiments.config.FitConfig` as a dict (``FitConfig.to_dict()``),
-            with ``out`` set to the run directory.
+        config: A :class:`~nqs_dilated.experiments.specs.RunSpec` in its JSON form
+            (:meth:`~nqs_dilated.experiments.specs.RunSpec.to_json`), with ``out`` set to the run
+            directory (a dict crosses process boundaries as it is).
         progress: Show the run's own progress bar (stderr).
         lock: Take the run lock (False in the processes other than 0 of a distributed run).
 
     Returns:
-        The run's summary (``summary.json``; ``"skipped": True`` if it was already finished).
+        The run's result (``summary.json``; ``skipped`` if it was already finished).
 
     Raises:
         Whatever the run driver raises (bad input, MemoryError, ...).
     """
-    from .resolve import resolve
+    from .specs import RunSpec
 
-    cfg: FitConfig = resolve(config)
-    if cfg.task == "vmc":
+    spec = RunSpec.from_json(config)
+    if spec.task == "vmc":
         from .vmc_run import run_vmc as run
     else:
         from .sign_run import run_sign_fit as run
     # NetKet prints its automatic choices ("Automatic SR implementation choice: ...") on stdout,
     # which belongs to the sweep's report: they go to stderr with the progress bars
-    with run_lock(cfg.out) if lock else contextlib.nullcontext(), contextlib.redirect_stdout(sys.stderr):
-        return run(cfg, progress=progress)
+    with run_lock(spec.output()) if lock else contextlib.nullcontext(), contextlib.redirect_stdout(sys.stderr):
+        return run(spec, progress=progress)
 
 
 #: Ports the coordinator of a distributed run may listen on: ``PORT_BASE + crc32(job id) % PORT_RANGE``.
@@ -165,7 +166,7 @@ def distributed_arguments(env=None, gpus: bool = False) -> dict:
     }
 
 
-def execute_run_distributed(config: dict, progress: bool = False, gpus: bool = False) -> dict:
+def execute_run_distributed(config: dict, progress: bool = False, gpus: bool = False) -> SignResult | VmcResult:
     """One task of a VMC run spread over the tasks of a submitit job (module docstring).
 
     Starts ``jax.distributed`` from :func:`distributed_arguments` (nothing to start for a job of

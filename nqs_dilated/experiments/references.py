@@ -57,7 +57,7 @@ def reference_states(plan: SweepPlan, progress: Callable[[str], None] | None = N
     Raises:
         ValueError, MemoryError: from the ED (a cluster or sector the route cannot do).
     """
-    ref = plan.reference
+    ref = plan.reference.problem
     cluster = load_lattice(ref.lattice)
     rows = []
     structure_cache: dict = {}

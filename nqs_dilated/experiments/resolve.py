@@ -1,22 +1,23 @@
 """Resolving a configuration: typed values, defaults per task, validation, sweep axes.
 
-:func:`resolve` turns the values of a config file and the command line into a validated
-:class:`~nqs_dilated.experiments.config.FitConfig`; every bad value is one
+:func:`resolve` turns the flat values of a config file and the command line
+(:class:`~nqs_dilated.experiments.config.FitConfig` keys) into a validated, typed
+:class:`~nqs_dilated.experiments.specs.RunSpec`; every bad value is one
 :class:`~nqs_dilated.experiments.config.ConfigError` naming the key and the fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ..lattice import LatticeError, load_lattice
+from ..training.wavefunction import SignSource, VmcMode
 from ..training.wavefunction import check_vmc_model as _check_vmc_model
 from .config import (
-    ADDED_KEYS,
-    CHAIN_FIT_KEYS,
     CONFIG_FIELDS,
     EPS_CONVENTIONS,
     MODELS,
@@ -30,13 +31,15 @@ from .config import (
     ConfigError,
     FitConfig,
 )
-from .rundir import PARAMS
+from .runfiles import PARAMS
+from .specs import SCHEMA1_IMPLIED, ModelSpec, PretrainSpec, ProblemSpec, RunSpec, SignSpec, Task, VmcSpec
 
-__all__ = ["axis_values", "check_vmc_model", "default_dilations", "j2_values", "resolve"]
+__all__ = ["axis_values", "check_vmc_model", "default_dilations", "j2_values", "resolve", "run_spec", "spec_from_json"]
 
 
-def resolve(values: dict[str, Any]) -> FitConfig:
-    """Build and validate a :class:`FitConfig` from defaults updated by ``values``.
+def resolve(values: dict[str, Any]) -> RunSpec:
+    """The validated :class:`~nqs_dilated.experiments.specs.RunSpec` of flat configuration values:
+    :class:`FitConfig` defaults (and those of the task) updated by ``values``.
 
     Raises:
         ConfigError: unknown key or model, several values on a sweep axis (a sweep: use
@@ -64,16 +67,72 @@ def resolve(values: dict[str, Any]) -> FitConfig:
     elif values.get("dilations") is None:
         cfg.dilations = default_dilations(cfg.lattice, len(cfg.channels), cfg.kernel_size)
     _validate(cfg)
-    if cfg.task == "vmc" and not cfg.chains_sign_fit:
-        # the sign-fit keys only matter to a chained fit: at their defaults, a [sign] table beside
-        # [vmc] in a config file does not change this run's config.json (its identity on resume);
-        # a key added later takes the value older run directories implied (left out of config.json)
-        # (eps_relative_to stays when the amplitude is pretrained: pretrain_eps is a fraction of it)
-        kept = ("eps_relative_to",) if cfg.pretrain_eps else ()
-        for key in CHAIN_FIT_KEYS:
-            if key not in kept:
-                setattr(cfg, key, ADDED_KEYS.get(key, CONFIG_FIELDS[key].default))
-    return cfg
+    return run_spec(cfg)
+
+
+def spec_from_json(data: dict[str, Any]) -> RunSpec:
+    """The spec of a ``config.json``: schema 2 (:meth:`~nqs_dilated.experiments.specs.RunSpec.from_json`)
+    or the flat schema 1 of earlier versions, one key per flag, resolved here with the values its
+    missing keys implied (:data:`~nqs_dilated.experiments.specs.SCHEMA1_IMPLIED`).
+
+    Raises:
+        ValueError: an unknown schema or keys; ConfigError (a ValueError): an invalid flat configuration.
+    """
+    if "schema" in data:
+        return RunSpec.from_json(data)
+    flat = {**SCHEMA1_IMPLIED, **data}
+    out = flat.pop("out", None)
+    return dataclasses.replace(resolve(flat), out=out)
+
+
+def run_spec(cfg: FitConfig) -> RunSpec:
+    """The typed :class:`~nqs_dilated.experiments.specs.RunSpec` of a validated flat configuration:
+    the keys a task does not use are left out (a VMC run holds a sign spec only when it runs its
+    own sign fit, a pretraining spec only when ``pretrain_eps`` > 0)."""
+    problem = ProblemSpec(cfg.lattice, cfg.j1, cfg.j2, cfg.ed_method, cfg.sector)
+    model = ModelSpec(cfg.model, cfg.channels, cfg.kernel_size, cfg.dilations, cfg.residual, cfg.hidden)
+    sign = SignSpec(
+        eps=cfg.eps,
+        eps_relative_to=cfg.eps_relative_to,
+        split=cfg.split,
+        steps=cfg.steps,
+        epochs=cfg.epochs,
+        patience=cfg.patience,
+        eval_every=cfg.eval_every,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr if cfg.task == Task.SIGN else cfg.sign_lr,
+        n_test=cfg.n_test,
+    )
+    if cfg.task == Task.SIGN:
+        return RunSpec(Task.SIGN, problem, model, cfg.seed, sign=sign, out=cfg.out)
+    fixed = cfg.mode == VmcMode.FIXED_SIGN
+    pretrain = (
+        PretrainSpec(cfg.pretrain_eps, cfg.eps_relative_to, cfg.pretrain_steps, cfg.pretrain_lr)
+        if cfg.pretrain_eps
+        else None
+    )
+    vmc = VmcSpec(
+        mode=cfg.mode,
+        sign_source=cfg.sign_source if fixed else None,
+        sign_prior=None if fixed else cfg.sign_prior,
+        n_iter=cfg.n_iter,
+        lr=cfg.lr,
+        lr_final=cfg.lr_final,
+        diag_shift=cfg.diag_shift,
+        diag_shift_final=cfg.diag_shift_final,
+        n_samples=cfg.n_samples,
+        n_chains=cfg.n_chains,
+        chunk_size=cfg.chunk_size,
+        exact=cfg.exact,
+        symmetrize=cfg.symmetrize,
+        readout_scale=cfg.readout_scale,
+        dtype=cfg.dtype,
+        pretrain=pretrain,
+        checkpoint_every=cfg.checkpoint_every,
+        timeout=cfg.timeout,
+    )
+    chained = vmc.source == SignSource.FIT
+    return RunSpec(Task.VMC, problem, model, cfg.seed, sign=sign if chained else None, vmc=vmc, out=cfg.out)
 
 
 def _typed(key: str, value: Any, default: Any) -> Any:

@@ -47,9 +47,8 @@ from ..models import make_model, n_params
 from ..symmetry import space_group
 from ..training.sign import train_sign
 from . import tables
-from .config import FitConfig
-from .options import budget_options
 from .resolve import resolve
+from .specs import RunSpec
 from .sweep import SweepEvent, SweepResult, run_sweep, sweep_lock
 from .sweep_config import SweepConfig
 from .sweep_plan import SWEEP_FILE, SweepError, SweepPlan, Variant, plan_runs, variant_label
@@ -70,13 +69,19 @@ class SearchPlan:
     directory: Path
     base: dict[str, Any]
     sweep: SweepConfig
-    config: FitConfig
+    spec: RunSpec
     space: dict[str, Any]
 
     def record(self) -> dict[str, Any]:
         """What ``sweep.json`` of the search holds; a resumed search must match it."""
         base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.base.items()}
-        return {"kind": "search", "search": self.sweep.search, "base": base, "j2": self.config.j2, "space": self.space}
+        return {
+            "kind": "search",
+            "search": self.sweep.search,
+            "base": base,
+            "j2": self.spec.problem.j2,
+            "space": self.space,
+        }
 
 
 @dataclass
@@ -96,10 +101,10 @@ class SearchResult:
     report: str
 
 
-def search_space(config: FitConfig, sweep: SweepConfig) -> dict[str, Any]:
+def search_space(config: RunSpec, sweep: SweepConfig) -> dict[str, Any]:
     """The search space on the cluster of ``config``: kernel, depth and channel choices, and the
     largest dilation per kernel size allowed by the receptive-field rule."""
-    cluster = load_lattice(config.lattice)
+    cluster = load_lattice(config.problem.lattice)
     longest = max(int(cluster.extent[0]), int(cluster.extent[1]))
     kernels = list(range(sweep.search_kernel[0], sweep.search_kernel[1] + 1))
     return {
@@ -107,7 +112,7 @@ def search_space(config: FitConfig, sweep: SweepConfig) -> dict[str, Any]:
         "depth": list(range(sweep.search_depth[0], sweep.search_depth[1] + 1)),
         "channels": list(sweep.search_channels),
         "max_dilation": {str(k): min(sweep.search_max_dilation, longest // (k - 1)) for k in kernels},
-        "max_dilation_any": {str(k): longest // (k - 1) for k in (*kernels, config.kernel_size)},
+        "max_dilation_any": {str(k): longest // (k - 1) for k in (*kernels, config.model.kernel_size)},
         "lattice_extent": [int(e) for e in cluster.extent],
     }
 
@@ -122,7 +127,9 @@ def plan_search(base: dict[str, Any], sweep: SweepConfig) -> SearchPlan:
     config = resolve({**base, "j2": sweep.j2[0], "model": "dilated"})
     space = search_space(config, sweep)
     if any(m < 1 for m in space["max_dilation"].values()):
-        raise ValueError(f"kernel sizes {space['kernel']} do not fit on {config.lattice}; lower --search-kernel")
+        raise ValueError(
+            f"kernel sizes {space['kernel']} do not fit on {config.problem.lattice}; lower --search-kernel"
+        )
     directory = Path(sweep.out or sweep.default_out(config)).resolve()
     plan = SearchPlan(directory, dict(base), sweep, config, space)
     if directory.exists() and not directory.is_dir():
@@ -149,17 +156,17 @@ def _stack_overrides(dilations, kernel: int, width: int) -> dict[str, Any]:
 def _reference_variants(plan: SearchPlan) -> list[Variant]:
     """The references with the base kernel size and channel count, leaving out those the
     receptive-field rule forbids on the cluster (e.g. (1, 2, 3) with kernel 3 on a 4x4 torus)."""
-    cfg = plan.config
-    width = int(cfg.channels[0])
+    cfg = plan.spec
+    width = int(cfg.model.channels[0])
     out = []
     for stack in _valid_references(plan):
-        overrides = _stack_overrides(stack, cfg.kernel_size, width)
+        overrides = _stack_overrides(stack, cfg.model.kernel_size, width)
         out.append(Variant(variant_label("dilated", overrides), "dilated", tuple(overrides.items())))
     return out
 
 
 def _valid_references(plan: SearchPlan) -> list[tuple[int, ...]]:
-    limit = plan.space["max_dilation_any"].get(str(plan.config.kernel_size), 0)
+    limit = plan.space["max_dilation_any"].get(str(plan.spec.model.kernel_size), 0)
     return [stack for stack in REFERENCES if max(stack) <= limit]
 
 
@@ -171,7 +178,7 @@ def _comparison_plan(plan: SearchPlan, best: dict[str, Any] | None, *, check: bo
     for ref in _reference_variants(plan):
         if all(ref.label != v.label for v in variants):
             variants.append(ref)
-    sweep = dataclasses.replace(plan.sweep, j2=(plan.config.j2,), models=("dilated",))
+    sweep = dataclasses.replace(plan.sweep, j2=(plan.spec.problem.j2,), models=("dilated",))
     return plan_runs(
         plan.base,
         sweep,
@@ -186,7 +193,7 @@ def _comparison_plan(plan: SearchPlan, best: dict[str, Any] | None, *, check: bo
 def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: float):
     import optuna
 
-    cfg, space = plan.config, plan.space
+    cfg, space = plan.spec, plan.space
 
     def objective(trial: optuna.Trial) -> float:
         kernel = trial.suggest_int("kernel", space["kernel"][0], space["kernel"][-1])
@@ -200,10 +207,10 @@ def _objective_factory(plan: SearchPlan, datasets, cluster, on_trial, started: f
             channels=(width,) * depth,
             kernel_size=kernel,
             dilations=dilations,
-            residual=cfg.residual,
+            residual=cfg.model.residual,
         )
         t0 = time.perf_counter()
-        result = train_sign(model, datasets, lr=cfg.lr, **budget_options(cfg), seed=cfg.seed, progress=False)
+        result = train_sign(model, datasets, lr=cfg.sign.lr, **cfg.sign.budget_options(), seed=cfg.seed, progress=False)
         val = result.metrics["val"]
         attrs = {
             "dilations": list(dilations),
@@ -253,23 +260,23 @@ def _study(plan: SearchPlan):
             grace_period=90,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
-    sampler = optuna.samplers.TPESampler(seed=plan.config.seed)
+    sampler = optuna.samplers.TPESampler(seed=plan.spec.seed)
     study = optuna.create_study(
         study_name=STUDY_NAME, storage=storage, direction="maximize", sampler=sampler, load_if_exists=True
     )
     if not study.trials:  # a new study starts from the references
-        cfg = plan.config
-        width = int(cfg.channels[0])
+        cfg = plan.spec
+        width = int(cfg.model.channels[0])
         for stack in _valid_references(plan):
             if (
-                cfg.kernel_size in plan.space["kernel"]
+                cfg.model.kernel_size in plan.space["kernel"]
                 and len(stack) in plan.space["depth"]
                 and width in plan.space["channels"]
-                and max(stack) <= plan.space["max_dilation"][str(cfg.kernel_size)]
+                and max(stack) <= plan.space["max_dilation"][str(cfg.model.kernel_size)]
             ):
                 study.enqueue_trial(
                     {
-                        "kernel": cfg.kernel_size,
+                        "kernel": cfg.model.kernel_size,
                         "depth": len(stack),
                         "channels": width,
                         **{f"d{i}": d for i, d in enumerate(stack)},
@@ -317,10 +324,12 @@ def run_search(
     import optuna
 
     d = plan.directory
-    cfg = plan.config
-    cluster = load_lattice(cfg.lattice)
+    cfg = plan.spec
+    cluster = load_lattice(cfg.problem.lattice)
     started = time.perf_counter()
-    state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    state = ground_state(
+        cluster, cfg.problem.j2, cfg.problem.j1, method=cfg.problem.ed_method, sector=cfg.problem.sector
+    )
     with sweep_lock(d):
         if not (d / SWEEP_FILE).exists():
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
@@ -332,11 +341,11 @@ def run_search(
             full = make_datasets(
                 state,
                 space_group(cluster),
-                cfg.eps,
+                cfg.sign.eps,
                 seed=cfg.seed,
-                n_test=cfg.n_test,
-                eps_relative_to=cfg.eps_relative_to,
-                split=cfg.split,
+                n_test=cfg.sign.n_test,
+                eps_relative_to=cfg.sign.eps_relative_to,
+                split=cfg.sign.split,
             )
             datasets = dataclasses.replace(full, test=None, test_uniform=None, test_weighted=None)
             del full
@@ -362,7 +371,7 @@ def run_search(
 
 
 def _report(plan: SearchPlan, best: dict[str, Any], n_trials: int, comparison: SweepResult) -> str:
-    cfg = plan.config
+    cfg = plan.spec
     results = tables.read_results(comparison.directory)
     table = tables.summary_frame(results, "sign")
     if not table.empty and "n_params" in results.columns:
@@ -372,14 +381,14 @@ def _report(plan: SearchPlan, best: dict[str, Any], n_trials: int, comparison: S
             results.groupby("variant", sort=False)["n_params"].first().reindex(table["variant"]).to_numpy(),
         )
     lines = [
-        f"# Dilation search: {Path(cfg.lattice).stem}, J2/J1 = {cfg.j2:g}, eps = {cfg.eps:g}",
+        f"# Dilation search: {Path(cfg.problem.lattice).stem}, J2/J1 = {cfg.problem.j2:g}, eps = {cfg.sign.eps:g}",
         "",
         f"- objective: validation overlap (seed {cfg.seed}), TPE sampler, {n_trials} finished trials (Optuna study {STUDY_FILE})",
         f"- space: kernel {plan.space['kernel']}, depth {plan.space['depth']}, channels {plan.space['channels']}, "
         f"largest dilation per kernel {plan.space['max_dilation']}",
         f"- best: trial {best['number']}, {best['label']}, validation overlap {best['value']}",
         *[
-            f"- reference {stack} left out: it breaks the receptive-field rule with kernel {cfg.kernel_size} on this cluster"
+            f"- reference {stack} left out: it breaks the receptive-field rule with kernel {cfg.model.kernel_size} on this cluster"
             for stack in REFERENCES
             if stack not in _valid_references(plan)
         ],

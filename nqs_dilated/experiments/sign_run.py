@@ -14,7 +14,6 @@ the Marshall-sign overlap of the exact state as a baseline).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +30,10 @@ from ..models.wavefunction import MarshallSign
 from ..symmetry import space_group
 from ..training.sign import train_sign
 from ..training.sign_steps import training_budget
-from .config import FitConfig
-from .options import budget_options, model_options
-from .rundir import CHECKPOINT, CONFIG, PARAMS, SUMMARY, RunDir
+from .config import ConfigError
+from .results import SignResult
+from .rundir import CHECKPOINT, PARAMS, SUMMARY, RunDir, read_spec, read_summary
+from .specs import RunSpec
 
 __all__ = ["marshall_metrics", "run_sign_fit", "split_report", "test_figures"]
 
@@ -77,53 +77,45 @@ def _read_checkpoint(run: RunDir) -> tuple[bytes, int] | None:
     return data, int(flax.serialization.msgpack_restore(data)["step"])
 
 
-def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str], None] | None = None) -> dict:
-    """Run (or resume, or skip if already finished) the sign fit described by ``cfg``.
+def run_sign_fit(spec: RunSpec, *, progress: bool = True, report: Callable[[str], None] | None = None) -> SignResult:
+    """Run (or resume, or skip if already finished) the sign fit described by ``spec``.
 
     Everything that can fail on bad input (cluster, model construction, output directory) is
     checked before anything is written. An unfinished run directory of the same configuration
     holding ``checkpoint.msgpack`` is resumed from it (same final metrics as an uninterrupted run).
 
     Args:
-        cfg: The resolved configuration.
+        spec: The run (task ``"sign"``; :func:`~nqs_dilated.experiments.resolve.resolve`).
         progress: Show the tqdm bar of the training (stderr).
         report: Called with one line of text at each stage (ground state, data, resume, training).
 
     Returns:
-        The summary dict written to ``summary.json`` (with ``"skipped": True`` and the stored
-        summary when the run directory already holds the finished run).
+        The result written to ``summary.json`` (the stored one, with ``skipped`` true, when the
+        run directory already holds the finished run).
 
     Raises:
         LatticeError, ValueError, RunDirError, MemoryError: bad input or an ED that does not fit.
     """
     say = report or (lambda line: None)
-    out = Path(cfg.out or cfg.default_out())
-    config = {**cfg.to_dict(), "out": str(out)}
-    run = RunDir(out, config)
+    problem, sign = spec.problem, spec.sign
+    out = spec.output()
+    run = RunDir(out, spec)
     if run.finished:
-        return {**json.loads((out / SUMMARY).read_text()), "skipped": True, "out": str(out)}
-    cluster = load_lattice(cfg.lattice)
-    model = make_model(cfg.model, cluster, **model_options(cfg))
+        return SignResult.from_json({**read_summary(out), "out": str(out)}, skipped=True)
+    cluster = load_lattice(problem.lattice)
+    model = make_model(spec.model.name, cluster, **spec.model.options())
     t0 = time.perf_counter()
-    say(f"exact ground state of {cluster.name} at J2/J1 = {cfg.j2:g} (sector {cfg.sector}, store or ED) ...")
-    state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
+    say(f"exact ground state of {cluster.name} at J2/J1 = {problem.j2:g} (sector {problem.sector}, store or ED) ...")
+    state = ground_state(cluster, problem.j2, problem.j1, method=problem.ed_method, sector=problem.sector)
     say(
         f"E0 = {state.energy:.10f} (Pauli) in sector {state.info.sector}"
         f" ({'loaded from the store' if getattr(state, 'loaded', False) else f'{time.perf_counter() - t0:.1f} s'})"
     )
     group = space_group(cluster)
-    datasets = make_datasets(
-        state,
-        group,
-        cfg.eps,
-        seed=cfg.seed,
-        n_test=cfg.n_test,
-        eps_relative_to=cfg.eps_relative_to,
-        split=cfg.split,
-    )
+    datasets = _datasets(spec, state, group)
     coverage = datasets.info["coverage"]
     say(
-        f"split {cfg.split}: {coverage['n_train_orbits']:,} training orbits hold "
+        f"split {sign.split}: {coverage['n_train_orbits']:,} training orbits hold "
         f"{coverage['train_orbit_weight']:.4f} of |psi|^2"
     )
     resume = _read_checkpoint(run)
@@ -131,7 +123,7 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
         run.start()
     else:
         run.truncate_log(lambda record: record.get("step", 0) <= resume[1])
-    budget = training_budget(len(datasets.train), **budget_options(cfg))
+    budget = training_budget(len(datasets.train), **sign.budget_options())
     say(
         f"n_train = {len(datasets.train):,}, n_val = {len(datasets.val):,}; {budget.steps:,} Adam steps of "
         f"batch {budget.batch_size:,} ({budget.epochs:.1f} epochs), validation every {budget.eval_every} steps, "
@@ -139,81 +131,94 @@ def run_sign_fit(cfg: FitConfig, *, progress: bool = True, report: Callable[[str
     )
     if resume is not None:
         say(f"resuming from step {resume[1]} ({run.path / CHECKPOINT})")
-    result = train_sign(
+    fit = train_sign(
         model,
         datasets,
-        lr=cfg.lr,
-        **budget_options(cfg),
-        seed=cfg.seed,
+        lr=sign.lr,
+        **sign.budget_options(),
+        seed=spec.seed,
         progress=progress,
         callback=lambda record, params: run.log(record),
-        invariant_perms=group.translations if cfg.model in TRANSLATION_INVARIANT else None,
+        invariant_perms=group.translations if spec.model.name in TRANSLATION_INVARIANT else None,
         resume=None if resume is None else resume[0],
         on_checkpoint=lambda ck: run.write_bytes(CHECKPOINT, ck.to_bytes()),
     )
-    run.write_bytes(PARAMS, flax.serialization.to_bytes(jax.device_get(result.params)))
+    run.write_bytes(PARAMS, flax.serialization.to_bytes(jax.device_get(fit.params)))
     splits = datasets.splits()
-    metrics = {split: {**m, "size": len(splits[split])} for split, m in result.metrics.items()}
+    metrics = {split: {**m, "size": len(splits[split])} for split, m in fit.metrics.items()}
     test_acc, test_wacc, test_ovl = test_figures(metrics)
     test_acc_se, _, test_ovl_se = test_figures(metrics, "_se")
     marshall = marshall_metrics(datasets, cluster)
     m_acc, m_wacc, m_ovl = test_figures(marshall)
-    summary = {
-        "task": "sign",
-        "lattice": cluster.name,
-        "n_sites": cluster.n_sites,
-        "j1": cfg.j1,
-        "j2": cfg.j2,
-        "convention": state.info.convention,
-        "model": cfg.model,
-        "model_options": {k: list(v) if isinstance(v, tuple) else v for k, v in model_options(cfg).items()},
-        "n_params": n_params(result.params),
-        "eps": cfg.eps,
-        "eps_relative_to": datasets.info.get("eps_relative_to", "sz0"),
-        "split": cfg.split,
-        "n_train": len(datasets.train),
-        "n_val": len(datasets.val),
-        "coverage": coverage,
-        "seed": cfg.seed,
-        "test_accuracy": test_acc,
-        "test_accuracy_se": test_acc_se,
-        "test_weighted_accuracy": test_wacc,
-        "test_overlap": test_ovl,
-        "test_overlap_se": test_ovl_se,
-        "marshall_test_accuracy": m_acc,
-        "marshall_test_weighted_accuracy": m_wacc,
-        "marshall_test_overlap": m_ovl,
-        "metrics": metrics,
-        "marshall_metrics": marshall,
-        "lr": cfg.lr,
-        "budget": budget.to_dict(),
-        "steps_run": result.history[-1]["step"] if result.history else 0,
-        "best_step": result.best_step,
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "left_plateau_step": result.left_plateau_step,
-        "resumed_from_step": result.resumed_from,
-        "evaluated_by_translation_orbits": result.orbit_splits,
-        "ed_energy": state.energy,
-        "ed_energy_per_site": state.energy / cluster.n_sites,
-        "ed_method": state.info.method,
-        "ed_sector": state.info.sector,
-        "ed_residual": state.residual,
-        "train_seconds": result.history[-1]["seconds"] if result.history else 0.0,
-        "seconds": time.perf_counter() - t0,
-        "out": str(out),
-    }
+    result = SignResult(
+        lattice=cluster.name,
+        n_sites=cluster.n_sites,
+        j1=problem.j1,
+        j2=problem.j2,
+        seed=spec.seed,
+        convention=state.info.convention,
+        model=spec.model.name,
+        model_options={k: list(v) if isinstance(v, tuple) else v for k, v in spec.model.options().items()},
+        n_params=n_params(fit.params),
+        eps=sign.eps,
+        eps_relative_to=datasets.info.get("eps_relative_to", "sz0"),
+        split=sign.split,
+        n_train=len(datasets.train),
+        n_val=len(datasets.val),
+        coverage=coverage,
+        test_accuracy=test_acc,
+        test_accuracy_se=test_acc_se,
+        test_weighted_accuracy=test_wacc,
+        test_overlap=test_ovl,
+        test_overlap_se=test_ovl_se,
+        marshall_test_accuracy=m_acc,
+        marshall_test_weighted_accuracy=m_wacc,
+        marshall_test_overlap=m_ovl,
+        metrics=metrics,
+        marshall_metrics=marshall,
+        lr=sign.lr,
+        budget=budget.to_dict(),
+        steps_run=fit.history[-1]["step"] if fit.history else 0,
+        best_step=fit.best_step,
+        best_epoch=fit.best_epoch,
+        stopped_early=fit.stopped_early,
+        left_plateau_step=fit.left_plateau_step,
+        resumed_from_step=fit.resumed_from,
+        evaluated_by_translation_orbits=fit.orbit_splits,
+        ed_energy=state.energy,
+        ed_energy_per_site=state.energy / cluster.n_sites,
+        ed_method=state.info.method,
+        ed_sector=state.info.sector,
+        ed_residual=state.residual,
+        train_seconds=fit.history[-1]["seconds"] if fit.history else 0.0,
+        seconds=time.perf_counter() - t0,
+        out=str(out),
+    )
     from .plots import plot_training
 
     plot_training(
-        result.history,
+        fit.history,
         out / "plots",
         marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
-        title=f"{cluster.name}  J2/J1 = {cfg.j2:g}  {cfg.model}  eps = {cfg.eps:g}",
+        title=f"{cluster.name}  J2/J1 = {problem.j2:g}  {spec.model.name}  eps = {sign.eps:g}",
     )
-    run.write_json(SUMMARY, summary)
+    run.write_json(SUMMARY, result.to_json())
     (run.path / CHECKPOINT).unlink(missing_ok=True)
-    return summary
+    return result
+
+
+def _datasets(spec: RunSpec, state, group) -> SignDatasets:
+    """The sign datasets of a sign-fit spec (:func:`nqs_dilated.data.make_datasets`)."""
+    sign = spec.sign
+    return make_datasets(
+        state,
+        group,
+        sign.eps,
+        seed=spec.seed,
+        n_test=sign.n_test,
+        eps_relative_to=sign.eps_relative_to,
+        split=sign.split,
+    )
 
 
 def split_report(run_dir: str | Path) -> dict:
@@ -233,32 +238,17 @@ def split_report(run_dir: str | Path) -> dict:
         FileNotFoundError: no ``config.json`` in ``run_dir``.
         ConfigError: the directory is not a sign-fit run, or its config is invalid.
     """
-    from .config import ConfigError
-    from .resolve import resolve
-
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} holds no config.json: not a run directory")
-    values = json.loads(path.read_text())
-    if values.get("task", "sign") != "sign":
-        raise ConfigError(f"{run_dir} is a {values['task']} run; the split report needs a sign fit")
-    values.setdefault("split", "configurations")
-    cfg = resolve({k: v for k, v in values.items() if k != "out"})
-    cluster = load_lattice(cfg.lattice)
-    state = ground_state(cluster, cfg.j2, cfg.j1, method=cfg.ed_method, sector=cfg.sector)
-    datasets = make_datasets(
-        state,
-        space_group(cluster),
-        cfg.eps,
-        seed=cfg.seed,
-        n_test=cfg.n_test,
-        eps_relative_to=cfg.eps_relative_to,
-        split=cfg.split,
-    )
+    spec = read_spec(run_dir)
+    if spec.task != "sign":
+        raise ConfigError(f"{run_dir} is a {spec.task} run; the split report needs a sign fit")
+    problem = spec.problem
+    cluster = load_lattice(problem.lattice)
+    state = ground_state(cluster, problem.j2, problem.j1, method=problem.ed_method, sector=problem.sector)
+    datasets = _datasets(spec, state, space_group(cluster))
     sizes = {name: len(ds) for name, ds in datasets.splits().items() if name.startswith("test")}
     return {
         "run": str(run_dir),
-        "split": cfg.split,
+        "split": spec.sign.split,
         "n_train": len(datasets.train),
         "n_val": len(datasets.val),
         "test_sizes": sizes,

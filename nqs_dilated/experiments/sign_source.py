@@ -8,7 +8,6 @@ through :func:`load_sign_fit`, which refuses a fit too poor to serve (:func:`che
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import flax.serialization
@@ -20,10 +19,8 @@ from ..lattice import Cluster, load_lattice
 from ..models import make_model
 from ..models.wavefunction import NetworkSign, freeze_params
 from ..training.wavefunction import SignSource, make_sign
-from .config import ConfigError
-from .options import model_options
-from .resolve import resolve
-from .rundir import CONFIG, PARAMS, SUMMARY
+from .results import SignResult
+from .rundir import CONFIG, PARAMS, SUMMARY, read_spec, read_summary
 
 __all__ = [
     "MIN_SIGN_OVERLAP",
@@ -74,13 +71,13 @@ def check_sign_fit(path: str | Path, force: bool = False) -> dict:
         )
     if not summary_file.is_file():
         raise ValueError(f"sign fit {path} is not finished (no summary.json); rerun it to completion first")
-    s = json.loads(summary_file.read_text())
-    overlap, marshall = float(s["test_overlap"]), float(s["marshall_test_overlap"])
+    s = SignResult.from_json(read_summary(path))
+    overlap, marshall = float(s.test_overlap), float(s.marshall_test_overlap)
     poor = overlap < MIN_SIGN_OVERLAP or overlap < marshall - SIGN_MARGIN
     figures = {
         "test_overlap": overlap,
         "marshall_test_overlap": marshall,
-        "split": s.get("split", "configurations"),
+        "split": s.split,
         "forced": bool(poor and force),
     }
     if poor and not force:
@@ -120,17 +117,15 @@ def load_sign_fit(path: str | Path, cluster: Cluster, force: bool = False):
             f"unknown sign source {str(path)!r}: use exact, marshall, fit or the run directory of a "
             "finished sign fit (with config.json and params.msgpack)"
         )
-    values = json.loads(cfg_file.read_text())
-    values.pop("out", None)
     try:
-        cfg = resolve(values)
-    except ConfigError as err:
+        spec = read_spec(path)
+    except ValueError as err:
         raise ValueError(f"{cfg_file}: {err}") from None
-    if cfg.task != "sign":
-        raise ValueError(f"{path} is a {cfg.task!r} run, not a sign fit")
-    if load_lattice(cfg.lattice).content_hash != cluster.content_hash:
-        raise ValueError(f"{path} was fitted on {cfg.lattice}, not on {cluster.name}")
-    network = make_model(cfg.model, cluster, **model_options(cfg))
+    if spec.task != "sign":
+        raise ValueError(f"{path} is a {spec.task!r} run, not a sign fit")
+    if load_lattice(spec.problem.lattice).content_hash != cluster.content_hash:
+        raise ValueError(f"{path} was fitted on {spec.problem.lattice}, not on {cluster.name}")
+    network = make_model(spec.model.name, cluster, **spec.model.options())
     x0 = jnp.ones((1, cluster.n_sites), jnp.int8)
     target = jax.eval_shape(network.init, jax.random.key(0), x0)
     try:

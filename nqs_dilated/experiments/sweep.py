@@ -46,10 +46,11 @@ from ..hamiltonian import CONVENTION
 from ..lattice import load_lattice
 from ..provenance import git_revision, package_versions
 from . import tables
-from .config import FitConfig
 from .executors import make_pool, memory_per_run_gib
 from .references import reference_states
+from .results import SignResult, VmcResult
 from .rundir import METRICS, PROVENANCE, SUMMARY
+from .specs import RunSpec
 from .sweep_plan import (
     FAILURES_FILE,
     LOG_FILE,
@@ -68,17 +69,17 @@ __all__ = ["PLOT_EVERY", "SweepEvent", "SweepResult", "run_progress", "run_sweep
 # --- progress ------------------------------------------------------------------------------------
 
 
-def run_progress(config: FitConfig) -> tuple[int, int]:
+def run_progress(spec: RunSpec) -> tuple[int, int]:
     """``(done, total)`` steps of a run from its directory: epochs (sign, ``metrics.jsonl``) or
     VMC iterations (``vmc.log``); ``(0, total)`` before it starts."""
-    out = Path(config.out)
-    if config.task == "vmc":
+    out = spec.output()
+    if spec.task == "vmc":
         try:
             log = json.loads((out / "vmc.log").read_text())
-            return len(log["Energy"]["iters"]), config.n_iter
+            return len(log["Energy"]["iters"]), spec.vmc.n_iter
         except (OSError, ValueError, KeyError, TypeError):
-            return 0, config.n_iter
-    total = config.steps if not config.epochs else 0  # an epoch budget is known once the data is
+            return 0, spec.vmc.n_iter
+    total = spec.sign.steps if not spec.sign.epochs else 0  # an epoch budget is known once the data is
     try:
         with open(out / METRICS) as f:
             lines = [line for line in f if line.strip()]
@@ -112,7 +113,7 @@ class SweepEvent:
     elapsed: float = 0.0
     eta: float | None = None
     run: str | None = None
-    summary: dict | None = None
+    summary: SignResult | VmcResult | None = None
     error: str | None = None
     message: str | None = None
     pool: dict | None = None
@@ -196,13 +197,13 @@ def _session_seconds(directory: Path) -> float:
 def _finished_rows(plan: SweepPlan) -> list[dict[str, Any]]:
     rows = []
     for run in plan.runs:
-        path = Path(run.config.out) / SUMMARY
+        path = run.spec.output() / SUMMARY
         if path.exists():
             rows.append(
                 {
                     "run": run.name,
                     "variant": run.variant,
-                    "config": {**run.config.to_dict(), "out": run.config.out},
+                    "config": run.spec.flat(),
                     "summary": json.loads(path.read_text()),
                 }
             )
@@ -219,18 +220,18 @@ def write_tables(plan: SweepPlan, ed_rows: list[dict[str, Any]] | None = None) -
     tables.write_csv(results, d / tables.RESULTS_FILE)
     ed = tables.read_ed(d)
     ref = plan.reference
-    header = {"lattice": Path(ref.lattice).stem, "J1": ref.j1}
+    header = {"lattice": Path(ref.problem.lattice).stem, "J1": ref.problem.j1}
     if ref.task == "sign":
-        header["eps"] = ", ".join(f"{e:g}" for e in plan.sweep.eps) if len(plan.sweep.eps) > 1 else ref.eps
-        header["eps relative to"] = ref.eps_relative_to
+        s = ref.sign
+        header["eps"] = ", ".join(f"{e:g}" for e in plan.sweep.eps) if len(plan.sweep.eps) > 1 else s.eps
+        header["eps relative to"] = s.eps_relative_to
         header["split"] = (
-            f"{ref.split} (validation and test sets share no orbit of space group x spin inversion "
-            "with the training set)"
-            if ref.split == "orbits"
-            else f"{ref.split} (test sets hold symmetry images of training configurations)"
+            f"{s.split} (validation and test sets share no orbit of space group x spin inversion with the training set)"
+            if s.split == "orbits"
+            else f"{s.split} (test sets hold symmetry images of training configurations)"
         )
     else:
-        header["mode"] = ref.mode
+        header["mode"] = ref.vmc.mode
     text = tables.render_summary(results, ed, task=ref.task, header=header, n_planned=len(plan.runs))
     write_atomic(d / tables.SUMMARY_FILE, text)
     return text
@@ -290,7 +291,7 @@ def run_sweep(
         if not (d / SWEEP_FILE).exists() or plan.extend:
             write_atomic(d / SWEEP_FILE, json.dumps(plan.record(), indent=2))
         summary_text = write_tables(plan, ed_rows)
-        pending = [run for run in plan.runs if not (Path(run.config.out) / SUMMARY).exists()]
+        pending = [run for run in plan.runs if not (run.spec.output() / SUMMARY).exists()]
         found = len(plan.runs) - len(pending)
         failures: dict[str, str] = {}
         _log(
@@ -308,7 +309,7 @@ def run_sweep(
         drawn: list[Path] = []
         if pending:
             memory = plan.sweep.memory_gib or memory_per_run_gib(
-                load_lattice(plan.reference.lattice).n_sites, plan.reference.task
+                load_lattice(plan.reference.problem.lattice).n_sites, plan.reference.task
             )
             pool, pool_info = make_pool(plan.sweep, d, len(pending), memory)
             _log(d, {"event": "pool", "clock": time.time(), **pool_info})
@@ -321,7 +322,7 @@ def run_sweep(
                 elapsed = time.perf_counter() - t_runs
                 done = len(plan.runs) - len(queue) - len(in_flight) - len(failures)
                 eta = elapsed / ran * (len(queue) + len(in_flight)) if ran else None
-                running = [(r.name, *run_progress(r.config)) for r in in_flight.values()]
+                running = [(r.name, *run_progress(r.spec)) for r in in_flight.values()]
                 return SweepEvent(
                     kind,
                     total=len(plan.runs),
@@ -340,7 +341,7 @@ def run_sweep(
                 while queue or in_flight:
                     while queue and len(in_flight) < pool.capacity and not broken:
                         run = queue.popleft()
-                        in_flight[pool.submit({**run.config.to_dict(), "out": run.config.out})] = run
+                        in_flight[pool.submit(run.spec.to_json())] = run
                     finished_now = [h for h in in_flight if h.done()]
                     for handle in finished_now:
                         run = in_flight.pop(handle)
@@ -372,7 +373,7 @@ def run_sweep(
                                 "event": "run-finished",
                                 "clock": time.time(),
                                 "run": run.name,
-                                "seconds": summary.get("seconds"),
+                                "seconds": summary.seconds,
                             },
                         )
                         emit(event("finished", run=run.name, summary=summary))
@@ -398,7 +399,7 @@ def run_sweep(
             drawn = _draw(plan)
         seconds = time.perf_counter() - t_start
         _log(d, {"event": "session-end", "clock": time.time(), "ran": ran, "failed": len(failures), "seconds": seconds})
-    finished = sum(1 for run in plan.runs if (Path(run.config.out) / SUMMARY).exists())
+    finished = sum(1 for run in plan.runs if (run.spec.output() / SUMMARY).exists())
     result = SweepResult(d, len(plan.runs), finished, ran, failures, seconds, _session_seconds(d), summary_text, drawn)
     emit(SweepEvent("done", total=len(plan.runs), finished=finished, failed=len(failures), found_finished=found))
     return result

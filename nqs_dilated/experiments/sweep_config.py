@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import SWEEP_AXES, ConfigError, FitConfig
 from .resolve import axis_values, j2_values, resolve
+from .specs import RunSpec
 
 __all__ = ["EXECUTORS", "SEARCHES", "SWEEP_TABLE", "SweepConfig", "is_sweep", "resolve_sweep"]
 
@@ -97,10 +98,12 @@ class SweepConfig:
         """Seeds per point: ``seeds``, or its default (1 for a sweep, 3 after a search)."""
         return self.seeds or (3 if self.search else 1)
 
-    def default_out(self, base: FitConfig) -> str:
-        name = Path(base.lattice).stem
+    def default_out(self, base: RunSpec) -> str:
+        """``runs/sweep_<cluster>_<task>[_eps=<eps>-...]`` (``runs/search_<cluster>_j2=<j2>_eps=<eps>``
+        for a search), from the spec of the base configuration."""
+        name = Path(base.problem.lattice).stem
         if self.search:
-            return f"runs/search_{name}_j2={self.j2[0]:g}_eps={base.eps:g}"
+            return f"runs/search_{name}_j2={self.j2[0]:g}_eps={base.sign.eps:g}"
         eps = f"_eps={'-'.join(f'{e:g}' for e in self.eps)}" if base.task == "sign" else ""
         return f"runs/sweep_{name}_{base.task}{eps}"
 
@@ -153,7 +156,7 @@ def resolve_sweep(values: dict[str, Any], sweep_values: dict[str, Any]) -> tuple
     stacks = axis_values(values, "dilations") or (tuple(values.get("dilations") or ()),)
     if stacks == ((),):  # the cluster's default stack (default_dilations)
         probe = {k: v for k, v in values.items() if k not in SWEEP_AXES}
-        stacks = (resolve({**probe, "model": "dilated"}).dilations,)
+        stacks = (resolve({**probe, "model": "dilated"}).model.dilations,)
     out = sweep_values.pop("out", None) or values.pop("out", None)
     for key in SWEEP_AXES:
         if key != "eps" or len(eps) > 1:  # a single eps stays in the base configuration

@@ -18,11 +18,10 @@ from typing import Any
 from ..hamiltonian import CONVENTION
 from ..lattice import load_lattice
 from ..models import make_model
-from .config import FitConfig
 from .executors import check_executor
-from .options import model_options
 from .resolve import resolve
 from .rundir import RunDir
+from .specs import RunSpec
 from .sweep_config import SweepConfig
 
 __all__ = [
@@ -70,13 +69,13 @@ class Variant:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run of a sweep: its name (run directory under ``runs/``), coordinates and configuration."""
+    """One run of a sweep: its name (run directory under ``runs/``), coordinates and spec."""
 
     name: str
     j2: float
     variant: str
     seed: int
-    config: FitConfig
+    spec: RunSpec
     eps: float | None = None
 
 
@@ -108,9 +107,9 @@ class SweepPlan:
         return list(dict.fromkeys(run.j2 for run in self.runs))
 
     @property
-    def reference(self) -> FitConfig:
-        """The configuration of the first run (lattice, couplings, ED settings shared by all)."""
-        return self.runs[0].config
+    def reference(self) -> RunSpec:
+        """The spec of the first run (lattice, couplings, ED settings shared by all)."""
+        return self.runs[0].spec
 
     def record(self) -> dict[str, Any]:
         """What ``sweep.json`` holds and a restart must match: the runs and their configurations."""
@@ -219,14 +218,14 @@ def plan_sweep(base: dict[str, Any], sweep: SweepConfig) -> SweepPlan:
 
 
 def _check_models(plan: SweepPlan) -> None:
-    cluster = load_lattice(plan.reference.lattice)
+    cluster = load_lattice(plan.reference.problem.lattice)
     seen = set()
     for run in plan.runs:
         if run.variant in seen:
             continue
         seen.add(run.variant)
         try:
-            make_model(run.config.model, cluster, **model_options(run.config))
+            make_model(run.spec.model.name, cluster, **run.spec.model.options())
         except ValueError as err:
             raise ValueError(f"variant {run.variant}: {err}") from None
 
@@ -248,4 +247,4 @@ def _check_directory(plan: SweepPlan) -> None:
                 "choose another --out, or rerun with the same settings to resume"
             )
     for run in plan.runs:
-        RunDir(run.config.out, {**run.config.to_dict(), "out": run.config.out})
+        RunDir(run.spec.out, run.spec)

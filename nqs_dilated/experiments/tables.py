@@ -78,7 +78,7 @@ def results_frame(rows: Iterable[dict[str, Any]], directory: str | Path) -> pd.D
     """One row per finished run.
 
     Args:
-        rows: Dicts with ``run`` (name), ``variant`` (label), ``config`` (``FitConfig.to_dict()``)
+        rows: Dicts with ``run`` (name), ``variant`` (label), ``config`` (the flat keys of the run, :meth:`~nqs_dilated.experiments.specs.RunSpec.flat`)
             and ``summary`` (the run's ``summary.json``), in sweep order.
         directory: The sweep directory; ``out`` paths are written relative to it.
 

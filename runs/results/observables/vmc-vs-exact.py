@@ -27,15 +27,15 @@ p.add_argument("--n-samples", type=int, default=8192)
 args = p.parse_args()
 for run in args.runs:
     t0 = time.perf_counter()
-    cfg, ground, vstate = load_vmc_state(run, n_samples=args.n_samples)
-    report = energy_report(vstate, heisenberg_bonds(ground.cluster, cfg.j2, cfg.j1), ground)
+    spec, ground, vstate = load_vmc_state(run, n_samples=args.n_samples)
+    report = energy_report(vstate, heisenberg_bonds(ground.cluster, spec.problem.j2, spec.problem.j1), ground)
     peak = compare_peak(ground, vstate)
     row = {
         "run": str(run),
-        "lattice": cfg.lattice,
-        "j2": cfg.j2,
-        "mode": cfg.mode,
-        "sign_source": cfg.sign_source,
+        "lattice": spec.problem.lattice,
+        "j2": spec.problem.j2,
+        "mode": spec.vmc.mode,
+        "sign_source": spec.vmc.sign_source,
         "n_samples": args.n_samples,
         "relative_error": report["relative_error"],
         "energy": report["energy"],

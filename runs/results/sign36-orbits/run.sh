@@ -5,7 +5,8 @@
 # argument 3 (default dense,dilated,cnn; dilated is (1,2,3)), seeds after it (default 0 1 2),
 # seed-major so that a stop leaves whole seeds. Runs go to runs/sign36-orbits/ (untracked); the
 # small outputs are copied here by collect.sh. Rerun to resume. DILATIONS=3,2,1 (environment) runs
-# the dilated model with those dilations instead, into directories named ...-d321.
+# the dilated model with those dilations instead, into directories named ...-d321. SUFFIX=-cnn
+# (environment) appends to the directory names, for models added to a cell whose sweeps ran already.
 #   runs/results/sign36-orbits/run.sh 1.3 0.005 dense,dilated 0 1 2
 #   DILATIONS=3,2,1 runs/results/sign36-orbits/run.sh 1.3 0.005 dilated 0 1 2
 cd "$(dirname "$0")/../../.." || exit 1
@@ -14,6 +15,7 @@ shift $(( $# < 3 ? $# : 3 ))
 SEEDS=${*:-0 1 2}
 DIL=${DILATIONS:-1,2,3}
 TAG=""; [ "$DIL" != "1,2,3" ] && TAG="-d${DIL//,/}"
+TAG="$TAG${SUFFIX:-}"
 for SEED in $SEEDS; do
   .venv/bin/nqs-dilated sweep examples/sign-study-36.toml --j2 $J2 --eps $EPS --seed $SEED --seeds 1 \
     --model $MODELS --dilations $DIL --workers 1 --quiet \
