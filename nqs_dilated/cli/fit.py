@@ -118,11 +118,18 @@ def _report_sign(r) -> int:
         f"({r.n_params:,} parameters)  eps = {r.eps:g}  n_train = {r.n_train:,}"
     )
     b = r.budget
-    print(
-        f"E_ED = {r.ed_energy:.10f} (Pauli; sector {r.ed_sector})  {r.steps_run:,}/{b['steps']:,} "
-        f"Adam steps of batch {b['batch_size']:,}, best at step {r.best_step:,} (epoch {r.best_epoch:.1f})"
-    )
-    if r.left_plateau_step is None:
+    if r.walsh is not None:
+        w = r.walsh
+        print(
+            f"E_ED = {r.ed_energy:.10f} (Pauli; sector {r.ed_sector})  Walsh series: {w['n_terms']:,} monomials "
+            f"({w['n_orbits']:,} translation orbits) of {len(w['candidates'])} candidates, chosen on the validation overlap"
+        )
+    else:
+        print(
+            f"E_ED = {r.ed_energy:.10f} (Pauli; sector {r.ed_sector})  {r.steps_run:,}/{b['steps']:,} "
+            f"Adam steps of batch {b['batch_size']:,}, best at step {r.best_step:,} (epoch {r.best_epoch:.1f})"
+        )
+    if r.walsh is None and r.left_plateau_step is None:
         print(
             "the validation loss never left its initial plateau (the loss of a constant prediction): "
             "nothing was learned that generalises"

@@ -153,6 +153,16 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
         help=f"residual connections (default {'on' if d['residual'] else 'off'})",
     )
     p.add_argument("--hidden", type=_int_list, help=f"hidden sizes of the dense model (default {_csv(d['hidden'])})")
+    p.add_argument(
+        "--degree", type=int, help=f"largest monomial degree of the local Walsh series (model walsh-local; default {d['degree']})"
+    )
+    p.add_argument(
+        "--marshall-terms",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="model walsh-local: also every term times the Marshall monomial "
+        f"(default {'on' if d['marshall_terms'] else 'off'})",
+    )
     p.add_argument("--seed", type=int, help=f"seed (default {d['seed']})")
     p.add_argument("--ed-method", help=f"ED route: auto, netket or symmetric (default {d['ed_method']})")
     p.add_argument("--sector", help=f"ED sector: auto or a label such as A1+ (default {d['sector']})")

@@ -62,6 +62,8 @@ COMMON_KEYS = (
     "dilations",
     "residual",
     "hidden",
+    "degree",
+    "marshall_terms",
     "seed",
     "ed_method",
     "sector",
@@ -131,6 +133,9 @@ class FitConfig:
             ``(1, 2, 3)`` on 4x6 and 6x6, ``(1, 2, 2)`` on 4x4).
         residual: Residual connections between layers of equal width (CNN models).
         hidden: Hidden layer sizes of the dense model.
+        degree: Largest monomial degree of the local Walsh series (``"walsh-local"``,
+            :class:`~nqs_dilated.models.walsh.WalshSign`; 3: 218 translation orbits on 6x6).
+        marshall_terms: ``"walsh-local"``: also every term times the Marshall monomial.
         eps: Training fraction: ``n_train = eps * D_ref`` (:mod:`nqs_dilated.data`).
         eps_relative_to: ``D_ref``: ``"sz0"`` (default, the Sz = 0 dimension C(N, N/2), as in
             Westerhout et al.) or ``"representatives"`` (the orbit representatives of the
@@ -199,6 +204,8 @@ class FitConfig:
     dilations: tuple[int, ...] = (1, 2, 3)
     residual: bool = False
     hidden: tuple[int, ...] = (512,)
+    degree: int = 3
+    marshall_terms: bool = True
     eps: float = 0.01
     eps_relative_to: str = "sz0"
     split: str = "orbits"

@@ -90,7 +90,16 @@ def run_spec(cfg: FitConfig) -> RunSpec:
     the keys a task does not use are left out (a VMC run holds a sign spec only when it runs its
     own sign fit, a pretraining spec only when ``pretrain_eps`` > 0)."""
     problem = ProblemSpec(cfg.lattice, cfg.j1, cfg.j2, cfg.ed_method, cfg.sector)
-    model = ModelSpec(cfg.model, cfg.channels, cfg.kernel_size, cfg.dilations, cfg.residual, cfg.hidden)
+    model = ModelSpec(
+        cfg.model,
+        cfg.channels,
+        cfg.kernel_size,
+        cfg.dilations,
+        cfg.residual,
+        cfg.hidden,
+        cfg.degree,
+        cfg.marshall_terms,
+    )
     sign = SignSpec(
         eps=cfg.eps,
         eps_relative_to=cfg.eps_relative_to,
@@ -211,6 +220,8 @@ def _validate(cfg: FitConfig) -> None:
     for key in ("kernel_size", "n_test"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")
+    if cfg.degree < 0:
+        raise ConfigError(f"degree (of the Walsh series, --degree) must be >= 0, got {cfg.degree}")
     for key in ("batch_size", "patience", "eval_every"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"{key} must be >= 0 (0 = automatic or off), got {getattr(cfg, key)}")

@@ -75,7 +75,10 @@ class SignResult(_Result):
         lr, budget: Adam rate and the budget (:class:`~nqs_dilated.training.sign_steps.TrainingBudget`).
         steps_run, best_step, best_epoch, stopped_early, left_plateau_step, resumed_from_step:
             How the training went.
-        evaluated_by_translation_orbits: Whether metrics were evaluated on translation orbits.
+        evaluated_by_translation_orbits: The splits whose metrics were evaluated once per translation orbit.
+        walsh: The transform fit of the Walsh series (model ``"walsh"``): ``n_terms``, ``n_orbits``,
+            ``degrees`` (histogram of the kept monomials' degrees) and the ``candidates`` with their
+            validation figures; None for a network.
         ed_energy, ed_energy_per_site, ed_method, ed_sector, ed_residual: The exact reference.
         train_seconds, seconds: Wall time of the training and of the whole run.
         out: The run directory.
@@ -117,7 +120,8 @@ class SignResult(_Result):
     stopped_early: bool | None = None
     left_plateau_step: int | None = None
     resumed_from_step: int | None = None
-    evaluated_by_translation_orbits: bool | None = None
+    evaluated_by_translation_orbits: bool | list | None = None
+    walsh: dict[str, Any] | None = None
     ed_energy_per_site: float | None = None
     ed_method: str | None = None
     ed_sector: str | None = None

@@ -25,11 +25,12 @@ import numpy as np
 from ..data import SignDatasets, make_datasets
 from ..ed.ground import ground_state
 from ..lattice import load_lattice
-from ..models import TRANSLATION_INVARIANT, make_model, n_params
+from ..models import FITTED_WITHOUT_NETWORK, TRANSLATION_INVARIANT, make_model, n_params
 from ..models.wavefunction import MarshallSign
 from ..symmetry import space_group
 from ..training.sign import train_sign
 from ..training.sign_steps import training_budget
+from ..training.walsh import fit_walsh_series
 from .config import ConfigError
 from .results import SignResult
 from .rundir import CHECKPOINT, PARAMS, SUMMARY, RunDir, read_spec, read_summary
@@ -103,7 +104,11 @@ def run_sign_fit(spec: RunSpec, *, progress: bool = True, report: Callable[[str]
     if run.finished:
         return SignResult.from_json({**read_summary(out), "out": str(out)}, skipped=True)
     cluster = load_lattice(problem.lattice)
-    model = make_model(spec.model.name, cluster, **spec.model.options())
+    model = (
+        None
+        if spec.model.name in FITTED_WITHOUT_NETWORK
+        else make_model(spec.model.name, cluster, **spec.model.options())
+    )
     t0 = time.perf_counter()
     say(f"exact ground state of {cluster.name} at J2/J1 = {problem.j2:g} (sector {problem.sector}, store or ED) ...")
     state = ground_state(cluster, problem.j2, problem.j1, method=problem.ed_method, sector=problem.sector)
@@ -118,6 +123,68 @@ def run_sign_fit(spec: RunSpec, *, progress: bool = True, report: Callable[[str]
         f"split {sign.split}: {coverage['n_train_orbits']:,} training orbits hold "
         f"{coverage['train_orbit_weight']:.4f} of |psi|^2"
     )
+    if model is None:
+        fitted, training, history = _fit_walsh(run, datasets, group, say)
+    else:
+        fitted, training, history = _train_network(spec, model, run, datasets, group, progress, say)
+    splits = datasets.splits()
+    metrics = {split: {**m, "size": len(splits[split])} for split, m in fitted.items()}
+    test_acc, test_wacc, test_ovl = test_figures(metrics)
+    test_acc_se, _, test_ovl_se = test_figures(metrics, "_se")
+    marshall = marshall_metrics(datasets, cluster)
+    m_acc, m_wacc, m_ovl = test_figures(marshall)
+    result = SignResult(
+        lattice=cluster.name,
+        n_sites=cluster.n_sites,
+        j1=problem.j1,
+        j2=problem.j2,
+        seed=spec.seed,
+        convention=state.info.convention,
+        model=spec.model.name,
+        model_options={k: list(v) if isinstance(v, tuple) else v for k, v in spec.model.options().items()},
+        eps=sign.eps,
+        eps_relative_to=datasets.info.get("eps_relative_to", "sz0"),
+        split=sign.split,
+        n_train=len(datasets.train),
+        n_val=len(datasets.val),
+        coverage=coverage,
+        test_accuracy=test_acc,
+        test_accuracy_se=test_acc_se,
+        test_weighted_accuracy=test_wacc,
+        test_overlap=test_ovl,
+        test_overlap_se=test_ovl_se,
+        marshall_test_accuracy=m_acc,
+        marshall_test_weighted_accuracy=m_wacc,
+        marshall_test_overlap=m_ovl,
+        metrics=metrics,
+        marshall_metrics=marshall,
+        **training,
+        ed_energy=state.energy,
+        ed_energy_per_site=state.energy / cluster.n_sites,
+        ed_method=state.info.method,
+        ed_sector=state.info.sector,
+        ed_residual=state.residual,
+        seconds=time.perf_counter() - t0,
+        out=str(out),
+    )
+    if history:
+        from .plots import plot_training
+
+        plot_training(
+            history,
+            out / "plots",
+            marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
+            title=f"{cluster.name}  J2/J1 = {problem.j2:g}  {spec.model.name}  eps = {sign.eps:g}",
+        )
+    run.write_json(SUMMARY, result.to_json())
+    (run.path / CHECKPOINT).unlink(missing_ok=True)
+    return result
+
+
+def _train_network(spec: RunSpec, model, run: RunDir, datasets: SignDatasets, group, progress, say):
+    """Train a sign network (:func:`~nqs_dilated.training.sign.train_sign`), resuming from the
+    run's checkpoint; ``(metrics per split, the result's training fields, history)``."""
+    sign = spec.sign
     resume = _read_checkpoint(run)
     if resume is None:
         run.start()
@@ -144,67 +211,45 @@ def run_sign_fit(spec: RunSpec, *, progress: bool = True, report: Callable[[str]
         on_checkpoint=lambda ck: run.write_bytes(CHECKPOINT, ck.to_bytes()),
     )
     run.write_bytes(PARAMS, flax.serialization.to_bytes(jax.device_get(fit.params)))
-    splits = datasets.splits()
-    metrics = {split: {**m, "size": len(splits[split])} for split, m in fit.metrics.items()}
-    test_acc, test_wacc, test_ovl = test_figures(metrics)
-    test_acc_se, _, test_ovl_se = test_figures(metrics, "_se")
-    marshall = marshall_metrics(datasets, cluster)
-    m_acc, m_wacc, m_ovl = test_figures(marshall)
-    result = SignResult(
-        lattice=cluster.name,
-        n_sites=cluster.n_sites,
-        j1=problem.j1,
-        j2=problem.j2,
-        seed=spec.seed,
-        convention=state.info.convention,
-        model=spec.model.name,
-        model_options={k: list(v) if isinstance(v, tuple) else v for k, v in spec.model.options().items()},
-        n_params=n_params(fit.params),
-        eps=sign.eps,
-        eps_relative_to=datasets.info.get("eps_relative_to", "sz0"),
-        split=sign.split,
-        n_train=len(datasets.train),
-        n_val=len(datasets.val),
-        coverage=coverage,
-        test_accuracy=test_acc,
-        test_accuracy_se=test_acc_se,
-        test_weighted_accuracy=test_wacc,
-        test_overlap=test_ovl,
-        test_overlap_se=test_ovl_se,
-        marshall_test_accuracy=m_acc,
-        marshall_test_weighted_accuracy=m_wacc,
-        marshall_test_overlap=m_ovl,
-        metrics=metrics,
-        marshall_metrics=marshall,
-        lr=sign.lr,
-        budget=budget.to_dict(),
-        steps_run=fit.history[-1]["step"] if fit.history else 0,
-        best_step=fit.best_step,
-        best_epoch=fit.best_epoch,
-        stopped_early=fit.stopped_early,
-        left_plateau_step=fit.left_plateau_step,
-        resumed_from_step=fit.resumed_from,
-        evaluated_by_translation_orbits=fit.orbit_splits,
-        ed_energy=state.energy,
-        ed_energy_per_site=state.energy / cluster.n_sites,
-        ed_method=state.info.method,
-        ed_sector=state.info.sector,
-        ed_residual=state.residual,
-        train_seconds=fit.history[-1]["seconds"] if fit.history else 0.0,
-        seconds=time.perf_counter() - t0,
-        out=str(out),
-    )
-    from .plots import plot_training
+    training = {
+        "n_params": n_params(fit.params),
+        "lr": sign.lr,
+        "budget": budget.to_dict(),
+        "steps_run": fit.history[-1]["step"] if fit.history else 0,
+        "best_step": fit.best_step,
+        "best_epoch": fit.best_epoch,
+        "stopped_early": fit.stopped_early,
+        "left_plateau_step": fit.left_plateau_step,
+        "resumed_from_step": fit.resumed_from,
+        "evaluated_by_translation_orbits": fit.orbit_splits,
+        "train_seconds": fit.history[-1]["seconds"] if fit.history else 0.0,
+    }
+    return fit.metrics, training, fit.history
 
-    plot_training(
-        fit.history,
-        out / "plots",
-        marshall_overlap=marshall["val"]["overlap"] if "val" in marshall else None,
-        title=f"{cluster.name}  J2/J1 = {problem.j2:g}  {spec.model.name}  eps = {sign.eps:g}",
-    )
-    run.write_json(SUMMARY, result.to_json())
-    (run.path / CHECKPOINT).unlink(missing_ok=True)
-    return result
+
+def _fit_walsh(run: RunDir, datasets: SignDatasets, group, say):
+    """Fit the truncated Walsh series by the transform of the training labels
+    (:func:`~nqs_dilated.training.walsh.fit_walsh_series`); ``(metrics, training fields, no history)``.
+    ``params.msgpack`` holds the kept monomials (bit masks) and their coefficients."""
+    run.start()
+    say(f"n_train = {len(datasets.train):,}, n_val = {len(datasets.val):,}; Walsh transform of the training labels")
+    fit = fit_walsh_series(datasets, group.translations)
+    for c in fit.candidates:
+        run.log({"stage": "walsh", **c})
+    run.write_bytes(PARAMS, flax.serialization.to_bytes({"masks": fit.masks, "coefficients": fit.coefficients}))
+    say(f"kept {fit.n_terms:,} monomials ({fit.n_orbits:,} translation orbits), chosen on the validation overlap")
+    training = {
+        "n_params": fit.n_terms,
+        "walsh": {
+            "n_terms": fit.n_terms,
+            "n_orbits": fit.n_orbits,
+            "degrees": fit.degrees,
+            "candidates": fit.candidates,
+        },
+        "evaluated_by_translation_orbits": [],
+        "train_seconds": fit.seconds,
+    }
+    return fit.metrics, training, []
 
 
 def _datasets(spec: RunSpec, state, group) -> SignDatasets:

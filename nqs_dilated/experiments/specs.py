@@ -147,6 +147,10 @@ class ModelSpec(_Spec):
         dilations: Dilation per layer (``"dilated"``; ``"cnn"`` has 1 everywhere).
         residual: Residual connections between layers of equal width (CNN models).
         hidden: Hidden layer sizes (``"dense"``).
+        degree: Largest monomial degree of the local Walsh series (``"walsh-local"``).
+        marshall_terms: The local Walsh terms times the Marshall monomial too (``"walsh-local"``).
+
+    The identity of a run holds the name and :meth:`options` only (what the model uses).
     """
 
     name: str = "dilated"
@@ -155,6 +159,12 @@ class ModelSpec(_Spec):
     dilations: tuple[int, ...] = (1, 2, 3)
     residual: bool = False
     hidden: tuple[int, ...] = (512,)
+    degree: int = 3
+    marshall_terms: bool = True
+
+    def identity_fields(self) -> dict[str, Any]:
+        """The name and the options of this model (:meth:`options`)."""
+        return {"name": self.name, **{k: _jsonable(v) for k, v in self.options().items()}}
 
     def options(self) -> dict[str, Any]:
         """The keywords of :func:`nqs_dilated.models.make_model` besides the name and cluster
@@ -167,6 +177,10 @@ class ModelSpec(_Spec):
             return opts
         if self.name == "dense":
             return dict(hidden=self.hidden)
+        if self.name == "walsh-local":
+            return dict(max_degree=self.degree, marshall=self.marshall_terms)
+        if self.name == "walsh":
+            return {}
         return dict(features=self.channels)
 
 

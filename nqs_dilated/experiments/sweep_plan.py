@@ -17,7 +17,7 @@ from typing import Any
 
 from ..hamiltonian import CONVENTION
 from ..lattice import load_lattice
-from ..models import make_model
+from ..models import FITTED_WITHOUT_NETWORK, make_model
 from .executors import check_executor
 from .resolve import resolve
 from .rundir import RunDir
@@ -224,6 +224,8 @@ def _check_models(plan: SweepPlan) -> None:
         if run.variant in seen:
             continue
         seen.add(run.variant)
+        if run.spec.model.name in FITTED_WITHOUT_NETWORK:
+            continue
         try:
             make_model(run.spec.model.name, cluster, **run.spec.model.options())
         except ValueError as err:

@@ -1,4 +1,5 @@
-"""Neural-network models: invariant (dilated) CNNs, the dense sign network and the G-CNN reference.
+"""Sign models: invariant (dilated) CNNs, the dense sign network, the G-CNN reference and the
+truncated Walsh series.
 
 All models are Flax ``linen`` modules taking ``x`` of shape ``(..., N)`` with ±1 entries (any dtype,
 NetKet passes int8) and returning the output of their head (:mod:`.heads`): sign logits
@@ -11,6 +12,9 @@ name        class                                  symmetry
 ``cnn``     :class:`.dilated.InvariantCNN`         all translations (by construction)
 ``dense``   :class:`.dense.DenseSign`              none
 ``gcnn``    :class:`.gcnn.SymmetricGCNN`           full space group (NetKet G-CNN)
+``walsh-local`` :class:`.walsh.WalshSign`          all translations (orbit sums of monomials)
+``walsh``   no network: the transform fit of       all translations
+            :mod:`nqs_dilated.training.walsh`
 =========== ====================================== ======================================
 """
 
@@ -30,8 +34,10 @@ from .dense import DenseSign
 from .dilated import InvariantCNN, InvariantDilatedCNN, grid_of
 from .gcnn import SymmetricGCNN, permutation_group
 from .heads import HEADS, Readout
+from .walsh import WalshSign
 
 __all__ = [
+    "FITTED_WITHOUT_NETWORK",
     "HEADS",
     "MODELS",
     "TRANSLATION_INVARIANT",
@@ -42,6 +48,7 @@ __all__ = [
     "InvariantDilatedCNN",
     "Readout",
     "SymmetricGCNN",
+    "WalshSign",
     "dilated_offsets",
     "grid_of",
     "make_model",
@@ -59,6 +66,8 @@ class ModelName(Choice):
     CNN = "cnn"
     DENSE = "dense"
     GCNN = "gcnn"
+    WALSH_LOCAL = "walsh-local"
+    WALSH = "walsh"
 
 
 #: Model names accepted by :func:`make_model`, with their classes.
@@ -67,11 +76,14 @@ MODELS = {
     ModelName.CNN: InvariantCNN,
     ModelName.DENSE: DenseSign,
     ModelName.GCNN: SymmetricGCNN,
+    ModelName.WALSH_LOCAL: WalshSign,
 }
+#: Models fitted without a network (:mod:`nqs_dilated.training.walsh`): :func:`make_model` refuses them.
+FITTED_WITHOUT_NETWORK = (ModelName.WALSH,)
 #: Models exactly invariant under every translation of the cluster (by construction).
-TRANSLATION_INVARIANT = (ModelName.DILATED, ModelName.CNN, ModelName.GCNN)
+TRANSLATION_INVARIANT = (ModelName.DILATED, ModelName.CNN, ModelName.GCNN, ModelName.WALSH_LOCAL, ModelName.WALSH)
 
-_GEOMETRY_FIELDS = {"extent", "grid", "symmetries", "parent", "name"}
+_GEOMETRY_FIELDS = {"extent", "grid", "symmetries", "parent", "name", "translations", "sublattice"}
 
 
 def make_model(name: str, cluster: Cluster, **config):
@@ -91,6 +103,11 @@ def make_model(name: str, cluster: Cluster, **config):
             (see each class).
     """
     name = ModelName.parse(name)
+    if name in FITTED_WITHOUT_NETWORK:
+        raise ValueError(
+            f"model {name!r} is not a network: it is fitted by the transform of the training labels "
+            "(nqs_dilated.training.walsh.fit_walsh_series; nqs-dilated sign --model walsh)"
+        )
     cls = MODELS[name]
     allowed = sorted(f.name for f in dataclasses.fields(cls) if f.name not in _GEOMETRY_FIELDS)
     unknown = sorted(set(config) - set(allowed))
