@@ -306,30 +306,31 @@ def test_lanczos_slow_background_writes_keep_the_vectors(tmp_path, monkeypatch, 
     import time
 
     import nqs_dilated.ed.lanczos as lz
+    import nqs_dilated.ed.scratch as sc
 
     if stage != "page cache":  # no memory left for the page-cache stage: all (or all but 3) direct
-        avail = lz.psutil.virtual_memory().available
-        monkeypatch.setattr(lz, "CACHE_MARGIN", avail + (1 << 40) if stage == "direct" else 0)
+        avail = sc.psutil.virtual_memory().available
+        monkeypatch.setattr(sc, "CACHE_MARGIN", avail + (1 << 40) if stage == "direct" else 0)
         if stage == "both":
 
             class VM:
                 available = 3 * (-(-8 * 600 // 4096) * 4096)
 
-            monkeypatch.setattr(lz.psutil, "virtual_memory", lambda: VM)
+            monkeypatch.setattr(sc.psutil, "virtual_memory", lambda: VM)
     singles = []
-    real_single = lz._to_single
-    monkeypatch.setattr(lz, "_to_single", lambda x, out: singles.append(1) or real_single(x, out))
+    real_single = sc._to_single
+    monkeypatch.setattr(sc, "_to_single", lambda x, out: singles.append(1) or real_single(x, out))
     opened = []
-    real_open = lz._open_scratch
-    monkeypatch.setattr(lz, "_open_scratch", lambda d, direct: opened.append(direct) or real_open(d, direct))
+    real_open = sc._open_scratch
+    monkeypatch.setattr(sc, "_open_scratch", lambda d, direct: opened.append(direct) or real_open(d, direct))
 
-    real_write = lz._write
+    real_write = sc._write
 
     def slow_write(*args):
         time.sleep(0.01)
         real_write(*args)
 
-    monkeypatch.setattr(lz, "_write", slow_write)
+    monkeypatch.setattr(sc, "_write", slow_write)
     rng = np.random.default_rng(5)
     A = rng.standard_normal((600, 600))
     A = (A + A.T) / 2
@@ -391,8 +392,9 @@ def test_kept_vectors_direct_io_needs_aligned_vectors(tmp_path):
 def test_lanczos_disk_full_falls_back_to_pass2(tmp_path, monkeypatch):
     """When the scratch disk has no room the vectors are dropped and pass 2 recomputes them."""
     import nqs_dilated.ed.lanczos as lz
+    import nqs_dilated.ed.scratch as sc
 
-    monkeypatch.setattr(lz, "DISK_MARGIN", 1 << 62)
+    monkeypatch.setattr(sc, "DISK_MARGIN", 1 << 62)
     A = np.diag(np.arange(300.0)) + 0.1
     res = lz.lanczos_ground_state(
         lambda x, out: np.matmul(A, x, out=out), 300, tol=1e-9, memory_budget=0, scratch_dir=tmp_path
@@ -535,6 +537,8 @@ def test_cli_j2_list_one_process(tmp_path, capsys):
 def test_memory_guard_refuses_before_allocating(monkeypatch):
     """With less available memory than the estimate, the engine stops before building anything,
     naming the estimate and the available amount; the estimate bounds what the build holds."""
+    import psutil
+
     import nqs_dilated.ed.basis as basis_mod
     import nqs_dilated.ed.symmetric as sym
 
@@ -544,7 +548,7 @@ def test_memory_guard_refuses_before_allocating(monkeypatch):
     class Tight:
         available = est["total"] // 2
 
-    monkeypatch.setattr(sym.psutil, "virtual_memory", lambda: Tight)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tight)
     built = []
     monkeypatch.setattr(sym, "SymmetricBasis", lambda *a, **k: built.append(1))
     with pytest.raises(MemoryError, match=r"needs about [\d.]+ GiB \(basis .*\) but only [\d.]+ GiB are available"):

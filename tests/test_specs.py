@@ -11,7 +11,7 @@ import pytest
 from nqs_dilated.experiments.resolve import resolve, spec_from_json
 from nqs_dilated.experiments.results import SignResult, VmcResult, result_from_json
 from nqs_dilated.experiments.rundir import RunDir, RunDirError, read_spec
-from nqs_dilated.experiments.specs import SCHEMA, RunSpec
+from nqs_dilated.experiments.specs import SCHEMA, ProblemSpec, RunSpec
 
 SIGN = {"lattice": "triangular-4x4", "j2": 0.5, "eps": 0.05, "steps": 300}
 CHAINED = {"task": "vmc", "lattice": "triangular-4x4", "mode": "fixed-sign", "sign_source": "fit", "sign_lr": 0.002}
@@ -120,3 +120,14 @@ def test_results_round_trip_and_refuse_another_task():
         VmcResult.from_json(data)
     with pytest.raises(ValueError, match="not a SignResult"):
         SignResult.from_json({"task": "sign", "lattice": "x"})
+
+
+def test_the_flat_defaults_are_the_specs_defaults():
+    """One source of defaults: the flat keys resolve to the default specs (the cluster's default
+    dilation stack aside)."""
+    from nqs_dilated.experiments.specs import ModelSpec, SignSpec, VmcSpec
+
+    sign = resolve({})
+    assert sign.sign == SignSpec() and sign.model == ModelSpec() and sign.problem == ProblemSpec()
+    vmc = resolve({"task": "vmc"}).vmc
+    assert vmc == VmcSpec(pretrain=None)

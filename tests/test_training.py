@@ -13,7 +13,7 @@ from test_supervised import MLP
 from nqs_dilated.data import make_datasets
 from nqs_dilated.ed.ground import ground_state
 from nqs_dilated.hamiltonian.bonds import heisenberg_bonds
-from nqs_dilated.models import MODELS, ModelName, make_model
+from nqs_dilated.models import FITTED_WITHOUT_NETWORK, MODELS, ModelName, make_model
 from nqs_dilated.training.amplitude import AmplitudeFit
 from nqs_dilated.training.callbacks import CheckpointCallback, PlateauEarlyStopping
 from nqs_dilated.training.checkpoint import CheckpointError
@@ -150,10 +150,15 @@ def test_choices_are_parsed_once():
     """One enum per choice; members are their strings (files and JSON keep plain strings) and a bad
     value gets one error naming the accepted ones."""
     assert ModelName.parse("dilated") is ModelName.DILATED and ModelName.DILATED == "dilated"
-    assert set(MODELS) == set(ModelName)
+    assert set(MODELS) | set(FITTED_WITHOUT_NETWORK) == set(ModelName) and not set(MODELS) & set(FITTED_WITHOUT_NETWORK)
     assert VmcMode.parse("fixed-sign") is VmcMode.FIXED_SIGN and SignSource.parse("fit") == "fit"
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; use one of \['dilated', 'cnn', 'dense', 'gcnn'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown model 'resnet'; use one of \['dilated', 'cnn', 'dense', 'gcnn', 'walsh-local', 'walsh'\]",
+    ):
         make_model("resnet", None)
+    with pytest.raises(ValueError, match="not a network"):
+        make_model("walsh", None)
     with pytest.raises(ValueError, match="unknown VMC mode 'both'"):
         VmcMode.parse("both")
     with pytest.raises(ValueError, match="unknown sign source"):

@@ -13,7 +13,9 @@ from ..experiments.config import MODELS, ConfigError, FitConfig
 from ..experiments.config_file import config_values, load_toml, task_defaults
 from ..experiments.resolve import j2_values, resolve
 from ..experiments.specs import RunSpec
-from ..experiments.sweep_config import EXECUTORS, SweepConfig
+from ..experiments.sweep_config import SweepConfig
+from .argtypes import csv_text, int_list
+from .sweep_flags import add_pool_flags, add_search_flags
 
 #: The commands of ``nqs-dilated`` this module runs (``ed`` is :mod:`nqs_dilated.cli.ed`).
 RUN_COMMANDS = ("sign", "vmc", "sweep", "search")
@@ -28,24 +30,6 @@ DESCRIPTIONS = {
     "search": "Optuna search over dilation stacks of the sign fit at one J2 (validation overlap), then a comparison "
     "of the best stack with the defaults over several seeds.",
 }
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _int_pair(text: str) -> list[int]:
-    values = _int_list(text)
-    if len(values) != 2:
-        raise argparse.ArgumentTypeError(f"expected two comma-separated integers MIN,MAX, got {text!r}")
-    return values
-
-
-def _csv(values) -> str:
-    return ",".join(str(v) for v in values)
 
 
 #: SweepConfig fields set by flags (the axes j2, eps, model, dilations are FitConfig flags).
@@ -124,7 +108,7 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
         p.add_argument("--model", help=f"models, a list A,B of {', '.join(MODELS)} (default {d['model']})")
         p.add_argument(
             "--dilations",
-            type=_int_list,
+            type=int_list,
             action="append",
             help="dilation stack of the dilated model, e.g. 1,2,3; give it again (--dilations 1,1,1 "
             "--dilations 1,2,3) for one variant per stack (default: 1,2,3,... capped by the cluster)",
@@ -134,7 +118,7 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
         p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default {d['model']})")
         p.add_argument(
             "--dilations",
-            type=_int_list,
+            type=int_list,
             action="append",
             help="dilation per layer, e.g. 1,2,3 (default: 1,2,3,... each capped by the receptive-field "
             "rule of the cluster: 1,2,3 on 4x6 and 6x6, 1,2,2 on 4x4)",
@@ -142,8 +126,8 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
     p.add_argument("--j1", type=float, help=f"J1 (default {d['j1']:g})")
     p.add_argument(
         "--channels",
-        type=_int_list,
-        help=f"channels per layer, features per layer of the G-CNN (default {_csv(d['channels'])})",
+        type=int_list,
+        help=f"channels per layer, features per layer of the G-CNN (default {csv_text(d['channels'])})",
     )
     p.add_argument("--kernel-size", type=int, help=f"kernel size (default {d['kernel_size']})")
     p.add_argument(
@@ -152,9 +136,11 @@ def _add_common(p: argparse.ArgumentParser, d: dict, sweep: bool) -> None:
         default=None,
         help=f"residual connections (default {'on' if d['residual'] else 'off'})",
     )
-    p.add_argument("--hidden", type=_int_list, help=f"hidden sizes of the dense model (default {_csv(d['hidden'])})")
+    p.add_argument("--hidden", type=int_list, help=f"hidden sizes of the dense model (default {csv_text(d['hidden'])})")
     p.add_argument(
-        "--degree", type=int, help=f"largest monomial degree of the local Walsh series (model walsh-local; default {d['degree']})"
+        "--degree",
+        type=int,
+        help=f"largest monomial degree of the local Walsh series (model walsh-local; default {d['degree']})",
     )
     p.add_argument(
         "--marshall-terms",
@@ -282,63 +268,6 @@ def _add_vmc(p: argparse.ArgumentParser, d: dict, sweep: bool, lr: bool = True) 
     g.add_argument("--pretrain-lr", type=float, help=f"Adam rate of the amplitude fit (default {d['pretrain_lr']:g})")
 
 
-def _add_pool(p: argparse.ArgumentParser, sw: SweepConfig, seeds_default: str) -> None:
-    g = p.add_argument_group("where the runs execute")
-    g.add_argument("--seeds", type=int, help=f"seeds per point: SEED, SEED+1, ... (default {seeds_default})")
-    g.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        help=f"local processes, SLURM jobs or submitit's local executor (default {sw.executor})",
-    )
-    g.add_argument("--workers", type=int, help="local runs in parallel (default 0: as many as cores and memory allow)")
-    g.add_argument(
-        "--memory-per-run",
-        dest="memory_gib",
-        type=float,
-        help="GiB one run needs (default 0: estimated from the cluster)",
-    )
-    g.add_argument("--slurm-partition", help="SLURM partition (default: the cluster's)")
-    g.add_argument("--slurm-account", help="SLURM account (default: the cluster's)")
-    g.add_argument(
-        "--slurm-time",
-        dest="slurm_time_min",
-        type=int,
-        help=f"SLURM time limit per run, minutes (default {sw.slurm_time_min})",
-    )
-    g.add_argument("--slurm-cpus", type=int, help=f"CPUs per SLURM task (default {sw.slurm_cpus})")
-    g.add_argument(
-        "--slurm-mem",
-        dest="slurm_mem_gib",
-        type=float,
-        help=f"memory per SLURM job, GiB (default {sw.slurm_mem_gib:g})",
-    )
-    g.add_argument("--slurm-nodes", type=int, help=f"VMC: nodes per run (default {sw.slurm_nodes})")
-    g.add_argument(
-        "--slurm-tasks-per-node",
-        type=int,
-        help=f"VMC: processes per node, one per device (default {sw.slurm_tasks_per_node})",
-    )
-    g.add_argument("--slurm-gpus-per-node", type=int, help=f"VMC: GPUs per node (default {sw.slurm_gpus_per_node})")
-
-
-def _add_search(p: argparse.ArgumentParser, sw: SweepConfig) -> None:
-    g = p.add_argument_group("search space and budget")
-    g.add_argument(
-        "--trials", type=int, help="budget: trials in the study, resumed ones included (default 20 without --minutes)"
-    )
-    g.add_argument("--minutes", type=float, help="budget: minutes of this invocation (default: none)")
-    g.add_argument("--search-depth", type=_int_pair, help=f"layers MIN,MAX (default {_csv(sw.search_depth)})")
-    g.add_argument("--search-kernel", type=_int_pair, help=f"kernel size MIN,MAX (default {_csv(sw.search_kernel)})")
-    g.add_argument(
-        "--search-max-dilation",
-        type=int,
-        help=f"largest dilation (default {sw.search_max_dilation}; the cluster may lower it)",
-    )
-    g.add_argument(
-        "--search-channels", type=_int_list, help=f"channel counts to choose from (default {_csv(sw.search_channels)})"
-    )
-
-
 def build_parser(command: str = "sign", prog: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``nqs-dilated COMMAND`` (``sign``, ``vmc``, ``sweep`` or ``search``); every
     option's help shows the default of that command."""
@@ -382,9 +311,9 @@ def build_parser(command: str = "sign", prog: str | None = None) -> argparse.Arg
     else:
         _add_sign(p, d, sweep=False)
     if sweep:
-        _add_pool(p, sw, "3 after a search" if command == "search" else "1")
+        add_pool_flags(p, sw, "3 after a search" if command == "search" else "1")
     if command == "search":
-        _add_search(p, sw)
+        add_search_flags(p, sw)
     return p
 
 

@@ -34,9 +34,13 @@ import numpy as np
 
 from ..lattice import Cluster
 from ..symmetry import SymmetryError, SymmetryGroup, is_automorphism, space_group
-from ._bitops import apply_element, cttz64, find_rep, is_rep, make_tables, popcount64
-from ._bitops import stab_counts as _stab_kernel
+from ._bitops import make_tables
+from ._enumeration import _check_reps, _scan_units, _stab_all
 from .bits import MAX_SITES
+from .lookup import _apply_many, _find_many
+from .lookup import _lookup as _lookup
+from .lookup import bucket_rank as bucket_rank
+from .orbits import orbit_labels
 
 __all__ = ["SymmetricBasis", "check_cluster", "check_group", "orbit_labels"]
 
@@ -98,109 +102,6 @@ def check_group(cluster: Cluster, group: SymmetryGroup) -> None:
         raise SymmetryError("the first point-group element must be the identity")
 
 
-# --------------------------------------------------------------------------------------------
-# Enumeration kernels
-
-
-@nb.njit(cache=True)
-def _row_ok(r, t, minrot, rowmask):
-    return minrot[r] >= t and minrot[r ^ rowmask] >= t
-
-
-@nb.njit(cache=True)
-def _scan_unit(pre, t, k1, n_iter, nlow, nlowrows, T, out_reps, out_stab, offset, fill):
-    """Walk the ``nlow``-bit words with ``k1`` ones under prefix ``pre``; count (or store) reps."""
-    L2 = T[2]
-    rowmask = T[6]
-    minrot = T[8]
-    count = 0
-    if k1 == 0:
-        v = np.uint64(0)
-    else:
-        v = (np.uint64(1) << np.uint64(k1)) - np.uint64(1)
-    one = np.uint64(1)
-    for it in range(n_iter):
-        ok = True
-        for k in range(nlowrows):
-            r = (v >> np.uint64(k * L2)) & rowmask
-            if minrot[r] < t or minrot[r ^ rowmask] < t:
-                ok = False
-                break
-        if ok:
-            x = pre | v
-            if is_rep(x, T):
-                if fill:
-                    out_reps[offset + count] = x
-                    _stab_kernel(x, T, out_stab[offset + count])
-                count += 1
-        if it + 1 < n_iter:
-            tt = v | (v - one)
-            v = (tt + one) | ((((~tt) & (tt + one)) - one) >> (cttz64(v) + one))
-    return count
-
-
-@nb.njit(parallel=True, cache=True)
-def _scan_units(pres, tops, k1s, niters, order, nlow, nlowrows, T, out_reps, out_stab, offsets, counts, fill, nthr):
-    nunits = order.shape[0]
-    for tid in nb.prange(nthr):
-        for j in range(tid, nunits, nthr):
-            u = order[j]
-            counts[u] = _scan_unit(
-                pres[u], tops[u], k1s[u], niters[u], nlow, nlowrows, T, out_reps, out_stab, offsets[u], fill
-            )
-
-
-@nb.njit(parallel=True, cache=True)
-def _stab_all(reps, T, out):
-    for i in nb.prange(reps.shape[0]):
-        _stab_kernel(reps[i], T, out[i])
-
-
-@nb.njit(parallel=True, cache=True)
-def _orbits_many(codes, T, with_sizes, out_rep, out_size):
-    order = 2 * T[1] * T[2] * T[3]  # |G'| = 2 N P
-    for i in nb.prange(codes.shape[0]):
-        r, _, _ = find_rep(codes[i], T)
-        out_rep[i] = r
-        if with_sizes:
-            counts = np.zeros(2 * T[3], dtype=np.int64)
-            _stab_kernel(r, T, counts)
-            out_size[i] = order // counts.sum()
-
-
-def orbit_labels(
-    cluster: Cluster, codes: np.ndarray, group: SymmetryGroup | None = None, *, sizes: bool = False
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """The orbit of each code under ``G' = (translations x point group) x spin inversion``.
-
-    An orbit is labelled by its smallest code, the representative of :class:`SymmetricBasis`, so
-    two configurations are symmetry images of each other exactly when their labels are equal.
-    No basis is needed: each code is reduced by the bit-operation group action
-    (:func:`~nqs_dilated.ed._bitops.find_rep`, parallel numba).
-
-    Args:
-        cluster: The cluster (at most 64 sites, ``L2 <= 16``).
-        codes: uint64 ``(B,)`` bit codes (:mod:`nqs_dilated.ed.bits`), any magnetisation.
-        group: The space group (default :func:`~nqs_dilated.symmetry.space_group` of ``cluster``).
-        sizes: Also return the orbit sizes ``|G'| / |Stab|``.
-
-    Returns:
-        uint64 ``(B,)`` labels, and with ``sizes`` int64 ``(B,)`` orbit sizes.
-
-    Raises:
-        ValueError: the cluster is too large for 64-bit codes or has ``L2 > 16``.
-    """
-    if group is None:
-        group = space_group(cluster)
-    T = make_tables(cluster.n_sites, cluster.extent, np.asarray(group.point_perms, dtype=np.int64))
-    codes = np.ascontiguousarray(codes, dtype=np.uint64).ravel()
-    labels = np.empty_like(codes)
-    size = np.zeros(codes.shape if sizes else 0, dtype=np.int64)
-    if codes.size:
-        _orbits_many(codes, T, bool(sizes), labels, size)
-    return (labels, size) if sizes else labels
-
-
 @nb.njit(inline="always", cache=True)
 def stab_projection(stab, b, chi):
     """``(|Stab(b)|, sum_h chi(h))`` over the stabilizer of representative ``b`` (class counts
@@ -219,83 +120,6 @@ def _sector_weights(stab, chi, out):
     for b in nb.prange(stab.shape[0]):
         size, proj = stab_projection(stab, b, chi)
         out[b] = np.sqrt(np.float64(size)) if proj == size else 0.0
-
-
-@nb.njit(parallel=True, cache=True)
-def _check_reps(reps, T):
-    bad = 0
-    for i in nb.prange(reps.shape[0]):
-        if not is_rep(reps[i], T):
-            bad += 1
-    return bad
-
-
-@nb.njit(inline="always", cache=True)
-def bucket_rank(low, lo, hi, t):
-    """Number of entries of the sorted ``low[lo:hi]`` below ``t`` (a vectorized count: a bucket
-    is a few contiguous cache lines, so reading it whole beats the dependent reads of a bisection)."""
-    c = 0
-    for i in range(lo, hi):
-        c += np.int64(low[i]) < t
-    return c
-
-
-@nb.njit(cache=True)
-def _lookup(code, low, start, shift):
-    """Index of ``code`` in the sorted representatives, or -1.
-
-    ``start`` (uint32, length ``K + 1``) holds, for every key ``k = code >> shift < K``, the
-    first index of a representative with that key, and ``low`` the ``shift`` low bits of every
-    representative (uint16 or uint32, :meth:`SymmetricBasis._build_lookup`): the representatives
-    of a bucket differ only there. Representatives cluster in code space (at 36 sites 65 % of
-    them lie in buckets of 32 or more, up to 126, for 1.44 slots per representative), so the
-    position in the bucket is counted over ``low`` (2 bytes per entry) rather than bisected
-    over the 8-byte codes: about two cache misses per lookup.
-    """
-    key = code >> shift
-    if key >= np.uint64(start.shape[0] - 1):
-        return -1
-    lo = np.int64(start[key])
-    hi = np.int64(start[key + np.uint64(1)])
-    t = np.int64(code & ((np.uint64(1) << shift) - np.uint64(1)))
-    i = lo + bucket_rank(low, lo, hi, t)
-    if i < hi and np.int64(low[i]) == t:
-        return i
-    return -1
-
-
-@nb.njit(parallel=True, cache=True)
-def _find_many(codes, half, T, low, start, shift, out_idx, out_p, out_z):
-    fullmask = T[5]
-    for i in nb.prange(codes.shape[0]):
-        x = codes[i]
-        if (x & ~fullmask) != 0 or popcount64(x) != half:
-            out_idx[i] = -1
-            out_p[i] = 0
-            out_z[i] = 0
-            continue
-        r, p, z = find_rep(x, T)
-        out_idx[i] = _lookup(r, low, start, shift)
-        out_p[i] = p
-        out_z[i] = z
-
-
-@nb.njit(parallel=True, cache=True)
-def _apply_many(codes, d1, d2, p, z, T, out):
-    for i in nb.prange(codes.shape[0]):
-        out[i] = apply_element(codes[i], d1[i], d2[i], p[i], z[i], T)
-
-
-@nb.njit(cache=True)
-def _sz0_codes(n, half, count, out):
-    """All ``count = C(n, half)`` codes with ``half`` ones among ``n`` bits, ascending (serial)."""
-    one = np.uint64(1)
-    v = (one << np.uint64(half)) - one if half > 0 else np.uint64(0)
-    for it in range(count):
-        out[it] = v
-        if it + 1 < count:
-            tt = v | (v - one)
-            v = (tt + one) | ((((~tt) & (tt + one)) - one) >> (cttz64(v) + one))
 
 
 class SymmetricBasis:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..data import EPS_CONVENTIONS, SPLITS
 from ..models import ModelName
 from ..training.wavefunction import VMC_MODELS, SignSource, VmcMode
+from .specs import ModelSpec, PretrainSpec, ProblemSpec, RunSpec, SignSpec, VmcSpec
 
 __all__ = [
     "COMMON_KEYS",
@@ -48,7 +49,7 @@ SIGN_SOURCES = tuple(s.value for s in SignSource)
 #: Named phase priors of VMC full mode (anything else must be a run directory of a sign fit).
 SIGN_PRIORS = ("marshall", "none", "fit")
 #: Defaults that differ by task (applied when the key is not given).
-TASK_DEFAULTS = {"vmc": {"lr": 0.02}}
+TASK_DEFAULTS = {"vmc": {"lr": VmcSpec.lr}}
 #: FitConfig keys of a config file's top level, shared by every task (``task`` says which task a
 #: sweep runs).
 COMMON_KEYS = (
@@ -194,52 +195,54 @@ class FitConfig:
         pretrain_lr: vmc: Adam rate of the amplitude fit.
     """
 
-    task: str = "sign"
-    lattice: str = "triangular-4x6"
-    j1: float = 1.0
-    j2: float = 1.0
-    model: str = "dilated"
-    channels: tuple[int, ...] = (32, 32, 32)
-    kernel_size: int = 3
-    dilations: tuple[int, ...] = (1, 2, 3)
-    residual: bool = False
-    hidden: tuple[int, ...] = (512,)
-    degree: int = 3
-    marshall_terms: bool = True
-    eps: float = 0.01
-    eps_relative_to: str = "sz0"
-    split: str = "orbits"
-    steps: int = 4000
-    epochs: float = 0.0
-    patience: int = 1000
-    eval_every: int = 0
-    batch_size: int = 0
-    lr: float = 1e-3
-    seed: int = 0
-    n_test: int = 10_000
-    ed_method: str = "auto"
-    sector: str = "auto"
+    # the defaults are those of the specs (one source); the flat keys only add "sign_source"
+    # (fixed-sign mode), "sign_lr" (the [sign] lr of a chained fit) and pretrain_eps = 0 (none)
+    task: str = RunSpec.task
+    lattice: str = ProblemSpec.lattice
+    j1: float = ProblemSpec.j1
+    j2: float = ProblemSpec.j2
+    model: str = ModelSpec.name
+    channels: tuple[int, ...] = ModelSpec.channels
+    kernel_size: int = ModelSpec.kernel_size
+    dilations: tuple[int, ...] = ModelSpec.dilations
+    residual: bool = ModelSpec.residual
+    hidden: tuple[int, ...] = ModelSpec.hidden
+    degree: int = ModelSpec.degree
+    marshall_terms: bool = ModelSpec.marshall_terms
+    eps: float = SignSpec.eps
+    eps_relative_to: str = SignSpec.eps_relative_to
+    split: str = SignSpec.split
+    steps: int = SignSpec.steps
+    epochs: float = SignSpec.epochs
+    patience: int = SignSpec.patience
+    eval_every: int = SignSpec.eval_every
+    batch_size: int = SignSpec.batch_size
+    lr: float = SignSpec.lr
+    seed: int = RunSpec.seed
+    n_test: int = SignSpec.n_test
+    ed_method: str = ProblemSpec.ed_method
+    sector: str = ProblemSpec.sector
     out: str | None = None
-    mode: str = "full"
+    mode: str = VmcSpec.mode
     sign_source: str = "exact"
-    sign_prior: str = "marshall"
-    sign_lr: float = 1e-3
-    symmetrize: bool = False
-    n_iter: int = 300
-    n_samples: int = 1024
-    n_chains: int = 16
-    chunk_size: int = 0
-    diag_shift: float = 0.01
-    diag_shift_final: float = 0.0
-    lr_final: float = 0.0
-    exact: bool = False
-    checkpoint_every: int = 50
-    timeout: float = 0.0
-    readout_scale: float = 1.0
-    dtype: str = "float64"
+    sign_prior: str = VmcSpec.sign_prior
+    sign_lr: float = SignSpec.lr
+    symmetrize: bool = VmcSpec.symmetrize
+    n_iter: int = VmcSpec.n_iter
+    n_samples: int = VmcSpec.n_samples
+    n_chains: int = VmcSpec.n_chains
+    chunk_size: int = VmcSpec.chunk_size
+    diag_shift: float = VmcSpec.diag_shift
+    diag_shift_final: float = VmcSpec.diag_shift_final
+    lr_final: float = VmcSpec.lr_final
+    exact: bool = VmcSpec.exact
+    checkpoint_every: int = VmcSpec.checkpoint_every
+    timeout: float = VmcSpec.timeout
+    readout_scale: float = VmcSpec.readout_scale
+    dtype: str = VmcSpec.dtype
     pretrain_eps: float = 0.0
-    pretrain_steps: int = 2000
-    pretrain_lr: float = 0.001
+    pretrain_steps: int = PretrainSpec.steps
+    pretrain_lr: float = PretrainSpec.lr
 
 
 #: The fields of :class:`FitConfig` by name.

@@ -1,29 +1,9 @@
-"""Space group of a coloured cluster, spin inversion, and zero-momentum sectors.
+"""The space group of a coloured cluster: torus translations times the point group.
 
-The group is built from the geometry of the :class:`~nqs_dilated.lattice.Cluster`: all ``N``
-translations of the torus times the point group, the integer matrices ``M`` (acting on lattice
-coordinates ``(n1, n2)``) that map every bond family onto a bond family of the same coupling and
-the torus onto itself. For the anisotropic triangular lattice (J1 along a1, a2; J2 along a2 - a1)
-on an ``L x L`` torus the point group has four elements:
-
-* ``E``: identity;
-* ``C2``: inversion (the 2-fold rotation), ``(n1, n2) -> (-n1, -n2)``;
-* ``sigma``: the reflection exchanging a1 and a2, ``(n1, n2) -> (n2, n1)``;
-* ``sigma'`` = ``C2 sigma``: ``(n1, n2) -> (-n2, -n1)``.
-
-On an ``L1 x L2`` torus with ``L1 != L2`` only ``E`` and ``C2`` survive. Each element is checked
-to be an automorphism of the coloured graph, and the whole set equals NetKet's
-``graph.automorphisms()`` (tested).
-
-Permutation convention: element ``g`` moves the spin on site ``i`` to site ``perm[g, i]``, so a
-configuration transforms as ``(g.sigma)[perm[g, i]] = sigma[i]``. Spin inversion
-``sigma -> -sigma`` commutes with everything and is kept as a separate flag.
-
-Zero-momentum sectors are labelled by a one-dimensional real irrep of the point group and the
-spin-inversion parity, written e.g. ``"A1+"`` (C2v: ``A1, A2, B1, B2`` with characters on
-``(E, C2, sigma, sigma')`` of ``(1,1,1,1), (1,1,-1,-1), (1,-1,1,-1), (1,-1,-1,1)``; C2: ``A, B``).
-The character of ``(translation, point element p, spin flip z)`` in sector ``(irrep, parity)``
-is ``chi_irrep(p) * parity**z``.
+:func:`space_group` finds the point-group matrices that map every bond family onto one of the
+same coupling and the torus onto itself, and builds the site permutations of every element
+(:class:`SymmetryGroup`, checked with :func:`is_automorphism`); the group lists its zero-momentum
+sectors, characters, momenta and little groups (:mod:`nqs_dilated.symmetry`).
 """
 
 from __future__ import annotations
@@ -35,13 +15,10 @@ from functools import cached_property
 
 import numpy as np
 
-from .lattice import Cluster
+from ..lattice import Cluster
+from .sectors import MomentumSector, Sector, SymmetryError, _irrep_name, _multiplication_table
 
-__all__ = ["MomentumSector", "Sector", "SymmetryError", "SymmetryGroup", "is_automorphism", "space_group"]
-
-
-class SymmetryError(ValueError):
-    """A bad sector label or a group that is not a symmetry of the Hamiltonian."""
+__all__ = ["SymmetryGroup", "is_automorphism", "space_group"]
 
 
 _NAMED_MATRICES = {
@@ -50,63 +27,6 @@ _NAMED_MATRICES = {
     "sigma": ((0, 1), (1, 0)),
     "sigma'": ((0, -1), (-1, 0)),
 }
-
-#: Mulliken names of the real 1D irreps for the point groups that occur, by characters on the
-#: elements in the order E, C2, sigma, sigma' (absent elements dropped).
-_IRREP_NAMES = {
-    ("E", "C2", "sigma", "sigma'"): {
-        (1, 1, 1, 1): "A1",
-        (1, 1, -1, -1): "A2",
-        (1, -1, 1, -1): "B1",
-        (1, -1, -1, 1): "B2",
-    },
-    ("E", "C2"): {(1, 1): "A", (1, -1): "B"},
-    ("E", "sigma"): {(1, 1): "A'", (1, -1): "A''"},
-    ("E", "sigma'"): {(1, 1): "A'", (1, -1): "A''"},
-    ("E",): {(1,): "A"},
-}
-
-
-@dataclass(frozen=True, order=True)
-class Sector:
-    """A zero-momentum symmetry sector.
-
-    Attributes:
-        irrep: Name of the one-dimensional point-group irrep, e.g. ``"A1"``.
-        spin_parity: Eigenvalue ``+1`` or ``-1`` under global spin inversion.
-    """
-
-    irrep: str
-    spin_parity: int
-
-    def __str__(self) -> str:
-        return f"{self.irrep}{'+' if self.spin_parity > 0 else '-'}"
-
-
-@dataclass(frozen=True, order=True)
-class MomentumSector:
-    """A sector at lattice momentum ``k``: a one-dimensional irrep of the little group of ``k``
-    and the spin-inversion parity.
-
-    The momentum is given by integers ``(m1, m2)`` with ``k . (d1 a1 + d2 a2) = 2 pi (m1 d1 / L1
-    + m2 d2 / L2)``; the character of ``g`` = (spin flip ``z``, then point element ``p`` of the
-    little group, then translation ``(d1, d2)``) is ``exp(-i k.d) chi_irrep(p) parity**z``, and the
-    states of the sector satisfy ``psi(g sigma) = chi(g) psi(sigma)`` (as at zero momentum; ``k``
-    and ``-k`` have the same spectrum). Written ``"k=m1,m2:IRREP+"`` (e.g. ``"k=3,0:A+"``).
-
-    Attributes:
-        momentum: ``(m1, m2)``, ``0 <= m_i < L_i``.
-        irrep: Name of the one-dimensional irrep of the little group.
-        spin_parity: ``+1`` or ``-1``.
-    """
-
-    momentum: tuple[int, int]
-    irrep: str
-    spin_parity: int
-
-    def __str__(self) -> str:
-        m1, m2 = self.momentum
-        return f"k={m1},{m2}:{self.irrep}{'+' if self.spin_parity > 0 else '-'}"
 
 
 def is_automorphism(perm: np.ndarray, cluster: Cluster) -> bool:
@@ -328,27 +248,6 @@ class SymmetryGroup:
         )
 
 
-def _multiplication_table(perms: np.ndarray) -> np.ndarray:
-    """``table[a, b] = c`` with ``perms[c] = perms[a][perms[b]]`` (apply ``b`` then ``a``)."""
-    index = {p.tobytes(): k for k, p in enumerate(perms)}
-    n = len(perms)
-    table = np.empty((n, n), dtype=np.int64)
-    for a in range(n):
-        for b in range(n):
-            table[a, b] = index[perms[a][perms[b]].tobytes()]
-    return table
-
-
-def _irrep_name(point_names: tuple[str, ...], chi: np.ndarray) -> str:
-    order = [n for n in ("E", "C2", "sigma", "sigma'") if n in point_names]
-    if set(order) == set(point_names):
-        key = tuple(int(chi[point_names.index(n)]) for n in order)
-        names = _IRREP_NAMES.get(tuple(order))
-        if names and key in names:
-            return names[key]
-    return "chi(" + ",".join("+" if c > 0 else "-" for c in chi) + ")"
-
-
 def _site_permutation(cluster: Cluster, matrix: np.ndarray, shift: np.ndarray) -> np.ndarray:
     L = np.asarray(cluster.extent)
     new = np.mod(cluster.grid @ np.asarray(matrix).T + shift, L)
@@ -356,7 +255,7 @@ def _site_permutation(cluster: Cluster, matrix: np.ndarray, shift: np.ndarray) -
 
 
 def space_group(cluster: Cluster) -> SymmetryGroup:
-    """Build the space group of the coloured cluster (see the module docstring).
+    """Build the space group of the coloured cluster (see :mod:`nqs_dilated.symmetry`).
 
     Returns:
         The :class:`SymmetryGroup`; every element is verified with :func:`is_automorphism`.
