@@ -163,7 +163,12 @@ def test_the_transform_fit_finds_the_marshall_monomial():
         np.testing.assert_allclose(fit.evaluate(x[:, perm]), f, rtol=1e-12)
 
 
-def test_the_transform_fit_refuses_36_sites():
+def test_the_transform_fit_refuses_36_sites(tmp_path, capsys):
+    """Refused up front: by the fit, and by the command line before any ED or sampling."""
+    assert (
+        main(["sign", "--lattice", "triangular-6x6", "--model", "walsh", "--quiet", "--out", str(tmp_path / "r")]) == 2
+    )
+    assert "walsh-local" in capsys.readouterr().err and not (tmp_path / "r").exists()
     x = np.ones((4, 36), np.int8)
     x[:, :18] = -1
     sets = [SignDataset.from_amplitudes(x, np.ones(4), n) for n in ("train", "val")]

@@ -30,6 +30,7 @@ from ..models.wavefunction import MarshallSign
 from ..symmetry import space_group
 from ..training.sign import train_sign
 from ..training.sign_steps import training_budget
+from ..training.walsh import check_size as check_walsh_size
 from ..training.walsh import fit_walsh_series
 from .config import ConfigError
 from .results import SignResult
@@ -104,11 +105,11 @@ def run_sign_fit(spec: RunSpec, *, progress: bool = True, report: Callable[[str]
     if run.finished:
         return SignResult.from_json({**read_summary(out), "out": str(out)}, skipped=True)
     cluster = load_lattice(problem.lattice)
-    model = (
-        None
-        if spec.model.name in FITTED_WITHOUT_NETWORK
-        else make_model(spec.model.name, cluster, **spec.model.options())
-    )
+    if spec.model.name in FITTED_WITHOUT_NETWORK:
+        model = None
+        check_walsh_size(cluster.n_sites)  # before the ED and the data
+    else:
+        model = make_model(spec.model.name, cluster, **spec.model.options())
     t0 = time.perf_counter()
     say(f"exact ground state of {cluster.name} at J2/J1 = {problem.j2:g} (sector {problem.sector}, store or ED) ...")
     state = ground_state(cluster, problem.j2, problem.j1, method=problem.ed_method, sector=problem.sector)

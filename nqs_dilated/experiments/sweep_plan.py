@@ -18,6 +18,7 @@ from typing import Any
 from ..hamiltonian import CONVENTION
 from ..lattice import load_lattice
 from ..models import FITTED_WITHOUT_NETWORK, make_model
+from ..training.walsh import check_size as check_walsh_size
 from .executors import check_executor
 from .resolve import resolve
 from .rundir import RunDir
@@ -225,6 +226,10 @@ def _check_models(plan: SweepPlan) -> None:
             continue
         seen.add(run.variant)
         if run.spec.model.name in FITTED_WITHOUT_NETWORK:
+            try:
+                check_walsh_size(cluster.n_sites)
+            except ValueError as err:
+                raise ValueError(f"variant {run.variant}: {err}") from None
             continue
         try:
             make_model(run.spec.model.name, cluster, **run.spec.model.options())

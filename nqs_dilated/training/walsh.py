@@ -36,7 +36,7 @@ import psutil
 from ..data import SignDatasets
 from ..ed.bits import configs_to_codes
 
-__all__ = ["MAX_SITES", "WalshFit", "fit_walsh_series", "walsh_hadamard"]
+__all__ = ["MAX_SITES", "WalshFit", "check_size", "fit_walsh_series", "walsh_hadamard"]
 
 #: Largest cluster the transform fit accepts (three float64 tables of 2^N entries: 6 GiB at 28).
 MAX_SITES = 28
@@ -106,6 +106,20 @@ class WalshFit:
         return (np.where(parity, -1.0, 1.0) * self.coefficients).sum(axis=1)
 
 
+def check_size(n_sites: int) -> None:
+    """Refuse a cluster the transform fit cannot hold (before any ED or sampling is done).
+
+    Raises:
+        ValueError: more than :data:`MAX_SITES` sites, with the memory the tables would need.
+    """
+    if n_sites > MAX_SITES:
+        raise ValueError(
+            f"the Walsh transform fit needs three tables of 2^{n_sites} float64 entries "
+            f"({3 * 8 * 2.0**n_sites / 2**30:,.0f} GiB); it runs up to {MAX_SITES} sites: use the model "
+            "walsh-local (translation-orbit sums of low degree) here"
+        )
+
+
 def fit_walsh_series(datasets: SignDatasets, translations: np.ndarray) -> WalshFit:
     """Fit the sign of ``datasets`` by the truncated transform of its training labels (module docstring).
 
@@ -124,11 +138,7 @@ def fit_walsh_series(datasets: SignDatasets, translations: np.ndarray) -> WalshF
     t0 = time.perf_counter()
     configs = datasets.train.configs
     n = configs.shape[1]
-    if n > MAX_SITES:
-        raise ValueError(
-            f"the Walsh transform fit needs three tables of 2^{n} float64 entries ({3 * 8 * 2.0**n / 2**30:,.0f} GiB); "
-            f"it runs up to {MAX_SITES} sites: use the model walsh-local (translation-orbit sums of low degree) here"
-        )
+    check_size(n)
     need = 3 * 8 * 2**n
     if need > 0.8 * psutil.virtual_memory().available:
         raise ValueError(f"the Walsh transform fit needs {need / 2**30:.1f} GiB; not available on this machine")
