@@ -97,15 +97,13 @@ class SweepProgress:
             print(f"{done} FAILED {event.run}: {event.error}", file=self.stream, flush=True)
             return
         r = event.summary
-        metric = (
-            f"test overlap {r.test_overlap:.4f}"
-            if getattr(r, "task", None) == "sign"
-            else f"relative error {r.relative_error:.3e}"
-            if getattr(r, "relative_error", None) is not None
-            else ""
-        )
+        metric = ""
+        if r is not None and r.task == "sign":
+            metric = f"test overlap {r.test_overlap:.4f}"
+        elif r is not None and r.relative_error is not None:
+            metric = f"relative error {r.relative_error:.3e}"
         print(
-            f"{done} {event.run}: {metric}, {(r.seconds if r is not None else 0) or 0:.0f} s | elapsed {_interval(event.elapsed)}, "
+            f"{done} {event.run}: {metric}, {(r.seconds or 0) if r is not None else 0:.0f} s | elapsed {_interval(event.elapsed)}, "
             f"ETA {_interval(event.eta)}",
             file=self.stream,
             flush=True,

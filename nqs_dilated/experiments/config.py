@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..data import EPS_CONVENTIONS, SPLITS
 from ..models import ModelName
 from ..training.wavefunction import VMC_MODELS, SignSource, VmcMode
-from .specs import ModelSpec, PretrainSpec, ProblemSpec, RunSpec, SignSpec, VmcSpec
+from .specs import ModelSpec, PretrainSpec, ProblemSpec, RunSpec, SignSpec, Task, VmcSpec
 
 __all__ = [
     "COMMON_KEYS",
@@ -41,7 +41,7 @@ __all__ = [
 
 #: Model names (:class:`~nqs_dilated.models.ModelName`).
 MODELS = tuple(m.value for m in ModelName)
-TASKS = ("sign", "vmc")
+TASKS = tuple(t.value for t in Task)
 #: VMC modes (:class:`~nqs_dilated.training.wavefunction.VmcMode`).
 VMC_MODES = tuple(m.value for m in VmcMode)
 #: Named sign sources (:class:`~nqs_dilated.training.wavefunction.SignSource`); anything else must be a run directory of a sign fit.

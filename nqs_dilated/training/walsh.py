@@ -161,7 +161,8 @@ def fit_walsh_series(datasets: SignDatasets, translations: np.ndarray) -> WalshF
         if not candidates or kept != candidates[-1]["n_terms"]:
             table = np.zeros_like(coef)
             table[order[:kept]] = coef[order[:kept]]
-            values = walsh_hadamard(table)
+            _fwht(table)  # in place: the table becomes the series' values
+            values = table
             pred = np.where(values[val_codes] < 0, -1, 1)
             m = datasets.val.sign_metrics(pred)
             candidates.append({"n_terms": kept, "val_overlap": m["overlap"], "val_accuracy": m["accuracy"]})
