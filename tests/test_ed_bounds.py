@@ -156,6 +156,44 @@ def test_ground_state_bounds_from_the_store(tmp_path):
     assert [a for a, _ in left] == [0.5]
 
 
+def test_recorded_searches_bound_a_search_without_the_store(tmp_path, capsys):
+    """The --json reports of earlier searches (J2 = 0 and 1) bound a search at 0.5 that reads no
+    store, in the library (``searches=``) and through ``nqs-dilated ed --searches-from``: sectors
+    are skipped and E0 and its sector equal those of the unbounded search. A report of another
+    cluster, a missing file, or an explicit sector is refused with one message."""
+    from nqs_dilated.cli import ed as ed_cli
+
+    cluster = load_lattice("triangular-4x4")
+    paths = []
+    for a in (0.0, 1.0):
+        assert ed_cli.main(["--lattice", "triangular-4x4", "--j2", f"{a:g}", "--no-store", "--json", "--quiet"]) == 0
+        path = tmp_path / f"auto-j2={a:g}.json"
+        path.write_text(capsys.readouterr().out.strip().splitlines()[-1])
+        paths.append(str(path))
+    recorded = [store.search_from_json(p, cluster.name) for p in paths]
+    assert [a for a, _ in recorded] == [0.0, 1.0] and all(len(e) == 8 for _, e in recorded)
+    plain = ground_state(cluster, 0.5, use_store=False)
+    bounded = ground_state(cluster, 0.5, use_store=False, searches=recorded)
+    assert bounded.info.sector_lower_bounds and not plain.info.sector_lower_bounds
+    assert len(bounded.info.sector_energies) < len(plain.info.sector_energies)
+    assert bounded.info.sector == plain.info.sector and abs(bounded.energy - plain.energy) < 1e-10
+
+    argv = ["--lattice", "triangular-4x4", "--j2", "0.5", "--no-store", "--json", "--quiet", "--searches-from", *paths]
+    assert ed_cli.main(argv) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report["sector_lower_bounds"]) == set(bounded.info.sector_lower_bounds)
+    assert abs(report["energy"] - plain.energy) < 1e-10
+    for bad, message in (
+        (["--lattice", "triangular-4x6", "--searches-from", paths[0]], "not a sector search of triangular-4x6"),
+        (["--searches-from", str(tmp_path / "missing.json")], "No such file"),
+        (["--sector", "A1+", "--searches-from", paths[0]], "needs --sector auto"),
+    ):
+        assert ed_cli.main(["--j2", "0.5", "--no-store", "--quiet", *bad]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_search_order_with_initial():
     """With ``initial``, its sector is converged first even when another sector has a lower
     lower bound, unless an upper bound puts another sector provably below it; the result is the

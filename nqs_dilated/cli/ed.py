@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..ed import store
 from ..ed.ground import METHODS, ground_state
 from ..ed.momentum import MomentumStructure, check_momenta_memory, momentum_sector_energies, momentum_sector_energy
 from ..experiments.config import FitConfig
@@ -122,6 +123,15 @@ def add_arguments(p: argparse.ArgumentParser, d: FitConfig | None = None) -> Non
     )
     p.add_argument("--no-store", action="store_true", help="neither read nor write the store")
     p.add_argument(
+        "--searches-from",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="with --sector auto: also bound the sectors by these recorded searches of the same cluster "
+        "and J1 (the --json reports of earlier --sector auto runs, any J2), so that a scan skips the "
+        "sectors they prove to lie above an energy found",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print one JSON object per J2 value (the header lines go to stderr)"
     )
     p.add_argument(
@@ -157,6 +167,17 @@ def run(args: argparse.Namespace) -> int:
         return _momentum_sector(cluster, values, args)
     if args.out is not None and not args.observables:
         return fail(f"--out {args.out} is where --observables writes its files: add --observables, or drop --out")
+    searches = None
+    if args.searches_from:
+        if args.sector.strip().lower() != "auto" or args.method == "netket":
+            return fail(
+                "--searches-from bounds the sectors of a symmetric sector search: it needs --sector auto "
+                f"and --method auto or symmetric (got --sector {args.sector}, --method {args.method})"
+            )
+        try:
+            searches = [store.search_from_json(path, cluster.name, args.j1) for path in args.searches_from]
+        except (OSError, json.JSONDecodeError, ValueError) as err:
+            return fail(f"--searches-from: {err}; give the --json reports of nqs-dilated ed --sector auto runs")
     out = Path(args.out or f"runs/observables/{cluster.name}")
     if args.observables:
         try:
@@ -190,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 structure_cache=structure_cache,
                 initial=state,
+                searches=searches,
             )
             others = None
             if args.momenta == "all":

@@ -48,6 +48,7 @@ def ground_state(
     progress=None,
     structure_cache: dict | None = None,
     initial: GroundState | None = None,
+    searches: list[tuple[float, dict[str, tuple[float, float]]]] | None = None,
 ) -> GroundState:
     """Exact ground state of the J1-J2 model, from the store when present.
 
@@ -67,6 +68,11 @@ def ground_state(
         initial: Optional symmetric ground state of the same cluster at a nearby J2 (the
             previous point of a sweep): Lanczos in its sector starts from its vector. Ignored by
             the NetKet route and when the state is loaded from the store.
+        searches: Recorded sector searches of the same cluster and J1, at any J2 (this one
+            included), as ``[(j2, {label: (energy, residual)}), ...]`` in Pauli units (e.g.
+            :func:`nqs_dilated.ed.store.search_from_json` of the ``--json`` report of an earlier
+            search): they bound the sectors of a search (``sector="auto"``) together with the
+            stored searches, as below. Symmetric route only.
 
     The symmetric route keeps its Lanczos vectors beyond 256 MiB in an unnamed temporary file in
     the store directory (about 0.25 GB per iteration at 36 sites), so the eigenvector costs no
@@ -142,11 +148,14 @@ def ground_state(
         state = netket_ground_state(cluster, j2, j1)
     else:
         known, checkpoint, bounds, uppers = None, None, None, None
+        if sector == "auto":
+            # the stored searches at other J2 (at this J2 the stored state was loaded above)
+            found = [t for t in store.stored_searches(cluster, j1, name, store_dir) if t[0] != j2] if use_store else []
+            found += list(searches or [])
+            if found:
+                bounds = sector_lower_bounds(j2, found, coupling_spectrum_bounds(cluster))
+                uppers = sector_upper_bounds(j2, found)
         if use_store and sector == "auto":
-            searches = [t for t in store.stored_searches(cluster, j1, name, store_dir) if t[0] != j2]
-            if searches:
-                bounds = sector_lower_bounds(j2, searches, coupling_spectrum_bounds(cluster))
-                uppers = sector_upper_bounds(j2, searches)
             search = (cluster, j1, j2, name, SEARCH_TOL, 0)
             known = store.load_search(path, *search)
             done = dict(known)

@@ -5,7 +5,10 @@ Reads <cluster>.jsonl (one ``nqs-dilated ed --json --observables`` report per J2
 length of the peak momentum against the M and K points of the triangular Brillouin zone, (c) the
 gaps above E0 (Pauli units) where every sector was solved (``--momenta all``): the lowest state of
 odd spin-inversion parity (odd total spin S, for N/2 even: the lowest triplet) and the lowest other
-state of even parity (even S: singlets), over all momenta. Writes ``summary.md`` with the rows.
+state of even parity (even S: singlets), over all momenta, (d) the lowest energy of every
+zero-momentum sector of the 36-site cluster above E0, from the complete sector searches
+(``../ed36/auto-j2=*.json``) and every sector energy the scan computed (sectors a bound excluded are
+not drawn). Writes ``summary.md`` with the rows.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ for path in sorted(here.glob("triangular-*.jsonl")):
     reports = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     rows[path.stem] = sorted(reports, key=lambda r: r["j2"])
 
-fig = Figure(figsize=(11, 3.4), layout="constrained")
-ax_s, ax_q, ax_e = fig.subplots(1, 3)
+fig = Figure(figsize=(10, 7), layout="constrained")
+(ax_s, ax_q), (ax_e, ax_sec) = fig.subplots(2, 2)
 lines = [
     "| cluster | J2/J1 | sector | E0 (Pauli) | peak (m1, m2) | q_peak | S(q_peak) | S(q_peak)/N | lowest odd-parity state − E0 (sector) | seconds (observables) |",
     "|---|---|---|---|---|---|---|---|---|---|",
@@ -87,6 +90,17 @@ if searches:
     for r, g in zip(searches, odd):
         label = min((k for k in r["sector_energies"] if k.endswith("-")), key=r["sector_energies"].get)
         lines.append(f"| {r['j2']:g} | {r['sector']} | {label} | {g:.4f} |")
+# (d) every computed 36-site zero-momentum sector energy above E0, full searches and scan points
+sector_points: dict[str, dict[float, float]] = {}
+for r in searches + rows.get("triangular-6x6", []):
+    for label, e in r["sector_energies"].items():
+        sector_points.setdefault(label, {})[r["j2"]] = e - r["energy"]
+for label in sorted(sector_points, key=lambda k: (k[-1], k)):
+    pts = sorted(sector_points[label].items())
+    style = "o-" if label.endswith("+") else "s--"
+    ax_sec.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=4, label=label)
+ax_sec.set(xlabel="J2/J1", ylabel="E_sector − E0 (Pauli)", title="(d) N = 36, k = 0 sectors")
+ax_sec.legend(fontsize=6, ncol=2)
 for value, name in ((M_POINT, "M"), (K_POINT, "K")):
     ax_q.axhline(value, color="0.6", lw=0.8, ls=":")
     ax_q.text(0.0, value, f" {name}", va="bottom", color="0.4")
