@@ -55,9 +55,7 @@ tmp.write_text(
     f"31,554,903 representatives (n_train = {', '.join(f'{n:,}' for n in n_train)} |ψ|² draws), the budget of "
     "examples/sign-study-36.toml (4000 Adam steps of batch 1024, patience 1000), test sets of 10,000 |ψ|² "
     "draws and 10,000 uniformly drawn orbits from the orbits used by neither training nor validation; "
-    "std over seeds with ddof = 1; training seconds on one core shared with other jobs.\n\n"
-    + "\n".join(lines)
-    + "\n"
+    "std over seeds with ddof = 1; training seconds on one core shared with other jobs.\n\n" + "\n".join(lines) + "\n"
 )
 tmp.replace(out)
 print("\n".join(lines))
